@@ -1,0 +1,81 @@
+// A throw-away certificate authority for the local stack: the sandbox API and the local control plane
+// serve HTTPS/WSS on loopback with certificates it signs. Never used by the agent itself.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+
+export interface KeyAndCert {
+  readonly keyPem: string;
+  readonly certPem: string;
+}
+
+export interface LocalCa {
+  readonly ca: KeyAndCert;
+  /** Issues a server certificate for the given DNS names and IP addresses. */
+  issueServer(commonName: string, dnsNames: readonly string[], ipAddresses: readonly string[]): KeyAndCert;
+}
+
+const VALIDITY_DAYS = 365;
+
+function newKeyPair(): { keyPem: string; privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
+  // Node generates the RSA key natively (node-forge's pure-JS generation takes seconds).
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const forgeKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  return { keyPem, privateKey: forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
+}
+
+function newCertificate(publicKey: forge.pki.rsa.PublicKey): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  // positive serial: first hex digit below 8
+  cert.serialNumber = '0' + randomBytes(15).toString('hex');
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - 60_000);
+  cert.validity.notAfter = new Date(now + VALIDITY_DAYS * 24 * 3600_000);
+  return cert;
+}
+
+export function createLocalCa(name = 'pipeops-local-ca'): LocalCa {
+  const caKeys = newKeyPair();
+  const caCert = newCertificate(caKeys.publicKey);
+  const caSubject = [{ name: 'commonName', value: name }];
+  caCert.setSubject(caSubject);
+  caCert.setIssuer(caSubject);
+  caCert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  caCert.sign(caKeys.privateKey, forge.md.sha256.create());
+  const ca: KeyAndCert = { keyPem: caKeys.keyPem, certPem: forge.pki.certificateToPem(caCert) };
+
+  function issueServer(commonName: string, dnsNames: readonly string[], ipAddresses: readonly string[]): KeyAndCert {
+    const keys = newKeyPair();
+    const cert = newCertificate(keys.publicKey);
+    cert.setSubject([{ name: 'commonName', value: commonName }]);
+    cert.setIssuer(caSubject);
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          ...dnsNames.map((value) => ({ type: 2, value })),
+          ...ipAddresses.map((ip) => ({ type: 7, ip })),
+        ],
+      },
+    ]);
+    cert.sign(caKeys.privateKey, forge.md.sha256.create());
+    return { keyPem: keys.keyPem, certPem: forge.pki.certificateToPem(cert) };
+  }
+
+  return { ca, issueServer };
+}
+
+/** A CA plus one loopback server certificate, the usual need of a local server. */
+export function createLoopbackTls(name: string): { caPem: string; server: KeyAndCert } {
+  const ca = createLocalCa(`${name}-ca`);
+  return { caPem: ca.ca.certPem, server: ca.issueServer(name, ['localhost'], ['127.0.0.1', '::1']) };
+}
