@@ -1,0 +1,79 @@
+// The validated, frozen configuration every part of the agent receives. Only load-config.ts builds it;
+// nothing else reads environment variables or the config file.
+
+import type { LogLevel } from '../log.js';
+
+export const CompressionEngine = { zlib: 'zlib', fflate: 'fflate', off: 'off' } as const;
+export type CompressionEngine = (typeof CompressionEngine)[keyof typeof CompressionEngine];
+
+export interface ControlPlaneTls {
+  /** PEM bundle trusted in addition to the system store. */
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  readonly insecureSkipVerify: boolean;
+}
+
+export interface AgentConfig {
+  readonly pipeops: {
+    /** Control plane base URL (http, https, ws or wss). */
+    readonly apiUrl: string;
+    /** Agent token; empty only when tokenFile is set (then read from the file at every dial). */
+    readonly token: string;
+    readonly tokenFile: string | undefined;
+    readonly tls: ControlPlaneTls;
+  };
+  readonly agent: {
+    /** Fixed agent id, when configured; otherwise derived and persisted. */
+    readonly id: string | undefined;
+    readonly clusterName: string;
+    /** Port of /health, /ready, /version, /metrics; 0 picks a free one. */
+    readonly port: number;
+    readonly bindAddress: string;
+    /** Actor threads; 0 runs actors inline on the main thread. */
+    readonly workers: number;
+    readonly tasksPerWorker: number;
+    /** Actors waiting for a thread before new ones are refused. */
+    readonly maxQueue: number;
+    readonly compression: CompressionEngine;
+    readonly enableIngressSync: boolean;
+    readonly heartbeatIntervalMs: number;
+    readonly labels: Readonly<Record<string, string>>;
+  };
+  readonly kubernetes: {
+    /** Kubeconfig path; undefined means in-cluster service account. */
+    readonly kubeconfig: string | undefined;
+    /** Token handed to the control plane as `k8s_service_token`, when configured. */
+    readonly serviceToken: string | undefined;
+  };
+  readonly tunnel: {
+    readonly enabled: boolean;
+    /** Inbound message cap in bytes (close 1009 above it). */
+    readonly inboundCapBytes: number;
+    /** Default deadline of a proxied HTTP request without timeout/deadline. */
+    readonly requestTimeoutMs: number;
+    readonly dropAcceptEncoding: boolean;
+  };
+  readonly logging: {
+    readonly level: LogLevel;
+  };
+}
+
+/** The cloneable subset a worker thread needs (passed through piscina workerData). */
+export interface WorkerConfig {
+  readonly logLevel: LogLevel;
+  readonly kubeconfig: string | undefined;
+  readonly compression: CompressionEngine;
+  readonly requestTimeoutMs: number;
+  readonly dropAcceptEncoding: boolean;
+}
+
+export function workerConfigOf(config: AgentConfig): WorkerConfig {
+  return {
+    logLevel: config.logging.level,
+    kubeconfig: config.kubernetes.kubeconfig,
+    compression: config.agent.compression,
+    requestTimeoutMs: config.tunnel.requestTimeoutMs,
+    dropAcceptEncoding: config.tunnel.dropAcceptEncoding,
+  };
+}
