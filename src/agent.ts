@@ -1,0 +1,141 @@
+// Composes the agent: control-plane link, router, actor host and cluster facts. Start/stop only; the
+// parts own their behaviour.
+
+import { readFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { workerConfigOf, type AgentConfig } from './config/agent-config.js';
+import { ControlPlaneLink } from './link/control-plane-link.js';
+import type { ConnectionTls } from './link/connection.js';
+import { MemoryStateStore, type StateStore } from './link/link-state.js';
+import { StreamRouter } from './router/stream-router.js';
+import { createActorHost, type ActorHost } from './pool/actor-host.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
+import { ClusterFacts, deriveAgentId } from './cluster/cluster-facts.js';
+import { kubeUserToken, loadKubeConfig } from './kube/kube-endpoint.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { AGENT_VERSION } from './version.js';
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export interface AgentOptions {
+  readonly config: AgentConfig;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly stateStore?: StateStore;
+}
+
+function readTrimmed(path: string): string {
+  return readFileSync(path, 'utf8').trim();
+}
+
+function controlPlaneTls(config: AgentConfig): ConnectionTls {
+  const tls = config.pipeops.tls;
+  return {
+    rejectUnauthorized: !tls.insecureSkipVerify,
+    ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile, 'utf8') }),
+    ...(tls.certFile === undefined ? {} : { cert: readFileSync(tls.certFile, 'utf8') }),
+    ...(tls.keyFile === undefined ? {} : { key: readFileSync(tls.keyFile, 'utf8') }),
+  };
+}
+
+/** The token handed to the control plane as `k8s_service_token`: configured, else the kubeconfig user's, else the pod's. */
+function serviceTokenOf(config: AgentConfig, kubeConfig: KubeConfig | undefined): string | undefined {
+  if (config.kubernetes.serviceToken !== undefined) return config.kubernetes.serviceToken;
+  const fromKubeconfig = kubeConfig === undefined ? undefined : kubeUserToken(kubeConfig);
+  if (fromKubeconfig !== undefined) return fromKubeconfig;
+  try {
+    return readTrimmed(SERVICE_ACCOUNT_TOKEN);
+  } catch {
+    return undefined;
+  }
+}
+
+export class Agent {
+  readonly config: AgentConfig;
+  readonly metrics: AgentMetrics;
+  readonly link: ControlPlaneLink;
+  readonly router: StreamRouter;
+  readonly host: ActorHost;
+  readonly agentId: string;
+  readonly #logger: Logger;
+
+  private constructor(parts: {
+    config: AgentConfig;
+    metrics: AgentMetrics;
+    link: ControlPlaneLink;
+    router: StreamRouter;
+    host: ActorHost;
+    agentId: string;
+    logger: Logger;
+  }) {
+    this.config = parts.config;
+    this.metrics = parts.metrics;
+    this.link = parts.link;
+    this.router = parts.router;
+    this.host = parts.host;
+    this.agentId = parts.agentId;
+    this.#logger = parts.logger;
+  }
+
+  static async start(options: AgentOptions): Promise<Agent> {
+    const { config, logger } = options;
+    const clock = options.clock ?? systemClock;
+    const metrics = new AgentMetrics();
+    let kubeConfig: KubeConfig | undefined;
+    try {
+      kubeConfig = loadKubeConfig(config.kubernetes.kubeconfig);
+    } catch (error) {
+      logger.error({ err: error }, 'no Kubernetes access: proxied requests will fail until it is configured');
+    }
+    const agentId = config.agent.id ?? deriveAgentId(config.agent.clusterName);
+    const facts = new ClusterFacts({
+      kubeConfig,
+      agentId,
+      agentVersion: AGENT_VERSION,
+      clusterName: config.agent.clusterName,
+      labels: config.agent.labels,
+      serviceToken: serviceTokenOf(config, kubeConfig),
+      agentPort: config.agent.port === 0 ? 8080 : config.agent.port,
+      logger,
+    });
+    const host = await createActorHost({
+      workers: config.agent.workers,
+      tasksPerWorker: config.agent.tasksPerWorker,
+      maxQueue: config.agent.maxQueue,
+      workerConfig: workerConfigOf(config),
+    });
+    let link: ControlPlaneLink | undefined;
+    const router = new StreamRouter(() => link!, host, metrics, logger.child({ part: 'router' }), clock);
+    const tokenFile = config.pipeops.tokenFile;
+    link = new ControlPlaneLink({
+      apiUrl: config.pipeops.apiUrl,
+      tls: controlPlaneTls(config),
+      inboundCapBytes: config.tunnel.inboundCapBytes,
+      heartbeatIntervalMs: config.agent.heartbeatIntervalMs,
+      agentId,
+      agentVersion: AGENT_VERSION,
+      token: tokenFile === undefined ? () => config.pipeops.token : () => readTrimmed(tokenFile),
+      registerPayload: (state) => facts.registerPayload(state, clock.now()),
+      heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
+      stateStore: options.stateStore ?? new MemoryStateStore(),
+      session: router,
+      clock,
+      ...(options.random === undefined ? {} : { random: options.random }),
+      logger: logger.child({ part: 'link' }),
+      metrics,
+    });
+    const agent = new Agent({ config, metrics, link, router, host, agentId, logger });
+    logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
+    await link.start();
+    return agent;
+  }
+
+  async stop(): Promise<void> {
+    this.#logger.info('agent stopping');
+    await this.link.stop();
+    await this.router.close();
+    await this.host.close();
+  }
+}

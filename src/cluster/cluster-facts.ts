@@ -1,0 +1,172 @@
+// Facts about the cluster and host that go into `register` and `heartbeat` (PROTOCOL.md §5.1, §6.4),
+// read with the agent's own credentials. Every Kubernetes call is bounded in time; a failure yields the
+// protocol's fallback values, never a blocked registration or heartbeat.
+
+import os from 'node:os';
+import { readFileSync, statfsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { CoreV1Api, VersionApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { REGISTER_FEATURES } from '../protocol/message-types.js';
+import type { JsonObject } from '../protocol/envelope.js';
+import type { LinkState } from '../link/link-state.js';
+import { rfc3339 } from '../protocol/envelope.js';
+
+const KUBE_CALL_TIMEOUT_MS = 5_000;
+const FALLBACK_K8S_VERSION = 'v1.28.0+k3s1';
+
+export interface ClusterFactsOptions {
+  readonly kubeConfig: KubeConfig | undefined;
+  readonly agentId: string;
+  readonly agentVersion: string;
+  readonly clusterName: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceToken: string | undefined;
+  readonly agentPort: number;
+  readonly logger: Logger;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `agent-` + 16 hex chars of a hash of stable host facts (used when no id is configured or stored). */
+export function deriveAgentId(clusterName: string): string {
+  const digest = createHash('sha256').update(`${os.hostname()}\n${clusterName}`).digest('hex');
+  return `agent-${digest.slice(0, 16)}`;
+}
+
+function primaryIp(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return '0.0.0.0';
+}
+
+function osName(): string {
+  try {
+    const match = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    if (match?.[1] !== undefined) return match[1];
+  } catch {
+    // not Linux, or no os-release
+  }
+  return `${os.type()} ${os.release()}`;
+}
+
+function serverSpecs(): JsonObject {
+  const specs: JsonObject = {};
+  const cpuCores = os.availableParallelism();
+  const memoryGb = Math.round(os.totalmem() / 1024 ** 3);
+  let diskGb = 0;
+  try {
+    const stats = statfsSync('/');
+    diskGb = Math.round((stats.blocks * stats.bsize) / 1024 ** 3);
+  } catch {
+    diskGb = 0;
+  }
+  if (cpuCores > 0) specs['cpu_cores'] = cpuCores;
+  if (memoryGb > 0) specs['memory_gb'] = memoryGb;
+  if (diskGb > 0) specs['disk_gb'] = diskGb;
+  const name = osName();
+  if (name !== '') specs['os'] = name;
+  return specs;
+}
+
+/** Number of objects in a list, asking for one item and reading `remainingItemCount`. */
+function countOf(list: { items: unknown[]; metadata?: { remainingItemCount?: number } }): number {
+  return list.items.length + (list.metadata?.remainingItemCount ?? 0);
+}
+
+export class ClusterFacts {
+  readonly #options: ClusterFactsOptions;
+  #k8sVersion: string | undefined;
+
+  constructor(options: ClusterFactsOptions) {
+    this.#options = options;
+  }
+
+  async k8sVersion(): Promise<string> {
+    if (this.#k8sVersion !== undefined) return this.#k8sVersion;
+    const kubeConfig = this.#options.kubeConfig;
+    if (kubeConfig === undefined) return FALLBACK_K8S_VERSION;
+    try {
+      const info = await withTimeout(kubeConfig.makeApiClient(VersionApi).getCode(), KUBE_CALL_TIMEOUT_MS, 'version');
+      this.#k8sVersion = info.gitVersion;
+      return info.gitVersion;
+    } catch (error) {
+      this.#options.logger.warn({ err: error }, 'could not read the Kubernetes version');
+      return FALLBACK_K8S_VERSION;
+    }
+  }
+
+  async counts(): Promise<{ nodes: number; pods: number }> {
+    const kubeConfig = this.#options.kubeConfig;
+    if (kubeConfig === undefined) return { nodes: 0, pods: 0 };
+    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const [nodes, pods] = await Promise.allSettled([
+      withTimeout(api.listNode({ limit: 1 }), KUBE_CALL_TIMEOUT_MS, 'node count'),
+      withTimeout(api.listPodForAllNamespaces({ limit: 1 }), KUBE_CALL_TIMEOUT_MS, 'pod count'),
+    ]);
+    for (const result of [nodes, pods]) {
+      if (result.status === 'rejected') this.#options.logger.debug({ err: result.reason }, 'count failed');
+    }
+    return {
+      nodes: nodes.status === 'fulfilled' ? countOf(nodes.value) : 0,
+      pods: pods.status === 'fulfilled' ? countOf(pods.value) : 0,
+    };
+  }
+
+  async registerPayload(state: Readonly<LinkState>, nowMs: number): Promise<JsonObject> {
+    const options = this.#options;
+    const hostname = os.hostname();
+    const payload: JsonObject = {
+      agent_id: options.agentId,
+      name: options.clusterName,
+      k8s_version: await this.k8sVersion(),
+      hostname,
+      agent_version: options.agentVersion,
+      server_ip: primaryIp(),
+      region: 'unknown-country',
+      cloud_provider: 'agent',
+      tunnel_port_config: { kubernetes_api: 6443, kubelet: 10250, agent_http: options.agentPort },
+      labels: { ...options.labels, hostname, 'agent.pipeops.io/version': options.agentVersion },
+      server_specs: serverSpecs(),
+      features: { ...REGISTER_FEATURES },
+      metadata: {
+        agent_mode: 'vm-agent',
+        registration_mode: state.clusterId === undefined ? 'fresh' : 'resume',
+        registration_timestamp: rfc3339(nowMs).replace(/\.\d{3}Z$/, 'Z'),
+      },
+    };
+    if (state.clusterId !== undefined) payload['cluster_id'] = state.clusterId;
+    if (options.serviceToken !== undefined) payload['k8s_service_token'] = options.serviceToken;
+    return payload;
+  }
+
+  async heartbeatPayload(state: Readonly<LinkState>, isConnected: boolean): Promise<JsonObject> {
+    const [k8sVersion, counts] = await Promise.all([this.k8sVersion(), this.counts()]);
+    return {
+      cluster_id: state.clusterId ?? '',
+      agent_id: this.#options.agentId,
+      status: isConnected ? 'healthy' : 'reconnecting',
+      tunnel_status: isConnected ? 'connected' : 'disconnected',
+      metadata: {
+        agent_version: this.#options.agentVersion,
+        k8s_version: k8sVersion,
+        k8s_nodes: counts.nodes,
+        k8s_pods: counts.pods,
+        cpu_usage: '0%',
+        memory_usage: '0%',
+        // No public LoadBalancer detection yet: tunnel routing is the safe assumption.
+        is_private: true,
+        gateway_routes: 0,
+      },
+    };
+  }
+}

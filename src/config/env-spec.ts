@@ -1,0 +1,334 @@
+// The one table of settings: env var names, YAML key, flag, default and parser of each. It never reads the
+// environment or a file; load-config.ts applies these rows, and a meta test checks docs/config.md and
+// config.example.yaml against them.
+
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { CompressionEngine } from './agent-config.js';
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_HTTP_DEADLINE_MS,
+  DEFAULT_INBOUND_CAP_BYTES,
+} from '../protocol/constants.js';
+
+/** A parser's verdict. `problem` never contains the raw value; load-config.ts appends it unless hidden. */
+export type ParseResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly problem: string; readonly isValueHidden?: true };
+
+export interface SettingRow<K extends string = string, T = unknown> {
+  /** Dotted YAML key, e.g. `pipeops.api_url`. */
+  readonly key: K;
+  /** Env var names; the first is canonical, the rest are aliases it wins over. */
+  readonly env: readonly string[];
+  readonly flag: string | undefined;
+  /** Already valid; undefined means "not set" (or required, see isRequired). */
+  readonly default: NoInfer<T> | undefined;
+  /** Default as shown in docs, when the value alone would mislead. */
+  readonly defaultText?: string;
+  readonly description: string;
+  /** Secret values are never echoed in errors or warnings. */
+  readonly isSecret: boolean;
+  readonly isRequired: boolean;
+  /** Accepts a string (flag, env) or any YAML value. */
+  readonly parse: (raw: unknown) => ParseResult<T>;
+}
+
+export const DEFAULT_AGENT_PORT = 8080;
+export const DEFAULT_BIND_ADDRESS = '0.0.0.0';
+export const MAX_WORKERS = 64;
+export const DEFAULT_TASKS_PER_WORKER = 64;
+export const DEFAULT_MAX_QUEUE = 1024;
+export const MIN_HEARTBEAT_INTERVAL_MS = 1000;
+export const MIN_INBOUND_CAP_BYTES = 1024;
+/** setTimeout clamps larger delays to 1 ms, so no duration may exceed it. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const MAX_NAME_CHARS = 253;
+
+const ok = <T>(value: T): ParseResult<T> => ({ ok: true, value });
+const fail = (problem: string): ParseResult<never> => ({ ok: false, problem });
+
+/** Strings as given, numbers as their decimal text (YAML reads `cluster_name: 42` as a number). */
+function textOf(raw: unknown): string | undefined {
+  if (typeof raw === 'string') return raw.trim();
+  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
+  return undefined;
+}
+
+function integerIn(min: number, max?: number): (raw: unknown) => ParseResult<number> {
+  const problem =
+    max === undefined ? `must be an integer of at least ${min}` : `must be an integer between ${min} and ${max}`;
+  return (raw) => {
+    const text = textOf(raw);
+    const n = text !== undefined && /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    return Number.isSafeInteger(n) && n >= min && (max === undefined || n <= max) ? ok(n) : fail(problem);
+  };
+}
+
+const TRUE_WORDS: readonly string[] = ['true', '1', 'yes'];
+const FALSE_WORDS: readonly string[] = ['false', '0', 'no'];
+
+export function parseBoolean(raw: unknown): ParseResult<boolean> {
+  if (typeof raw === 'boolean') return ok(raw);
+  const word = textOf(raw)?.toLowerCase();
+  if (word !== undefined && TRUE_WORDS.includes(word)) return ok(true);
+  if (word !== undefined && FALSE_WORDS.includes(word)) return ok(false);
+  return fail('must be true, false, 1, 0, yes or no');
+}
+
+function oneOf<const V extends string>(values: readonly V[]): (raw: unknown) => ParseResult<V> {
+  const problem = `must be one of ${values.join(', ')}`;
+  return (raw) => {
+    const word = textOf(raw)?.toLowerCase();
+    const found = values.find((v) => v === word);
+    return found === undefined ? fail(problem) : ok(found);
+  };
+}
+
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Milliseconds from a number (already ms), a digit string (ms) or a Go-style duration such as `30s`,
+ * `1m30s`, `1.5s`, `250ms`; undefined when it is none of those. Rounded to whole milliseconds.
+ */
+export function parseDurationMs(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? Math.round(raw) : undefined;
+  if (typeof raw !== 'string') return undefined;
+  const text = raw.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(amount) * (DURATION_UNIT_MS[unit ?? ''] ?? Number.NaN);
+  }
+  return Math.round(total);
+}
+
+function durationIn(min: number, max: number): (raw: unknown) => ParseResult<number> {
+  const problem = `must be a duration between ${min} and ${max} ms, such as 30s, 1m30s or 30000`;
+  return (raw) => {
+    const ms = parseDurationMs(raw);
+    return ms !== undefined && ms >= min && ms <= max ? ok(ms) : fail(problem);
+  };
+}
+
+function controlPlaneUrl(raw: unknown): ParseResult<string> {
+  const problem = 'must be an absolute URL with scheme http, https, ws or wss';
+  const text = textOf(raw);
+  if (text === undefined || !URL.canParse(text)) return fail(problem);
+  const url = new URL(text);
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) return fail(problem);
+  // The value would carry the credential into the error text, so it is not echoed.
+  if (url.username !== '' || url.password !== '') {
+    return { ok: false, problem: 'must not contain a user name or password', isValueHidden: true };
+  }
+  return ok(text);
+}
+
+function clusterName(raw: unknown): ParseResult<string> {
+  const text = textOf(raw);
+  return text !== undefined && /^[^\p{Cc}]{1,253}$/u.test(text)
+    ? ok(text)
+    : fail(`must be 1-${MAX_NAME_CHARS} characters without control characters`);
+}
+
+/** Lenient on purpose: operators may pin any id, not only the derived `agent-<16 hex>` form. */
+function agentId(raw: unknown): ParseResult<string> {
+  const text = textOf(raw);
+  return text !== undefined && /^[^\s\p{Cc}]{1,253}$/u.test(text)
+    ? ok(text)
+    : fail(`must be 1-${MAX_NAME_CHARS} characters without whitespace`);
+}
+
+function bindAddress(raw: unknown): ParseResult<string> {
+  const text = textOf(raw);
+  const isHostName = text !== undefined && /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(text);
+  return text !== undefined && (isIP(text) !== 0 || isHostName)
+    ? ok(text)
+    : fail('must be an IP address or a host name');
+}
+
+function filePath(raw: unknown): ParseResult<string> {
+  const text = textOf(raw);
+  return text !== undefined && text !== '' && !/\p{Cc}/u.test(text) ? ok(text) : fail('must be a file path');
+}
+
+/** Tokens go into an Authorization header, so whitespace or control characters would break framing. */
+function secretToken(raw: unknown): ParseResult<string> {
+  return typeof raw === 'string' && /^[^\s\p{Cc}]+$/u.test(raw.trim())
+    ? ok(raw.trim())
+    : fail('must be a non-empty string without whitespace');
+}
+
+const LABEL_KEY = /^[^\s\p{Cc}=,]{1,253}$/u;
+const LABEL_VALUE = /^[^\p{Cc}]{0,253}$/u;
+
+/** A YAML mapping, or `k=v,k2=v2` from PIPEOPS_LABELS. */
+function labels(raw: unknown): ParseResult<Readonly<Record<string, string>>> {
+  const problem =
+    'must be a mapping (YAML) or k=v,k2=v2 (env) with keys of 1-253 characters without whitespace, "=" or ","';
+  const out: Record<string, string> = {};
+  if (typeof raw === 'string') {
+    for (const pair of raw.split(',')) {
+      if (pair.trim() === '') continue;
+      const eq = pair.indexOf('=');
+      if (eq === -1) return fail(problem);
+      out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+  } else if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    for (const [k, v] of Object.entries(raw)) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return fail(problem);
+      out[k] = String(v);
+    }
+  } else {
+    return fail(problem);
+  }
+  const isValid = Object.entries(out).every(([k, v]) => LABEL_KEY.test(k) && LABEL_VALUE.test(v));
+  return isValid ? ok(out) : fail(problem);
+}
+
+/** Keeps K literal and T inferred per row, so load-config.ts can read values back with their types. */
+function row<const K extends string, T>(spec: SettingRow<K, T>): SettingRow<K, T> {
+  return spec;
+}
+
+const NO_FLAG = undefined;
+
+export const ENV_SPEC = [
+  row({
+    key: 'pipeops.api_url', env: ['PIPEOPS_API_URL'], flag: '--api-url', default: undefined,
+    description: 'Control plane base URL (http, https, ws or wss)',
+    isSecret: false, isRequired: true, parse: controlPlaneUrl,
+  }),
+  row({
+    key: 'pipeops.token', env: ['PIPEOPS_TOKEN'], flag: NO_FLAG, default: undefined,
+    description: 'Agent token; required unless pipeops.token_file is set; never accepted as a flag',
+    isSecret: true, isRequired: false, parse: secretToken,
+  }),
+  row({
+    key: 'pipeops.token_file', env: ['PIPEOPS_TOKEN_FILE'], flag: NO_FLAG, default: undefined,
+    description: 'File holding the agent token (Secret mount); must exist and be non-empty at start',
+    isSecret: false, isRequired: false, parse: filePath,
+  }),
+  row({
+    key: 'pipeops.tls.ca_file', env: ['PIPEOPS_TLS_CA_FILE'], flag: NO_FLAG, default: undefined,
+    description: 'PEM bundle trusted for the control plane in addition to the system store',
+    isSecret: false, isRequired: false, parse: filePath,
+  }),
+  row({
+    key: 'pipeops.tls.cert_file', env: ['PIPEOPS_TLS_CERT_FILE'], flag: NO_FLAG, default: undefined,
+    description: 'Client certificate (PEM) for the control plane; needs pipeops.tls.key_file',
+    isSecret: false, isRequired: false, parse: filePath,
+  }),
+  row({
+    key: 'pipeops.tls.key_file', env: ['PIPEOPS_TLS_KEY_FILE'], flag: NO_FLAG, default: undefined,
+    description: 'Client private key (PEM); needs pipeops.tls.cert_file',
+    isSecret: false, isRequired: false, parse: filePath,
+  }),
+  row({
+    key: 'pipeops.tls.insecure_skip_verify', env: ['PIPEOPS_TLS_INSECURE_SKIP_VERIFY'], flag: NO_FLAG,
+    default: false, description: 'Skip verification of the control plane certificate (testing only)',
+    isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
+    key: 'agent.cluster_name', env: ['PIPEOPS_CLUSTER_NAME'], flag: '--cluster-name', default: undefined,
+    description: 'Cluster name shown in PipeOps (1-253 characters, no control characters)',
+    isSecret: false, isRequired: true, parse: clusterName,
+  }),
+  row({
+    key: 'agent.id', env: ['PIPEOPS_AGENT_ID'], flag: '--agent-id', default: undefined,
+    defaultText: 'persisted, else derived',
+    description: 'Fixed agent id (1-253 characters, no whitespace); otherwise persisted or derived',
+    isSecret: false, isRequired: false, parse: agentId,
+  }),
+  row({
+    key: 'agent.port', env: ['AGENT_PORT'], flag: '--port', default: DEFAULT_AGENT_PORT,
+    description: 'Port of /health, /ready, /version, /metrics (0 picks a free port)',
+    isSecret: false, isRequired: false, parse: integerIn(0, 65_535),
+  }),
+  row({
+    key: 'agent.bind_address', env: ['AGENT_BIND_ADDRESS'], flag: NO_FLAG, default: DEFAULT_BIND_ADDRESS,
+    description: 'Address the health/metrics server listens on',
+    isSecret: false, isRequired: false, parse: bindAddress,
+  }),
+  row({
+    key: 'agent.workers', env: ['AGENT_WORKERS'], flag: '--workers',
+    default: Math.min(MAX_WORKERS, availableParallelism()), defaultText: `number of CPUs (at most ${MAX_WORKERS})`,
+    description: 'Actor threads (0-64); 0 runs actors inline on the main thread',
+    isSecret: false, isRequired: false, parse: integerIn(0, MAX_WORKERS),
+  }),
+  row({
+    key: 'agent.tasks_per_worker', env: ['AGENT_TASKS_PER_WORKER'], flag: NO_FLAG, default: DEFAULT_TASKS_PER_WORKER,
+    description: 'Concurrent actors per worker thread (1-10000)',
+    isSecret: false, isRequired: false, parse: integerIn(1, 10_000),
+  }),
+  row({
+    key: 'agent.max_queue', env: ['AGENT_MAX_QUEUE'], flag: NO_FLAG, default: DEFAULT_MAX_QUEUE,
+    description: 'Actors waiting for a thread before new ones are refused (1-1000000)',
+    isSecret: false, isRequired: false, parse: integerIn(1, 1_000_000),
+  }),
+  row({
+    key: 'agent.compression', env: ['AGENT_COMPRESSION'], flag: '--compression', default: CompressionEngine.zlib,
+    description: 'Response compression engine: zlib, fflate or off',
+    isSecret: false, isRequired: false, parse: oneOf(Object.values(CompressionEngine)),
+  }),
+  row({
+    key: 'agent.enable_ingress_sync', env: ['ENABLE_INGRESS_SYNC', 'ENABLE_GATEWAY_PROXY'], flag: NO_FLAG,
+    default: false, description: 'Gateway proxy / ingress route sync (opt-in)',
+    isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
+    key: 'agent.heartbeat_interval', env: ['AGENT_HEARTBEAT_INTERVAL_MS'], flag: '--heartbeat-interval',
+    default: DEFAULT_HEARTBEAT_INTERVAL_MS, defaultText: `${DEFAULT_HEARTBEAT_INTERVAL_MS} (30s)`,
+    description: 'Heartbeat period: milliseconds or a duration such as 30s (at least 1s)',
+    isSecret: false, isRequired: false, parse: durationIn(MIN_HEARTBEAT_INTERVAL_MS, MAX_TIMER_MS),
+  }),
+  row({
+    key: 'agent.labels', env: ['PIPEOPS_LABELS'], flag: NO_FLAG, default: {}, defaultText: '{} (none)',
+    description: 'Labels reported to the control plane: a YAML mapping, or k=v,k2=v2 in the env var',
+    isSecret: false, isRequired: false, parse: labels,
+  }),
+  row({
+    key: 'kubernetes.kubeconfig', env: ['KUBECONFIG'], flag: '--kubeconfig', default: undefined,
+    defaultText: 'in-cluster service account',
+    description: 'Kubeconfig file for runs outside a pod',
+    isSecret: false, isRequired: false, parse: filePath,
+  }),
+  row({
+    key: 'kubernetes.service_token', env: ['PIPEOPS_K8S_SERVICE_TOKEN'], flag: NO_FLAG, default: undefined,
+    description: 'Token handed to the control plane as k8s_service_token (else the service account token)',
+    isSecret: true, isRequired: false, parse: secretToken,
+  }),
+  row({
+    key: 'tunnel.enabled', env: ['TUNNEL_ENABLED'], flag: NO_FLAG, default: true,
+    description: 'Relay Kubernetes API traffic for the control plane',
+    isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
+    key: 'tunnel.inbound_cap_bytes', env: ['AGENT_INBOUND_CAP_BYTES'], flag: NO_FLAG,
+    default: DEFAULT_INBOUND_CAP_BYTES, defaultText: `${DEFAULT_INBOUND_CAP_BYTES} (64 MiB)`,
+    description: 'Largest inbound WebSocket message in bytes (at least 1024); larger closes with 1009',
+    isSecret: false, isRequired: false, parse: integerIn(MIN_INBOUND_CAP_BYTES),
+  }),
+  row({
+    key: 'tunnel.request_timeout', env: ['AGENT_REQUEST_TIMEOUT_MS'], flag: NO_FLAG,
+    default: DEFAULT_HTTP_DEADLINE_MS, defaultText: `${DEFAULT_HTTP_DEADLINE_MS} (2m)`,
+    description: 'Deadline of a proxied request that carries none: milliseconds or a duration such as 2m',
+    isSecret: false, isRequired: false, parse: durationIn(1, MAX_TIMER_MS),
+  }),
+  row({
+    key: 'tunnel.drop_accept_encoding', env: ['AGENT_DROP_ACCEPT_ENCODING'], flag: NO_FLAG, default: true,
+    description: 'Strip Accept-Encoding from proxied requests so the agent compresses instead',
+    isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
+    key: 'logging.level', env: ['LOG_LEVEL', 'PIPEOPS_LOG_LEVEL'], flag: '--log-level', default: 'info' as LogLevel,
+    description: 'trace, debug, info, warn, error or silent',
+    isSecret: false, isRequired: false, parse: oneOf(LOG_LEVELS),
+  }),
+] as const;
+
+export type SettingKey = (typeof ENV_SPEC)[number]['key'];
+export type SettingValue<K extends SettingKey> =
+  Extract<(typeof ENV_SPEC)[number], { readonly key: K }> extends SettingRow<K, infer T> ? T : never;

@@ -1,0 +1,44 @@
+// Where the Kubernetes API is and how to trust it, from @kubernetes/client-node: the in-cluster service
+// account or a kubeconfig file. Thread-neutral: every actor thread builds its own once. The identity used
+// for proxied requests is the control plane's, so this module hands out trust, never credentials; the
+// agent's own token is read separately for the agent's own calls.
+
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+
+export interface KubeEndpoint {
+  readonly server: URL;
+  /** PEM bundle to trust; undefined means the system store. */
+  readonly ca: string | undefined;
+  readonly rejectUnauthorized: boolean;
+  readonly tlsServerName: string | undefined;
+}
+
+export function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (kubeconfigPath === undefined) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromFile(kubeconfigPath);
+  return kubeConfig;
+}
+
+export function kubeEndpointOf(kubeConfig: KubeConfig): KubeEndpoint {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+  let ca: string | undefined;
+  if (cluster.caData !== undefined && cluster.caData !== '') ca = Buffer.from(cluster.caData, 'base64').toString('utf8');
+  else if (cluster.caFile !== undefined && cluster.caFile !== '') ca = readFileSync(cluster.caFile, 'utf8');
+  return {
+    server: new URL(cluster.server),
+    ca,
+    rejectUnauthorized: !cluster.skipTLSVerify,
+    tlsServerName: cluster.tlsServerName,
+  };
+}
+
+/** The bearer token of the kubeconfig's current user, or the service-account token in a pod. */
+export function kubeUserToken(kubeConfig: KubeConfig): string | undefined {
+  const user = kubeConfig.getCurrentUser();
+  const token = user?.token;
+  if (token !== undefined && token !== '') return token;
+  return undefined;
+}

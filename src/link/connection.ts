@@ -1,0 +1,186 @@
+// One connection object per dial attempt (PROTOCOL.md §7.4): it owns exactly one socket, its ping and
+// silence timers, and reports the socket's end once. Nothing outlives it: a stale socket's events are
+// ignored because the owner drops every callback when the connection ends.
+
+import WebSocket from 'ws';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { HANDSHAKE_TIMEOUT_MS, PING_INTERVAL_MS, SILENCE_LIMIT_MS, CLOSE_NORMAL } from '../protocol/constants.js';
+import { type Clock, type TimerHandle, setRepeating } from '../util/clock.js';
+
+export interface ConnectionTls {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
+export interface ConnectionOptions {
+  readonly url: string;
+  readonly token: string;
+  readonly tls: ConnectionTls;
+  readonly inboundCapBytes: number;
+  readonly clock: Clock;
+}
+
+/** Why a connection ended: the handshake failed (with the HTTP status when one came back) or the socket was lost. */
+export type ConnectionEnd =
+  | { readonly kind: 'handshake-failed'; readonly status: number | undefined; readonly detail: string }
+  | { readonly kind: 'lost'; readonly code: number | undefined; readonly detail: string }
+  | { readonly kind: 'closed-locally' };
+
+export interface ConnectionHandlers {
+  onOpen(connection: Connection): void;
+  onMessage(connection: Connection, data: Buffer, isBinary: boolean): void;
+  onEnd(connection: Connection, end: ConnectionEnd): void;
+}
+
+let nextConnectionId = 1;
+
+export class Connection {
+  readonly id = nextConnectionId++;
+  readonly url: string;
+  /** Unknown types already answered with protocol_fallback on this socket (§8.3). */
+  readonly fallbackSent = new Set<string>();
+  #socket: WebSocket;
+  #handlers: ConnectionHandlers | undefined;
+  #isOpen = false;
+  #pingTimer: TimerHandle | undefined;
+  #silenceTimer: TimerHandle | undefined;
+  readonly #clock: Clock;
+
+  constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
+    this.url = options.url;
+    this.#clock = options.clock;
+    this.#handlers = handlers;
+    const tlsOptions: Record<string, unknown> = { rejectUnauthorized: options.tls.rejectUnauthorized, minVersion: 'TLSv1.2' };
+    if (options.tls.ca !== undefined) tlsOptions['ca'] = options.tls.ca;
+    if (options.tls.cert !== undefined) tlsOptions['cert'] = options.tls.cert;
+    if (options.tls.key !== undefined) tlsOptions['key'] = options.tls.key;
+    this.#socket = new WebSocket(options.url, {
+      headers: { Authorization: `Bearer ${options.token}` },
+      perMessageDeflate: false,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      maxPayload: options.inboundCapBytes,
+      followRedirects: false,
+      ...tlsOptions,
+    });
+    const socket = this.#socket;
+    socket.on('open', () => this.#socketOnOpen());
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.#socketOnMessage(data, isBinary));
+    socket.on('ping', () => this.#restartSilenceTimer());
+    socket.on('pong', () => this.#restartSilenceTimer());
+    socket.on('unexpected-response', (request: ClientRequest, response: IncomingMessage) =>
+      this.#socketOnUnexpectedResponse(request, response),
+    );
+    socket.on('error', (error: Error) => this.#socketOnError(error));
+    socket.on('close', (code: number, reason: Buffer) => this.#socketOnClose(code, reason));
+  }
+
+  get isOpen(): boolean {
+    return this.#isOpen && this.#handlers !== undefined;
+  }
+
+  /** Bytes queued on the socket but not yet accepted by the operating system. */
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  /** Writes one frame; a failed write ends the connection as lost (§7.3). */
+  send(data: string | Uint8Array, isBinary: boolean): void {
+    if (!this.isOpen) return;
+    this.#socket.send(data, { binary: isBinary }, (error) => {
+      if (error !== undefined && error !== null) this.#end({ kind: 'lost', code: undefined, detail: `write failed: ${error.message}` });
+    });
+  }
+
+  /**
+   * Closes with `code` (1000 by default). With `waitMs` > 0 it waits for the peer's close at most that long,
+   * then terminates; with 0 it returns at once and lets the close handshake finish in the background.
+   */
+  close(code = CLOSE_NORMAL, waitMs = 0): Promise<void> {
+    const socket = this.#socket;
+    this.#end({ kind: 'closed-locally' });
+    if (socket.readyState === WebSocket.CONNECTING) {
+      socket.terminate();
+      return Promise.resolve();
+    }
+    if (socket.readyState !== WebSocket.OPEN) return Promise.resolve();
+    socket.close(code);
+    if (waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimer(waitMs, () => {
+        socket.terminate();
+        resolve();
+      });
+      socket.once('close', () => {
+        timer.cancel();
+        resolve();
+      });
+    });
+  }
+
+  #socketOnOpen(): void {
+    if (this.#handlers === undefined) return;
+    this.#isOpen = true;
+    this.#pingTimer = setRepeating(this.#clock, PING_INTERVAL_MS, () => this.#sendPing());
+    this.#restartSilenceTimer();
+    this.#handlers.onOpen(this);
+  }
+
+  #socketOnMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#handlers === undefined) return;
+    this.#restartSilenceTimer();
+    this.#handlers.onMessage(this, data, isBinary);
+  }
+
+  #socketOnUnexpectedResponse(request: ClientRequest, response: IncomingMessage): void {
+    const status = response.statusCode;
+    response.resume();
+    request.destroy();
+    this.#end({ kind: 'handshake-failed', status, detail: `unexpected HTTP status ${String(status)}` });
+  }
+
+  #socketOnError(error: Error): void {
+    if (this.#isOpen) this.#end({ kind: 'lost', code: undefined, detail: error.message });
+    else this.#end({ kind: 'handshake-failed', status: undefined, detail: error.message });
+  }
+
+  #socketOnClose(code: number, reason: Buffer): void {
+    const detail = `closed by peer with code ${code}${reason.length > 0 ? `: ${reason.toString('utf8')}` : ''}`;
+    if (this.#isOpen) this.#end({ kind: 'lost', code, detail });
+    else this.#end({ kind: 'handshake-failed', status: undefined, detail });
+  }
+
+  #sendPing(): void {
+    if (!this.isOpen) return;
+    try {
+      this.#socket.ping();
+    } catch (error) {
+      this.#end({ kind: 'lost', code: undefined, detail: `ping failed: ${(error as Error).message}` });
+    }
+  }
+
+  #restartSilenceTimer(): void {
+    this.#silenceTimer?.cancel();
+    if (this.#handlers === undefined) return;
+    this.#silenceTimer = this.#clock.setTimer(SILENCE_LIMIT_MS, () => {
+      this.#end({ kind: 'lost', code: undefined, detail: `no frame received for ${SILENCE_LIMIT_MS / 1000} s` });
+    });
+  }
+
+  /** Reports the end once, stops the timers and detaches; the socket is terminated unless it closes cleanly. */
+  #end(end: ConnectionEnd): void {
+    const handlers = this.#handlers;
+    if (handlers === undefined) return;
+    this.#handlers = undefined;
+    this.#isOpen = false;
+    this.#pingTimer?.cancel();
+    this.#silenceTimer?.cancel();
+    if (end.kind !== 'closed-locally') {
+      const socket = this.#socket;
+      if (socket.readyState === WebSocket.OPEN) socket.close(CLOSE_NORMAL);
+      if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+    }
+    handlers.onEnd(this, end);
+  }
+}

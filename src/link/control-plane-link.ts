@@ -1,0 +1,385 @@
+// The control-plane link: dials, registers, switches to the gateway, keeps the session alive with
+// heartbeats, and reconnects with backoff (PROTOCOL.md §3, §5–§7). It owns at most one Connection at a
+// time; what travels over a session (proxy traffic) belongs to the router, which it calls through
+// SessionHandlers.
+//
+//   start ─► dial controller ─open─► register ─register_success─┬─ gateway_ws_url ─► close 1000 ─► dial gateway ─open─┐
+//                │                                              └─ none ────────────────────────────────────────────┤
+//                └─ fail/lost ─► wait backoff ─► dial (same target; 401/403 ⇒ controller + register) ◄── lost ─── session
+
+import type { Logger } from 'pino';
+import { Connection, type ConnectionEnd, type ConnectionTls } from './connection.js';
+import { controllerUrl, gatewayUrl } from './endpoint-url.js';
+import { PendingRegistration, registrationRequestId } from './pending-registration.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
+import type { LinkState, StateStore } from './link-state.js';
+import { encodeEnvelope, type Envelope, type JsonObject } from '../protocol/envelope.js';
+import { InboundType, OutboundType } from '../protocol/message-types.js';
+import { CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS } from '../protocol/constants.js';
+import { type Clock, type TimerHandle, setRepeating } from '../util/clock.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+
+export const LinkStatus = { disconnected: 0, connecting: 1, connected: 2, reconnecting: 3 } as const;
+export type LinkStatus = (typeof LinkStatus)[keyof typeof LinkStatus];
+const STATUS_NAMES = ['disconnected', 'connecting', 'connected', 'reconnecting'] as const;
+
+/** Receives everything that happens on a session socket; implemented by the router. */
+export interface SessionHandlers {
+  onSessionStart(connection: Connection): void;
+  /** Any inbound frame on the current socket (control messages are handed back through `handleControl`). */
+  onFrame(connection: Connection, data: Buffer, isBinary: boolean): void;
+  onSessionEnd(connection: Connection): void;
+}
+
+export interface LinkDependencies {
+  readonly apiUrl: string;
+  readonly tls: ConnectionTls;
+  readonly inboundCapBytes: number;
+  readonly heartbeatIntervalMs: number;
+  readonly agentId: string;
+  readonly agentVersion: string;
+  /** Read at every dial, so a rotated token file takes effect on the next reconnect. */
+  readonly token: () => string;
+  /** The `register` payload (without identity fields the link fills in). */
+  readonly registerPayload: (state: Readonly<LinkState>) => Promise<JsonObject>;
+  readonly heartbeatPayload: (state: Readonly<LinkState>) => Promise<JsonObject>;
+  readonly stateStore: StateStore;
+  readonly session: SessionHandlers;
+  readonly clock: Clock;
+  readonly random?: () => number;
+  readonly logger: Logger;
+  readonly metrics: AgentMetrics;
+}
+
+type Target = 'controller' | 'gateway';
+
+export class ControlPlaneLink {
+  readonly #deps: LinkDependencies;
+  readonly #backoff: ReconnectBackoff;
+  readonly #state: LinkState = { clusterId: undefined, clusterUuid: undefined, gatewayUrl: undefined };
+  #target: Target = 'controller';
+  #needsRegistration = true;
+  #current: Connection | undefined;
+  #sessionConnection: Connection | undefined;
+  #pending: PendingRegistration | undefined;
+  #heartbeatTimer: TimerHandle | undefined;
+  #reconnectTimer: TimerHandle | undefined;
+  #isStopping = false;
+  /** Dialling the stored gateway without a register in this process (§5.7). */
+  #isResuming = false;
+  #hasConnectedOnce = false;
+  #status: LinkStatus = LinkStatus.disconnected;
+  #lastHeartbeatMs: number | undefined;
+
+  constructor(deps: LinkDependencies) {
+    this.#deps = deps;
+    this.#backoff = new ReconnectBackoff(deps.random);
+    this.#setStatus(LinkStatus.disconnected);
+  }
+
+  get status(): LinkStatus {
+    return this.#status;
+  }
+
+  get state(): Readonly<LinkState> {
+    return { ...this.#state };
+  }
+
+  get lastHeartbeatMs(): number | undefined {
+    return this.#lastHeartbeatMs;
+  }
+
+  /** The socket currently carrying the session, if any. */
+  get sessionConnection(): Connection | undefined {
+    return this.#sessionConnection;
+  }
+
+  async start(): Promise<void> {
+    const stored = await this.#deps.stateStore.load();
+    this.#state.clusterId = stored.clusterId;
+    this.#state.clusterUuid = stored.clusterUuid;
+    this.#state.gatewayUrl = stored.gatewayUrl;
+    // With a stored cluster and gateway the agent resumes on the gateway (§5.7); a failure falls back.
+    this.#isResuming = this.#state.clusterId !== undefined && this.#state.gatewayUrl !== undefined;
+    this.#target = this.#isResuming ? 'gateway' : 'controller';
+    this.#dial();
+  }
+
+  /** Local shutdown (§7.7): close 1000 within 5 s, abort the session, stop reconnecting. */
+  async stop(): Promise<void> {
+    this.#isStopping = true;
+    this.#reconnectTimer?.cancel();
+    this.#reconnectTimer = undefined;
+    const connection = this.#current;
+    this.#endSession();
+    this.#pending?.cancel();
+    this.#pending = undefined;
+    this.#current = undefined;
+    this.#setStatus(LinkStatus.disconnected);
+    if (connection !== undefined) await connection.close(CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS);
+  }
+
+  /** Writes a message on the session socket; false when there is none. */
+  send(connection: Connection, data: string | Uint8Array, isBinary: boolean): boolean {
+    if (connection !== this.#current || !connection.isOpen) return false;
+    connection.send(data, isBinary);
+    return true;
+  }
+
+  /** Handles the control messages the router hands back (register replies, ping, error, ...). */
+  handleControl(connection: Connection, envelope: Envelope): void {
+    if (connection !== this.#current) return;
+    switch (envelope.type) {
+      case InboundType.ping:
+        connection.send(
+          encodeEnvelope(OutboundType.pong, { timestamp: new Date(this.#deps.clock.now()).toISOString() }, envelope.requestId, this.#deps.clock.now()),
+          false,
+        );
+        break;
+      case InboundType.registerSuccess:
+        this.#onRegisterSuccess(connection, envelope);
+        break;
+      case InboundType.registerInProgress:
+        this.#pending?.extend();
+        break;
+      case InboundType.error:
+        this.#onError(connection, envelope);
+        break;
+      default:
+        break; // pong, heartbeat_ack and (phase 1) gateway_hello need no reply
+    }
+  }
+
+  #dial(): void {
+    if (this.#isStopping) return;
+    const url = this.#urlFor(this.#target);
+    this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
+    this.#deps.logger.debug({ target: this.#target }, 'dialling control plane');
+    let token: string;
+    try {
+      token = this.#deps.token();
+    } catch (error) {
+      this.#deps.logger.error({ err: error }, 'agent token unavailable');
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#current = new Connection(
+      { url, token, tls: this.#deps.tls, inboundCapBytes: this.#deps.inboundCapBytes, clock: this.#deps.clock },
+      {
+        onOpen: (connection) => this.#connectionOnOpen(connection),
+        onMessage: (connection, data, isBinary) => this.#connectionOnMessage(connection, data, isBinary),
+        onEnd: (connection, end) => this.#connectionOnEnd(connection, end),
+      },
+    );
+  }
+
+  #urlFor(target: Target): string {
+    if (target === 'gateway' && this.#state.gatewayUrl !== undefined) {
+      return gatewayUrl(this.#state.gatewayUrl, {
+        agentVersion: this.#deps.agentVersion,
+        clusterUuid: this.#state.clusterUuid ?? this.#state.clusterId ?? '',
+      });
+    }
+    this.#target = 'controller';
+    return controllerUrl(this.#deps.apiUrl);
+  }
+
+  #connectionOnOpen(connection: Connection): void {
+    if (connection !== this.#current) return;
+    this.#backoff.reset();
+    if (this.#target === 'controller' && (this.#needsRegistration || this.#state.clusterId === undefined)) {
+      void this.#register(connection);
+    } else {
+      this.#startSession(connection);
+    }
+  }
+
+  #connectionOnMessage(connection: Connection, data: Buffer, isBinary: boolean): void {
+    if (connection !== this.#current) return;
+    this.#deps.session.onFrame(connection, data, isBinary);
+  }
+
+  #connectionOnEnd(connection: Connection, end: ConnectionEnd): void {
+    if (connection !== this.#current) return;
+    this.#current = undefined;
+    this.#pending?.cancel();
+    this.#pending = undefined;
+    const wasSession = this.#sessionConnection === connection;
+    this.#endSession();
+    if (this.#isStopping || end.kind === 'closed-locally') return;
+    const isAuthFailure = end.kind === 'handshake-failed' && (end.status === 401 || end.status === 403);
+    if (isAuthFailure) {
+      this.#deps.logger.error({ target: this.#target, status: end.status }, 'control plane rejected the agent token');
+      if (this.#target === 'gateway' || this.#hasConnectedOnce) {
+        // §7.5: forget the gateway, register again on a fresh controller socket (keeping the cluster id)
+        this.#state.gatewayUrl = undefined;
+        this.#target = 'controller';
+        this.#needsRegistration = true;
+        void this.#persist();
+      }
+    } else {
+      this.#deps.logger.warn({ target: this.#target, detail: end.detail, wasSession }, 'control-plane socket ended');
+    }
+    if (this.#isResuming && this.#target === 'gateway') {
+      // §5.7: a resume dial that fails for any reason falls back to full registration.
+      this.#isResuming = false;
+      this.#target = 'controller';
+      this.#needsRegistration = true;
+    }
+    this.#scheduleReconnect();
+  }
+
+  async #register(connection: Connection): Promise<void> {
+    let payload: JsonObject;
+    try {
+      payload = await this.#deps.registerPayload(this.state);
+    } catch (error) {
+      this.#deps.logger.error({ err: error }, 'could not build the register payload');
+      void connection.close(CLOSE_NORMAL);
+      this.#connectionOnEnd(connection, { kind: 'lost', code: undefined, detail: 'register payload failed' });
+      return;
+    }
+    if (connection !== this.#current || !connection.isOpen) return;
+    const now = this.#deps.clock.now();
+    const requestId = registrationRequestId(now, this.#deps.agentId);
+    this.#pending = new PendingRegistration(requestId, this.#deps.clock, () => this.#failRegistration(connection, 'registration timed out'));
+    connection.send(encodeEnvelope(OutboundType.register, payload, requestId, now), false);
+    this.#deps.logger.info({ requestId, mode: payload['cluster_id'] === undefined ? 'fresh' : 'resume' }, 'register sent');
+  }
+
+  #onRegisterSuccess(connection: Connection, envelope: Envelope): void {
+    const pending = this.#pending;
+    if (pending === undefined || envelope.requestId !== pending.requestId) return; // foreign reply: ignored (C14)
+    const clusterId = envelope.payload['cluster_id'];
+    if (typeof clusterId !== 'string' || clusterId === '') {
+      this.#failRegistration(connection, 'missing cluster_id');
+      return;
+    }
+    pending.cancel();
+    this.#pending = undefined;
+    this.#deps.metrics.inc('registrations', { outcome: 'success' });
+    const clusterUuid = envelope.payload['cluster_uuid'];
+    const gateway = envelope.payload['gateway_ws_url'];
+    this.#state.clusterId = clusterId;
+    this.#state.clusterUuid = typeof clusterUuid === 'string' && clusterUuid !== '' ? clusterUuid : undefined;
+    this.#state.gatewayUrl = typeof gateway === 'string' && gateway !== '' ? gateway : undefined;
+    this.#needsRegistration = false;
+    this.#isResuming = false;
+    void this.#persist();
+    this.#deps.logger.info({ clusterId, gateway: this.#state.gatewayUrl !== undefined }, 'registered with the control plane');
+    if (this.#state.gatewayUrl !== undefined) {
+      // §5.4: close the controller socket with 1000 and dial the gateway at once.
+      this.#target = 'gateway';
+      this.#current = undefined;
+      void connection.close(CLOSE_NORMAL);
+      this.#dial();
+    } else {
+      this.#startSession(connection);
+    }
+  }
+
+  #onError(connection: Connection, envelope: Envelope): void {
+    const raw = envelope.payload['error'];
+    const text = typeof raw === 'string' ? raw : '';
+    this.#deps.logger.warn({ error: text.slice(0, 500) }, 'control plane reported an error');
+    const isUnknownCluster = /not registered|cluster not found/i.test(text);
+    if (isUnknownCluster) {
+      // §5.5: forget the cluster and register afresh on a new controller socket.
+      this.#state.clusterId = undefined;
+      this.#state.clusterUuid = undefined;
+      this.#state.gatewayUrl = undefined;
+      this.#needsRegistration = true;
+      this.#target = 'controller';
+      void this.#persist();
+    }
+    if (this.#pending !== undefined) {
+      this.#failRegistration(connection, `control plane error: ${text}`);
+    } else if (isUnknownCluster) {
+      this.#dropAndReconnect(connection, 'cluster unknown to the control plane');
+    }
+  }
+
+  #failRegistration(connection: Connection, reason: string): void {
+    this.#pending?.cancel();
+    this.#pending = undefined;
+    this.#deps.metrics.inc('registrations', { outcome: 'failure' });
+    this.#deps.logger.warn({ reason }, 'registration failed');
+    this.#dropAndReconnect(connection, reason);
+  }
+
+  #dropAndReconnect(connection: Connection, reason: string): void {
+    if (connection !== this.#current) return;
+    void connection.close(CLOSE_NORMAL);
+    this.#current = undefined;
+    this.#endSession();
+    this.#deps.logger.debug({ reason }, 'closing control-plane socket');
+    this.#scheduleReconnect();
+  }
+
+  #startSession(connection: Connection): void {
+    this.#sessionConnection = connection;
+    this.#hasConnectedOnce = true;
+    this.#isResuming = false;
+    this.#needsRegistration = false;
+    this.#setStatus(LinkStatus.connected);
+    this.#deps.logger.info({ target: this.#target }, 'control-plane session started');
+    this.#deps.session.onSessionStart(connection);
+    void this.#sendHeartbeat(connection);
+    this.#heartbeatTimer = setRepeating(this.#deps.clock, this.#deps.heartbeatIntervalMs, () => {
+      void this.#sendHeartbeat(connection);
+    });
+  }
+
+  #endSession(): void {
+    this.#heartbeatTimer?.cancel();
+    this.#heartbeatTimer = undefined;
+    const connection = this.#sessionConnection;
+    this.#sessionConnection = undefined;
+    if (connection !== undefined) this.#deps.session.onSessionEnd(connection);
+  }
+
+  async #sendHeartbeat(connection: Connection): Promise<void> {
+    const startedMs = this.#deps.clock.now();
+    let payload: JsonObject;
+    try {
+      payload = await this.#deps.heartbeatPayload(this.state);
+    } catch (error) {
+      this.#deps.metrics.inc('heartbeatFailures');
+      this.#deps.logger.warn({ err: error }, 'heartbeat payload failed');
+      return;
+    }
+    if (connection !== this.#sessionConnection || !connection.isOpen) return;
+    const now = this.#deps.clock.now();
+    connection.send(encodeEnvelope(OutboundType.heartbeat, payload, undefined, now), false);
+    this.#lastHeartbeatMs = now;
+    this.#deps.metrics.inc('heartbeatSuccess');
+    this.#deps.metrics.observe('heartbeatDuration', (now - startedMs) / 1000);
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#isStopping || this.#reconnectTimer !== undefined) return;
+    const waitMs = this.#backoff.next();
+    this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
+    this.#deps.metrics.inc('reconnections');
+    this.#deps.logger.info({ waitMs: Math.round(waitMs), target: this.#target }, 'reconnecting to the control plane');
+    this.#reconnectTimer = this.#deps.clock.setTimer(waitMs, () => {
+      this.#reconnectTimer = undefined;
+      this.#dial();
+    });
+  }
+
+  async #persist(): Promise<void> {
+    try {
+      await this.#deps.stateStore.save(this.state);
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'could not persist agent state');
+    }
+  }
+
+  #setStatus(status: LinkStatus): void {
+    if (status === this.#status && this.#status !== LinkStatus.disconnected) return;
+    this.#status = status;
+    this.#deps.metrics.set('connectionState', status);
+    this.#deps.metrics.inc('connectionStateChanges', { state: STATUS_NAMES[status] });
+  }
+}

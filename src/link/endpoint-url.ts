@@ -1,0 +1,47 @@
+// URLs of the two control-plane sockets (PROTOCOL.md §3.1, §3.2). The token never goes into a URL.
+
+import { CONTROLLER_PATH, GATEWAY_DEFAULT_PATH } from '../protocol/constants.js';
+
+const WS_SCHEME: Readonly<Record<string, string>> = { 'https:': 'wss:', 'wss:': 'wss:', 'http:': 'ws:', 'ws:': 'ws:' };
+
+function withWsScheme(raw: string): URL {
+  const url = new URL(raw);
+  const scheme = WS_SCHEME[url.protocol];
+  if (scheme === undefined) throw new TypeError(`unsupported URL scheme "${url.protocol}" (use http, https, ws or wss)`);
+  // URL refuses protocol changes between special and non-special schemes only; ws/wss/http/https are all special.
+  url.protocol = scheme;
+  return url;
+}
+
+/** Controller socket: scheme mapped, path replaced, the base URL's query kept unchanged. */
+export function controllerUrl(apiUrl: string): string {
+  const url = withWsScheme(apiUrl);
+  url.pathname = CONTROLLER_PATH;
+  url.hash = '';
+  return url.toString();
+}
+
+export interface GatewayQuery {
+  readonly agentVersion: string;
+  readonly clusterUuid: string;
+}
+
+/** Gateway socket: path kept (empty → /ws), our keys set, whole query form-encoded with keys sorted. */
+export function gatewayUrl(raw: string, query: GatewayQuery): string {
+  const url = withWsScheme(raw);
+  if (url.pathname === '' || url.pathname === '/') url.pathname = GATEWAY_DEFAULT_PATH;
+  url.hash = '';
+  const params = new URLSearchParams(url.search);
+  const ours: Record<string, string> = {
+    agent_version: query.agentVersion,
+    cluster_uuid: query.clusterUuid,
+    supports_binary: 'true',
+    supports_response_streaming: 'true',
+    supports_streaming: 'true',
+    supports_websocket: 'true',
+  };
+  for (const [key, value] of Object.entries(ours)) params.set(key, value);
+  const entries = [...params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  url.search = new URLSearchParams(entries).toString();
+  return url.toString();
+}

@@ -1,0 +1,64 @@
+// Messages between the router (main thread) and the actors (worker threads or inline). Every message has
+// a literal `type` and is checked on receipt; bytes travel as transferred ArrayBuffers.
+//
+//   router ──pool.run(task{port})──► actor
+//   router ──port: frame / cancel──► actor          (later frames of the same request, cancellation)
+//   router ◄──port: send / done─────  actor          (already-encoded outbound frames, completion)
+
+import type { MessagePort } from 'node:worker_threads';
+
+export const ActorKind = { httpRelay: 'http-relay' } as const;
+export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
+
+/** The task handed to the pool: one actor for one request. */
+export interface HttpRelayTask {
+  readonly kind: typeof ActorKind.httpRelay;
+  readonly requestId: string;
+  /** The whole `proxy_request` envelope as UTF-8 JSON, still undecoded. */
+  readonly frame: Uint8Array;
+  readonly port: MessagePort;
+}
+
+export const CancelReason = { proxyCancel: 'proxy_cancel', connectionLost: 'connection_lost', shutdown: 'shutdown' } as const;
+export type CancelReason = (typeof CancelReason)[keyof typeof CancelReason];
+
+/** Router → actor. */
+export type ActorInbound =
+  | { readonly type: 'frame'; readonly data: Uint8Array; readonly isBinary: boolean }
+  | { readonly type: 'cancel'; readonly reason: CancelReason };
+
+export const RelayOutcome = {
+  ok: 'ok',
+  upstreamError: 'upstream_error',
+  invalid: 'invalid',
+  canceled: 'canceled',
+  timeout: 'timeout',
+} as const;
+export type RelayOutcome = (typeof RelayOutcome)[keyof typeof RelayOutcome];
+
+export const ResponseMode = { json: 'json', binary: 'binary', streaming: 'streaming', none: 'none' } as const;
+export type ResponseMode = (typeof ResponseMode)[keyof typeof ResponseMode];
+
+/** Actor → router. */
+export type ActorOutbound =
+  | { readonly type: 'send'; readonly data: Uint8Array; readonly isBinary: boolean }
+  | { readonly type: 'done'; readonly outcome: RelayOutcome; readonly mode: ResponseMode; readonly durationMs: number };
+
+export function isActorInbound(value: unknown): value is ActorInbound {
+  if (typeof value !== 'object' || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return type === 'frame' || type === 'cancel';
+}
+
+export function isActorOutbound(value: unknown): value is ActorOutbound {
+  if (typeof value !== 'object' || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return type === 'send' || type === 'done';
+}
+
+/** Copies bytes into a fresh, transferable ArrayBuffer (ws hands out Buffers that share one slab). */
+export function ownedCopy(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}

@@ -1,0 +1,61 @@
+// The single prom-client registry of the main thread, built from the catalog. Callers use typed helpers,
+// never metric names, so a label typo cannot create a new series.
+
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { METRICS, type MetricKey } from './catalog.js';
+
+const MAX_TYPE_LABELS = 32;
+
+type LabelValues = Record<string, string>;
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly #counters = new Map<MetricKey, Counter>();
+  readonly #gauges = new Map<MetricKey, Gauge>();
+  readonly #histograms = new Map<MetricKey, Histogram>();
+  readonly #seenTypes = new Set<string>();
+
+  constructor() {
+    for (const [key, spec] of Object.entries(METRICS) as [MetricKey, (typeof METRICS)[MetricKey]][]) {
+      const common = { name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [this.registry] };
+      if (spec.type === 'counter') this.#counters.set(key, new Counter(common));
+      else if (spec.type === 'gauge') this.#gauges.set(key, new Gauge(common));
+      else this.#histograms.set(key, new Histogram({ ...common, buckets: [...spec.buckets] }));
+    }
+  }
+
+  inc(key: MetricKey, labels: LabelValues = {}, value = 1): void {
+    this.#counters.get(key)?.inc(labels, value);
+  }
+
+  set(key: MetricKey, value: number, labels: LabelValues = {}): void {
+    this.#gauges.get(key)?.set(labels, value);
+  }
+
+  observe(key: MetricKey, value: number, labels: LabelValues = {}): void {
+    this.#histograms.get(key)?.observe(labels, value);
+  }
+
+  /** Counts an unknown message type with a bounded label set. */
+  countUnknownType(type: string): void {
+    let label = type.slice(0, 64);
+    if (!this.#seenTypes.has(label)) {
+      if (this.#seenTypes.size >= MAX_TYPE_LABELS) label = 'other';
+      else this.#seenTypes.add(label);
+    }
+    this.inc('unknownMessageType', { type: label });
+  }
+
+  /** Current value of a counter or gauge series (tests and /ready read it). */
+  async value(key: MetricKey, labels: LabelValues = {}): Promise<number> {
+    const metric = this.#counters.get(key) ?? this.#gauges.get(key);
+    if (metric === undefined) return 0;
+    const data = await metric.get();
+    const wanted = Object.entries(labels);
+    let sum = 0;
+    for (const sample of data.values) {
+      if (wanted.every(([name, value]) => sample.labels[name] === value)) sum += sample.value;
+    }
+    return sum;
+  }
+}

@@ -1,0 +1,130 @@
+// The metric catalog: every metric the agent exports, with type, labels and meaning. Thread-neutral, so
+// actors name metrics from the same table; docs/metrics.md lists the same rows.
+
+export const MetricType = { counter: 'counter', gauge: 'gauge', histogram: 'histogram' } as const;
+export type MetricType = (typeof MetricType)[keyof typeof MetricType];
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly string[];
+  readonly buckets?: readonly number[];
+}
+
+const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export const METRICS = {
+  connectionState: {
+    name: 'pipeops_agent_connection_state',
+    type: 'gauge',
+    help: 'Control-plane connection state: 0 disconnected, 1 connecting, 2 connected, 3 reconnecting',
+    labels: [],
+  },
+  connectionStateChanges: {
+    name: 'pipeops_agent_connection_state_changes_total',
+    type: 'counter',
+    help: 'Transitions of the control-plane connection state, by the state entered',
+    labels: ['state'],
+  },
+  reconnections: {
+    name: 'pipeops_agent_websocket_reconnections_total',
+    type: 'counter',
+    help: 'Reconnect attempts after a lost or failed control-plane socket',
+    labels: [],
+  },
+  heartbeatSuccess: {
+    name: 'pipeops_agent_heartbeat_success_total',
+    type: 'counter',
+    help: 'Heartbeats written to the control-plane socket',
+    labels: [],
+  },
+  heartbeatFailures: {
+    name: 'pipeops_agent_heartbeat_failures_total',
+    type: 'counter',
+    help: 'Heartbeats that could not be written',
+    labels: [],
+  },
+  heartbeatDuration: {
+    name: 'pipeops_agent_heartbeat_duration_seconds',
+    type: 'histogram',
+    help: 'Time to gather and write one heartbeat',
+    labels: [],
+    buckets: DURATION_BUCKETS_SECONDS,
+  },
+  registrations: {
+    name: 'pipeops_agent_registrations_total',
+    type: 'counter',
+    help: 'Registration attempts, by outcome',
+    labels: ['outcome'],
+  },
+  inboundMalformed: {
+    name: 'pipeops_agent_inbound_malformed_total',
+    type: 'counter',
+    help: 'Inbound frames that are not a JSON envelope with a string type (dropped)',
+    labels: [],
+  },
+  unknownMessageType: {
+    name: 'pipeops_agent_unknown_message_type_total',
+    type: 'counter',
+    help: 'Inbound messages of an unknown type, by type (at most 32 distinct values, then "other")',
+    labels: ['type'],
+  },
+  binaryBodyUnmatched: {
+    name: 'pipeops_agent_binary_body_unmatched_total',
+    type: 'counter',
+    help: 'Well-formed request-body frames naming no pending request (dropped)',
+    labels: [],
+  },
+  binaryFrameMalformed: {
+    name: 'pipeops_agent_binary_frame_malformed_total',
+    type: 'counter',
+    help: 'Binary frames that are neither JSON nor a well-formed request-body frame (dropped)',
+    labels: [],
+  },
+  requestChunkUnknown: {
+    name: 'pipeops_agent_request_chunk_unknown_total',
+    type: 'counter',
+    help: 'Request-body chunks or ends for an unknown request (dropped)',
+    labels: [],
+  },
+  wsDataUnknownStream: {
+    name: 'pipeops_agent_ws_data_unknown_stream_total',
+    type: 'counter',
+    help: 'Relay data for an unknown stream, or undecodable relay data (dropped)',
+    labels: [],
+  },
+  lateMessage: {
+    name: 'pipeops_agent_late_message_total',
+    type: 'counter',
+    help: 'Messages for a request or stream that had already finished (ignored)',
+    labels: [],
+  },
+  tunnelMessageDropped: {
+    name: 'pipeops_agent_tunnel_message_dropped_total',
+    type: 'counter',
+    help: 'Legacy TCP/UDP tunnel messages dropped because legacy tunnels are not supported',
+    labels: [],
+  },
+  relayRequests: {
+    name: 'pipeops_agent_relay_requests_total',
+    type: 'counter',
+    help: 'Proxied HTTP requests, by outcome and response mode',
+    labels: ['outcome', 'mode'],
+  },
+  relayDuration: {
+    name: 'pipeops_agent_relay_request_duration_seconds',
+    type: 'histogram',
+    help: 'Time from proxy_request to the last response message',
+    labels: ['mode'],
+    buckets: DURATION_BUCKETS_SECONDS,
+  },
+  admissionRefused: {
+    name: 'pipeops_agent_admission_refused_total',
+    type: 'counter',
+    help: 'Requests refused before reaching an actor, by reason',
+    labels: ['reason'],
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type MetricKey = keyof typeof METRICS;

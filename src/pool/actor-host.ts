@@ -1,0 +1,143 @@
+// Runs actors: in a piscina pool of worker threads, or inline on the main thread (AGENT_WORKERS=0) with
+// the very same actor code and port interface. Admission is a boolean asked before run(): the router
+// refuses work with the protocol's error instead of queueing without bound.
+
+import { Piscina } from 'piscina';
+import type { WorkerConfig } from '../config/agent-config.js';
+import type { HttpRelayTask } from '../messages/actor-messages.js';
+import { mapPoolError } from './dispatch.js';
+
+export interface ActorHost {
+  /** False when a new actor would exceed the queue limit. */
+  canAdmit(): boolean;
+  run(task: HttpRelayTask): Promise<void>;
+  /** Actors started and not yet finished. */
+  readonly activeActors: number;
+  readonly threads: number;
+  readonly queueSize: number;
+  close(): Promise<void>;
+}
+
+export interface PoolOptions {
+  readonly workers: number;
+  readonly tasksPerWorker: number;
+  readonly maxQueue: number;
+  readonly workerConfig: WorkerConfig;
+}
+
+const HTTP_RELAY_URL = new URL('../../workers/http-relay.js', import.meta.url);
+const IDLE_TIMEOUT_MS = 60_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+type ActorFunction = (task: HttpRelayTask) => Promise<void>;
+
+/** What the inline host needs from the actor module (see workers/http-relay.ts). */
+interface ActorModule {
+  default: (task: HttpRelayTask, context: InlineContext) => Promise<void>;
+  ActorContext: new (config: WorkerConfig) => InlineContext;
+}
+
+interface InlineContext {
+  close(): void;
+}
+
+class PoolActorHost implements ActorHost {
+  readonly #pool: Piscina;
+  readonly #maxQueue: number;
+  #active = 0;
+
+  constructor(options: PoolOptions) {
+    this.#maxQueue = options.maxQueue;
+    this.#pool = new Piscina({
+      filename: HTTP_RELAY_URL.href,
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      concurrentTasksPerWorker: options.tasksPerWorker,
+      maxQueue: options.maxQueue,
+      // Actors own sockets and timers that must run between tasks: no Atomics parking.
+      atomics: 'disabled',
+      // The default queue let one task starve for seconds under load here.
+      stricterFIFO: true,
+      idleTimeout: IDLE_TIMEOUT_MS,
+      closeTimeout: CLOSE_TIMEOUT_MS,
+      workerData: options.workerConfig,
+    });
+  }
+
+  canAdmit(): boolean {
+    return this.#pool.queueSize < this.#maxQueue;
+  }
+
+  async run(task: HttpRelayTask): Promise<void> {
+    this.#active++;
+    try {
+      await this.#pool.run(task, { transferList: [task.port, task.frame.buffer as ArrayBuffer] });
+    } catch (error) {
+      throw mapPoolError(error);
+    } finally {
+      this.#active--;
+    }
+  }
+
+  get activeActors(): number {
+    return this.#active;
+  }
+  get threads(): number {
+    return this.#pool.threads.length;
+  }
+  get queueSize(): number {
+    return this.#pool.queueSize;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close({ force: true });
+  }
+}
+
+class InlineActorHost implements ActorHost {
+  readonly #actor: ActorFunction;
+  readonly #context: InlineContext;
+  #active = 0;
+
+  constructor(module: ActorModule, config: WorkerConfig) {
+    const context = new module.ActorContext(config);
+    this.#context = context;
+    this.#actor = (task) => module.default(task, context);
+  }
+
+  canAdmit(): boolean {
+    return true;
+  }
+
+  async run(task: HttpRelayTask): Promise<void> {
+    this.#active++;
+    try {
+      await this.#actor(task);
+    } catch (error) {
+      throw mapPoolError(error);
+    } finally {
+      this.#active--;
+    }
+  }
+
+  get activeActors(): number {
+    return this.#active;
+  }
+  get threads(): number {
+    return 0;
+  }
+  get queueSize(): number {
+    return 0;
+  }
+  close(): Promise<void> {
+    this.#context.close();
+    return Promise.resolve();
+  }
+}
+
+export async function createActorHost(options: PoolOptions): Promise<ActorHost> {
+  if (options.workers > 0) return new PoolActorHost(options);
+  // Loaded by URL so that src/ never imports workers/ statically (the thread boundary stays visible).
+  const module = (await import(HTTP_RELAY_URL.href)) as ActorModule;
+  return new InlineActorHost(module, options.workerConfig);
+}

@@ -1,0 +1,302 @@
+// The router: peeks at every inbound frame (type and ids only, never the body), hands control messages
+// back to the link, starts one actor per `proxy_request`, forwards later frames of a request to its
+// actor's port, and writes what actors send back, but only on the socket their request came in on
+// (PROTOCOL.md §3.4: nothing of an old socket is sent on a new one).
+//
+//   frame ─► peek ─┬─ control type ─────────────► link.handleControl
+//                  ├─ proxy_request ─► admit ─► host.run(actor, port) ── send/done ─► link.send (same socket only)
+//                  ├─ chunk/end/cancel ─► actor port (unknown id: count)
+//                  └─ unknown type ─► count + protocol_fallback once per socket
+
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Connection } from '../link/connection.js';
+import type { SessionHandlers } from '../link/control-plane-link.js';
+import { peekEnvelope, type EnvelopePeek } from '../protocol/envelope-peek.js';
+import { encodeEnvelope, parseEnvelope, type Envelope, type JsonObject } from '../protocol/envelope.js';
+import { decodeRequestBodyFrame } from '../protocol/binary-frame.js';
+import { InboundType, OutboundType, SUPPORTED_TYPES, isKnownInboundType } from '../protocol/message-types.js';
+import {
+  ActorKind,
+  CancelReason,
+  isActorOutbound,
+  ownedCopy,
+  type ActorInbound,
+  type ActorOutbound,
+} from '../messages/actor-messages.js';
+import { FALLBACK_AGENT_NAME, FALLBACK_MODE, FALLBACK_PROTOCOL_VERSION } from '../protocol/constants.js';
+import type { ActorHost } from '../pool/actor-host.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import type { Clock } from '../util/clock.js';
+import { AgentError } from '../errors.js';
+import { RecentIds } from './recent-ids.js';
+
+/** What the router needs from the link. */
+export interface RouterLink {
+  send(connection: Connection, data: string | Uint8Array, isBinary: boolean): boolean;
+  handleControl(connection: Connection, envelope: Envelope): void;
+}
+
+interface ActorEntry {
+  readonly requestId: string;
+  readonly connection: Connection;
+  readonly port: MessagePort;
+  isDone: boolean;
+  isDetached: boolean;
+}
+
+const CONTROL_TYPES: ReadonlySet<string> = new Set([
+  InboundType.registerSuccess,
+  InboundType.registerInProgress,
+  InboundType.heartbeatAck,
+  InboundType.ping,
+  InboundType.pong,
+  InboundType.error,
+  InboundType.gatewayHello,
+]);
+
+export class StreamRouter implements SessionHandlers {
+  readonly #link: () => RouterLink;
+  readonly #host: ActorHost;
+  readonly #metrics: AgentMetrics;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #actors = new Map<string, ActorEntry>();
+  readonly #recent = new RecentIds(4096);
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(link: () => RouterLink, host: ActorHost, metrics: AgentMetrics, logger: Logger, clock: Clock) {
+    this.#link = link;
+    this.#host = host;
+    this.#metrics = metrics;
+    this.#logger = logger;
+    this.#clock = clock;
+  }
+
+  /** Requests whose actor has not reported `done` and whose socket is still open. */
+  get activeRequests(): number {
+    return this.#actors.size;
+  }
+
+  onSessionStart(_connection: Connection): void {
+    // Nothing to set up: actors are created per request.
+  }
+
+  onSessionEnd(connection: Connection): void {
+    for (const entry of [...this.#actors.values()]) {
+      if (entry.connection !== connection) continue;
+      this.#detach(entry, CancelReason.connectionLost);
+    }
+  }
+
+  onFrame(connection: Connection, data: Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      this.#onEnvelopeBytes(connection, data);
+      return;
+    }
+    // §4.3, yamux inactive: (b) JSON in binary, (c) an unmatched body frame, (d) malformed.
+    let index = 0;
+    while (index < data.length && (data[index] === 0x20 || data[index] === 0x09 || data[index] === 0x0a || data[index] === 0x0d)) index++;
+    if (data[index] === 0x7b) {
+      const peek = peekEnvelope(data);
+      if (peek !== undefined) {
+        this.#dispatch(connection, peek, data);
+        return;
+      }
+    }
+    if (decodeRequestBodyFrame(data) !== undefined) this.#metrics.inc('binaryBodyUnmatched');
+    else this.#metrics.inc('binaryFrameMalformed');
+    this.#logger.debug({ bytes: data.length }, 'binary frame dropped');
+  }
+
+  /** Cancels every actor and waits (bounded by the actors' own cancellation) for them to finish. */
+  async close(): Promise<void> {
+    for (const entry of [...this.#actors.values()]) this.#detach(entry, CancelReason.shutdown);
+    await Promise.allSettled([...this.#running]);
+  }
+
+  #onEnvelopeBytes(connection: Connection, data: Buffer): void {
+    const peek = peekEnvelope(data);
+    if (peek === undefined) {
+      this.#metrics.inc('inboundMalformed');
+      this.#logger.debug({ bytes: data.length }, 'malformed frame dropped');
+      return;
+    }
+    this.#dispatch(connection, peek, data);
+  }
+
+  #dispatch(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
+    const type = peek.type;
+    if (CONTROL_TYPES.has(type)) {
+      const envelope = parseEnvelope(data);
+      if (envelope === undefined) this.#metrics.inc('inboundMalformed');
+      else this.#link().handleControl(connection, envelope);
+      return;
+    }
+    switch (type) {
+      case InboundType.proxyRequest:
+        this.#startRelay(connection, peek, data);
+        return;
+      case InboundType.proxyRequestChunk:
+      case InboundType.proxyRequestStreamEnd:
+        this.#forward(peek.requestId, { type: 'frame', data: ownedCopy(data), isBinary: false }, 'requestChunkUnknown');
+        return;
+      case InboundType.proxyCancel:
+        this.#cancel(peek.requestId);
+        return;
+      case InboundType.proxyWebsocketStart:
+      case InboundType.wsStart:
+        this.#refuseSession(connection, peek);
+        return;
+      case InboundType.proxyWebsocketData:
+      case InboundType.wsData:
+      case InboundType.proxyStreamData:
+        this.#metrics.inc('wsDataUnknownStream');
+        return;
+      case InboundType.proxyWebsocketClose:
+      case InboundType.wsClose:
+        return; // a close for an unknown stream is ignored (§12.2)
+      case InboundType.tcpTunnelStart:
+        this.#reply(connection, OutboundType.tcpTunnelClose, { reason: 'connection_failed', error: 'tcp tunnels not supported' }, peek.requestId);
+        return;
+      case InboundType.tcpTunnelData:
+      case InboundType.tcpTunnelClose:
+      case InboundType.udpTunnelData:
+        this.#metrics.inc('tunnelMessageDropped');
+        return;
+      default:
+        break;
+    }
+    if (isKnownInboundType(type)) return;
+    this.#onUnknownType(connection, peek);
+  }
+
+  #onUnknownType(connection: Connection, peek: EnvelopePeek): void {
+    this.#metrics.countUnknownType(peek.type);
+    if (connection.fallbackSent.has(peek.type)) return;
+    connection.fallbackSent.add(peek.type);
+    const payload: JsonObject = {
+      agent_version: FALLBACK_AGENT_NAME,
+      unknown_type: peek.type,
+      supported_types: [...SUPPORTED_TYPES],
+      fallback_mode: FALLBACK_MODE,
+      protocol_version: FALLBACK_PROTOCOL_VERSION,
+      timestamp: new Date(this.#clock.now()).toISOString(),
+    };
+    if (peek.requestId !== undefined) payload['original_request_id'] = peek.requestId.replace(/[\r\n]/g, '');
+    this.#reply(connection, OutboundType.protocolFallback, payload, undefined);
+    this.#logger.warn({ type: peek.type.slice(0, 64) }, 'unknown message type');
+  }
+
+  #refuseSession(connection: Connection, peek: EnvelopePeek): void {
+    const streamId = peek.payloadStreamId;
+    if (streamId === undefined) {
+      this.#reply(connection, OutboundType.proxyError, { request_id: peek.requestId ?? '', error: 'missing stream_id' }, peek.requestId);
+      return;
+    }
+    this.#reply(
+      connection,
+      OutboundType.proxyError,
+      { request_id: streamId, error: 'failed to connect to K8s API: kubectl sessions are not supported by this agent version' },
+      streamId,
+    );
+    this.#reply(connection, OutboundType.proxyWebsocketClose, { stream_id: streamId }, streamId);
+  }
+
+  #startRelay(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
+    const requestId = peek.requestId;
+    if (requestId === undefined) {
+      this.#metrics.inc('inboundMalformed');
+      this.#logger.debug('proxy_request without request_id dropped');
+      return;
+    }
+    if (peek.payloadKind !== 'object') {
+      this.#reply(connection, OutboundType.proxyError, { error: 'invalid proxy_request: payload must be a JSON object' }, requestId);
+      this.#metrics.inc('relayRequests', { outcome: 'invalid', mode: 'none' });
+      return;
+    }
+    if (this.#actors.has(requestId)) {
+      this.#reply(connection, OutboundType.proxyError, { error: 'duplicate request_id' }, requestId);
+      this.#metrics.inc('admissionRefused', { reason: 'duplicate' });
+      return;
+    }
+    if (!this.#host.canAdmit()) {
+      this.#reply(connection, OutboundType.proxyError, { error: 'too many concurrent requests' }, requestId);
+      this.#metrics.inc('admissionRefused', { reason: 'saturated' });
+      return;
+    }
+    const channel = new MessageChannel();
+    const entry: ActorEntry = { requestId, connection, port: channel.port1, isDone: false, isDetached: false };
+    this.#actors.set(requestId, entry);
+    channel.port1.on('message', (message: unknown) => this.#portOnMessage(entry, message));
+    const frame = ownedCopy(data);
+    const running = this.#host
+      .run({ kind: ActorKind.httpRelay, requestId, frame, port: channel.port2 })
+      .catch((error: unknown) => this.#actorOnFailure(entry, error))
+      .finally(() => this.#running.delete(running));
+    this.#running.add(running);
+  }
+
+  #portOnMessage(entry: ActorEntry, message: unknown): void {
+    if (!isActorOutbound(message)) return;
+    const outbound: ActorOutbound = message;
+    if (outbound.type === 'send') {
+      if (entry.isDetached) return; // its socket is gone: never send it on a newer one (C32)
+      const bytes = Buffer.from(outbound.data.buffer, outbound.data.byteOffset, outbound.data.byteLength);
+      this.#link().send(entry.connection, bytes, outbound.isBinary);
+      return;
+    }
+    this.#metrics.inc('relayRequests', { outcome: outbound.outcome, mode: outbound.mode });
+    this.#metrics.observe('relayDuration', outbound.durationMs / 1000, { mode: outbound.mode });
+    this.#finish(entry);
+  }
+
+  #actorOnFailure(entry: ActorEntry, error: unknown): void {
+    if (entry.isDone) return;
+    const message = error instanceof AgentError ? error.message : `actor failed: ${String(error)}`;
+    this.#logger.error({ err: error, requestId: entry.requestId }, 'actor failed');
+    if (!entry.isDetached) this.#reply(entry.connection, OutboundType.proxyError, { error: message }, entry.requestId);
+    this.#metrics.inc('relayRequests', { outcome: 'actor_error', mode: 'none' });
+    this.#finish(entry);
+  }
+
+  #finish(entry: ActorEntry): void {
+    if (entry.isDone) return;
+    entry.isDone = true;
+    entry.port.close();
+    if (this.#actors.get(entry.requestId) === entry) this.#actors.delete(entry.requestId);
+    this.#recent.add(entry.requestId);
+  }
+
+  /** Stops an actor's output from reaching any socket and tells it to cancel; `done` still closes the port. */
+  #detach(entry: ActorEntry, reason: CancelReason): void {
+    entry.isDetached = true;
+    if (this.#actors.get(entry.requestId) === entry) this.#actors.delete(entry.requestId);
+    this.#recent.add(entry.requestId);
+    const message: ActorInbound = { type: 'cancel', reason };
+    entry.port.postMessage(message);
+  }
+
+  #forward(requestId: string | undefined, message: ActorInbound, unknownCounter: 'requestChunkUnknown'): void {
+    const entry = requestId === undefined ? undefined : this.#actors.get(requestId);
+    if (entry === undefined) {
+      this.#metrics.inc(requestId !== undefined && this.#recent.has(requestId) ? 'lateMessage' : unknownCounter);
+      return;
+    }
+    const transfer = message.type === 'frame' ? [message.data.buffer as ArrayBuffer] : [];
+    entry.port.postMessage(message, transfer);
+  }
+
+  #cancel(requestId: string | undefined): void {
+    const entry = requestId === undefined ? undefined : this.#actors.get(requestId);
+    if (entry === undefined) {
+      this.#metrics.inc('lateMessage'); // unknown or finished ids are ignored (§9.13)
+      return;
+    }
+    this.#detach(entry, CancelReason.proxyCancel);
+  }
+
+  #reply(connection: Connection, type: string, payload: JsonObject, requestId: string | undefined): void {
+    this.#link().send(connection, encodeEnvelope(type, payload, requestId, this.#clock.now()), false);
+  }
+}

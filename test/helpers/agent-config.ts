@@ -1,0 +1,45 @@
+// A complete AgentConfig for tests, built directly (load-config has its own tests).
+
+import type { AgentConfig } from '../../src/config/agent-config.js';
+
+export interface TestConfigInput {
+  readonly apiUrl: string;
+  readonly kubeconfig?: string | undefined;
+  readonly workers?: number;
+  readonly token?: string;
+  readonly tokenFile?: string;
+  readonly caFile?: string;
+  readonly heartbeatIntervalMs?: number;
+  readonly inboundCapBytes?: number;
+  readonly maxQueue?: number;
+  readonly tasksPerWorker?: number;
+  readonly clusterName?: string;
+  readonly agentId?: string;
+}
+
+export function testConfig(input: TestConfigInput): AgentConfig {
+  return {
+    pipeops: {
+      apiUrl: input.apiUrl,
+      token: input.token ?? 'agent-token-secret',
+      tokenFile: input.tokenFile,
+      tls: { caFile: input.caFile, certFile: undefined, keyFile: undefined, insecureSkipVerify: false },
+    },
+    agent: {
+      id: input.agentId ?? 'agent-0a1b2c3d4e5f6071',
+      clusterName: input.clusterName ?? 'test-cluster',
+      port: 0,
+      bindAddress: '127.0.0.1',
+      workers: input.workers ?? 0,
+      tasksPerWorker: input.tasksPerWorker ?? 16,
+      maxQueue: input.maxQueue ?? 64,
+      compression: 'zlib',
+      enableIngressSync: false,
+      heartbeatIntervalMs: input.heartbeatIntervalMs ?? 30_000,
+      labels: {},
+    },
+    kubernetes: { kubeconfig: input.kubeconfig, serviceToken: undefined },
+    tunnel: { enabled: true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
+    logging: { level: 'silent' },
+  };
+}

@@ -1,0 +1,89 @@
+// An HTTP(S) upstream the actors call: the Kubernetes API (trusting the cluster CA) or in-cluster
+// services (certificates not verified, §9.6). Keep-alive agents are per thread; nothing here adds
+// credentials or Accept-Encoding, and bodies are never decoded.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { HeaderMap } from '../../src/protocol/headers.js';
+import { kubeEndpointOf, loadKubeConfig } from '../../src/kube/kube-endpoint.js';
+
+export interface UpstreamCall {
+  readonly method: string;
+  /** Path plus `?query`, exactly as sent. */
+  readonly target: string;
+  readonly headers: HeaderMap;
+  readonly bodyLength: number;
+  /** Host header for service calls (the original Host), when given. */
+  readonly host?: string | undefined;
+}
+
+export class Upstream {
+  readonly origin: URL;
+  readonly #agent: http.Agent;
+  readonly #servername: string | undefined;
+
+  constructor(origin: URL, agent: http.Agent, servername: string | undefined) {
+    this.origin = origin;
+    this.#agent = agent;
+    this.#servername = servername;
+  }
+
+  get isHttps(): boolean {
+    return this.origin.protocol === 'https:';
+  }
+
+  request(call: UpstreamCall): http.ClientRequest {
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, values] of Object.entries(call.headers)) headers[name] = values.length === 1 ? values[0]! : values;
+    if (call.bodyLength > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(call.method)) {
+      headers['Content-Length'] = String(call.bodyLength);
+    }
+    if (call.host !== undefined) headers['Host'] = call.host;
+    const options: https.RequestOptions = {
+      agent: this.#agent,
+      method: call.method,
+      protocol: this.origin.protocol,
+      hostname: this.origin.hostname.replace(/^\[|\]$/g, ''),
+      port: this.origin.port === '' ? (this.isHttps ? 443 : 80) : Number(this.origin.port),
+      path: call.target,
+      headers,
+      // Node would otherwise add `Connection: keep-alive`/`Host` only; no Accept-Encoding is ever added.
+    };
+    if (this.#servername !== undefined) options.servername = this.#servername;
+    return this.isHttps ? https.request(options) : http.request(options);
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+const AGENT_OPTIONS = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' } as const;
+
+export function createKubeUpstream(kubeconfigPath: string | undefined): Upstream {
+  const endpoint = kubeEndpointOf(loadKubeConfig(kubeconfigPath));
+  const origin = new URL(endpoint.server.origin);
+  const agent =
+    origin.protocol === 'https:'
+      ? new https.Agent({
+          ...AGENT_OPTIONS,
+          ...(endpoint.ca === undefined ? {} : { ca: endpoint.ca }),
+          rejectUnauthorized: endpoint.rejectUnauthorized,
+          minVersion: 'TLSv1.2',
+        })
+      : new http.Agent(AGENT_OPTIONS);
+  return new Upstream(origin, agent, endpoint.tlsServerName);
+}
+
+let serviceHttp: http.Agent | undefined;
+let serviceHttps: https.Agent | undefined;
+
+/** An in-cluster service; its certificate is not verified (§9.6). */
+export function serviceUpstream(origin: URL): Upstream {
+  if (origin.protocol === 'https:') {
+    serviceHttps ??= new https.Agent({ ...AGENT_OPTIONS, rejectUnauthorized: false });
+    return new Upstream(origin, serviceHttps, undefined);
+  }
+  serviceHttp ??= new http.Agent(AGENT_OPTIONS);
+  return new Upstream(origin, serviceHttp, undefined);
+}
