@@ -79,8 +79,10 @@ function serverSpecs(): JsonObject {
 }
 
 /** Number of objects in a list, asking for one item and reading `remainingItemCount`. */
-function countOf(list: { items: unknown[]; metadata?: { remainingItemCount?: number } }): number {
-  return list.items.length + (list.metadata?.remainingItemCount ?? 0);
+function countOf(list: { items?: unknown[]; metadata?: { remainingItemCount?: number } }): number {
+  const items = Array.isArray(list.items) ? list.items.length : 0;
+  const remaining = list.metadata?.remainingItemCount;
+  return items + (typeof remaining === 'number' && remaining > 0 ? remaining : 0);
 }
 
 export class ClusterFacts {
@@ -97,6 +99,7 @@ export class ClusterFacts {
     if (kubeConfig === undefined) return FALLBACK_K8S_VERSION;
     try {
       const info = await withTimeout(kubeConfig.makeApiClient(VersionApi).getCode(), KUBE_CALL_TIMEOUT_MS, 'version');
+      if (typeof info.gitVersion !== 'string' || info.gitVersion === '') throw new Error('version without gitVersion');
       this.#k8sVersion = info.gitVersion;
       return info.gitVersion;
     } catch (error) {

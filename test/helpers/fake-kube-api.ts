@@ -20,9 +20,27 @@ export interface RecordedRequest {
 export type FakeHandler = (request: RecordedRequest, response: http.ServerResponse) => void;
 
 const defaultHandler: FakeHandler = (request, response) => {
+  if (answerAgentOwnCall(request, response)) return;
   response.writeHead(200, { 'Content-Type': 'application/json' });
   response.end(JSON.stringify({ kind: 'Echo', method: request.method, url: request.url }));
 };
+
+/** The agent's own calls (version, node and pod counts) get realistic answers whatever the test's handler. */
+function answerAgentOwnCall(request: RecordedRequest, response: http.ServerResponse): boolean {
+  let body: unknown;
+  if (request.url === '/version' || request.url === '/version/') {
+    body = { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', platform: 'linux/amd64' };
+  } else if (request.url.startsWith('/api/v1/nodes?limit=1')) {
+    body = { kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '1', remainingItemCount: 2 }, items: [{ metadata: { name: 'n1' } }] };
+  } else if (request.url.startsWith('/api/v1/pods?limit=1')) {
+    body = { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1', remainingItemCount: 40 }, items: [{ metadata: { name: 'p1' } }] };
+  } else {
+    return false;
+  }
+  response.writeHead(200, { 'Content-Type': 'application/json' });
+  response.end(JSON.stringify(body));
+  return true;
+}
 
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
@@ -54,6 +72,7 @@ export class FakeKubeApi {
           body: Buffer.concat(chunks),
         };
         api!.requests.push(recorded);
+        if (api!.handler !== defaultHandler && answerAgentOwnCall(recorded, response)) return;
         api!.handler(recorded, response);
       });
     });

@@ -1,0 +1,43 @@
+// Starts an agent against a fake control plane (and optionally a fake Kubernetes API) with a simulated
+// clock, and tears everything down with the test.
+
+import type { ExecutionContext } from 'ava';
+import { Agent } from '../../src/agent.js';
+import { silentLogger } from '../../src/log.js';
+import { MemoryStateStore, type StateStore } from '../../src/link/link-state.js';
+import { FakeControlPlane, type FakeControlPlaneOptions } from './fake-control-plane.js';
+import { FakeKubeApi } from './fake-kube-api.js';
+import { SimulatedClock } from './simulated-clock.js';
+import { testConfig, type TestConfigInput } from './agent-config.js';
+
+export interface Harness {
+  readonly agent: Agent;
+  readonly plane: FakeControlPlane;
+  readonly kube: FakeKubeApi;
+  readonly clock: SimulatedClock;
+}
+
+export interface HarnessOptions {
+  readonly config?: Partial<TestConfigInput>;
+  readonly plane?: FakeControlPlaneOptions;
+  readonly stateStore?: StateStore;
+  /** Uniform jitter source; 0 makes backoff waits exactly nominal. */
+  readonly random?: () => number;
+}
+
+export async function startHarness(t: ExecutionContext, options: HarnessOptions = {}): Promise<Harness> {
+  const kube = await FakeKubeApi.start();
+  t.teardown(() => kube.close());
+  const plane = await FakeControlPlane.start(options.plane);
+  t.teardown(() => plane.close());
+  const clock = new SimulatedClock();
+  const agent = await Agent.start({
+    config: testConfig({ apiUrl: plane.url, kubeconfig: kube.kubeconfigPath, ...options.config }),
+    logger: silentLogger(),
+    clock,
+    random: options.random ?? (() => 0),
+    stateStore: options.stateStore ?? new MemoryStateStore(),
+  });
+  t.teardown(() => agent.stop());
+  return { agent, plane, kube, clock };
+}
