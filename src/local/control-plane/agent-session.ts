@@ -1,0 +1,198 @@
+// One accepted agent socket: answers `register`, records heartbeats, and routes every response message or
+// binary frame to the pending kubectl request it belongs to. Requests die with the socket that carried them.
+
+import type { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import { encodeEnvelope, parseEnvelope, type Envelope, type JsonObject } from '../../protocol/envelope.js';
+import { decodeResponseFrame } from '../../protocol/binary-frame.js';
+import type { Logger } from '../../log.js';
+import type { ClusterRecord, ClusterRegistry } from './cluster-registry.js';
+import { ControlPlaneEvent, type AgentBinaryEvent, type AgentMessageEvent } from './control-plane-events.js';
+import { PendingRequest, isAgentResponseType } from './pending-request.js';
+
+export interface AgentSessionContext {
+  readonly registry: ClusterRegistry;
+  readonly events: EventEmitter;
+  readonly logger: Logger;
+  /** Set in gateway mode: register_success carries it and only gateway sockets become sessions. */
+  readonly gatewayUrl: string | undefined;
+}
+
+const SESSION_BY_SOCKET = new WeakMap<WebSocket, AgentSession>();
+
+function socketOnMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  SESSION_BY_SOCKET.get(this)?.receive(rawDataBytes(data), isBinary);
+}
+
+function socketOnClose(this: WebSocket, code: number, reason: Buffer): void {
+  SESSION_BY_SOCKET.get(this)?.closed(code, reason.toString('utf8'));
+}
+
+function socketOnError(this: WebSocket, error: Error): void {
+  SESSION_BY_SOCKET.get(this)?.logger.debug({ err: error }, 'agent socket error');
+}
+
+function rawDataBytes(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export class AgentSession {
+  readonly socket: WebSocket;
+  /** The handshake path: the controller path or the gateway path. */
+  readonly path: string;
+  logger: Logger;
+  readonly #context: AgentSessionContext;
+  readonly #pending = new Map<string, PendingRequest>();
+  #cluster: ClusterRecord | undefined;
+
+  /** `cluster` is known up front on a gateway socket (from `cluster_uuid`), which is a session at once. */
+  constructor(socket: WebSocket, path: string, context: AgentSessionContext, cluster?: ClusterRecord) {
+    this.socket = socket;
+    this.path = path;
+    this.#context = context;
+    this.logger = context.logger.child({ path });
+    SESSION_BY_SOCKET.set(socket, this);
+    socket.on('message', socketOnMessage);
+    socket.on('close', socketOnClose);
+    socket.on('error', socketOnError);
+    if (cluster !== undefined) {
+      this.#cluster = cluster;
+      this.#becomeSession(cluster);
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  get clusterName(): string | undefined {
+    return this.#cluster?.name;
+  }
+
+  close(code: number, reason: string): void {
+    if (code === 1006) this.socket.terminate();
+    else this.socket.close(code, reason);
+  }
+
+  send(data: string | Uint8Array, isBinary: boolean): void {
+    this.socket.send(data, { binary: isBinary });
+  }
+
+  sendJson(type: string, payload: JsonObject, requestId: string | undefined): void {
+    this.send(encodeEnvelope(type, payload, requestId, Date.now()), false);
+  }
+
+  /** Registers a kubectl request sent (or about to be sent) on this socket under `requestId`. */
+  beginRequest(requestId: string, method: string, res: ServerResponse, timeoutMs: number): PendingRequest {
+    const pending = new PendingRequest({
+      requestId,
+      method,
+      res,
+      timeoutMs,
+      logger: this.logger,
+      sendCancel: () => {
+        if (this.isOpen) this.sendJson('proxy_cancel', {}, requestId);
+      },
+      onDone: () => this.#pending.delete(requestId),
+    });
+    this.#pending.set(requestId, pending);
+    return pending;
+  }
+
+  receive(bytes: Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      this.#receiveJson(bytes);
+      return;
+    }
+    const binaryEvent: AgentBinaryEvent = { cluster: this.clusterName, data: bytes };
+    this.#context.events.emit(ControlPlaneEvent.agentBinary, binaryEvent);
+    const frame = decodeResponseFrame(bytes);
+    const pending = frame === undefined ? undefined : this.#pending.get(frame.requestId);
+    if (frame !== undefined && pending !== undefined) {
+      pending.handleFrame(frame);
+      return;
+    }
+    if (bytes.toString('latin1', 0, 64).trimStart().startsWith('{')) {
+      this.#receiveJson(bytes);
+      return;
+    }
+    this.logger.debug({ bytes: bytes.length }, 'binary frame matches no pending request; dropped');
+  }
+
+  closed(code: number, reason: string): void {
+    for (const pending of [...this.#pending.values()]) pending.agentDisconnected();
+    const cluster = this.#cluster;
+    if (cluster === undefined || !this.#context.registry.detach(cluster, this)) return;
+    this.logger.info({ code }, 'agent session closed');
+    this.#context.events.emit(ControlPlaneEvent.agentDisconnected, { cluster: cluster.name, code, reason });
+  }
+
+  #receiveJson(bytes: Buffer): void {
+    const envelope = parseEnvelope(bytes);
+    if (envelope === undefined) {
+      this.logger.debug('malformed message from agent; dropped');
+      return;
+    }
+    if (envelope.type === 'register') this.#register(envelope);
+    const messageEvent: AgentMessageEvent = { cluster: this.clusterName, type: envelope.type, envelope };
+    this.#context.events.emit(ControlPlaneEvent.agentMessage, messageEvent);
+    if (envelope.type === 'heartbeat') {
+      if (this.#cluster !== undefined) {
+        this.#cluster.lastHeartbeat = envelope.payload;
+        this.#cluster.heartbeats++;
+      }
+      return;
+    }
+    if (isAgentResponseType(envelope.type) && envelope.requestId !== undefined) {
+      const pending = this.#pending.get(envelope.requestId);
+      if (pending === undefined) this.logger.debug({ type: envelope.type }, 'answer for an unknown or finished request; ignored');
+      else pending.handleMessage(envelope);
+    }
+  }
+
+  #register(envelope: Envelope): void {
+    const payload = envelope.payload;
+    const name = nonEmptyString(payload['name']);
+    const agentId = nonEmptyString(payload['agent_id']);
+    const missing = name === undefined ? 'name' : agentId === undefined ? 'agent_id' : undefined;
+    if (name === undefined || agentId === undefined) {
+      this.sendJson('error', { error: `invalid register: missing ${missing ?? 'name'}` }, envelope.requestId);
+      return;
+    }
+    const cluster = this.#context.registry.register({
+      name,
+      agentId,
+      clusterId: nonEmptyString(payload['cluster_id']),
+      serviceToken: nonEmptyString(payload['k8s_service_token']),
+      payload,
+    });
+    this.#cluster = cluster;
+    this.logger = this.#context.logger.child({ path: this.path, cluster: name });
+    const gatewayUrl = this.#context.gatewayUrl;
+    const reply: JsonObject = {
+      cluster_id: cluster.clusterId,
+      cluster_uuid: cluster.clusterUuid,
+      name,
+      status: 'active',
+      workspace_id: 1,
+    };
+    if (gatewayUrl !== undefined) reply['gateway_ws_url'] = gatewayUrl;
+    this.sendJson('register_success', reply, envelope.requestId);
+    this.logger.info({ clusterId: cluster.clusterId, agentId }, 'agent registered');
+    // In gateway mode the agent leaves this socket for the gateway at once; it never carries requests.
+    if (gatewayUrl === undefined) this.#becomeSession(cluster);
+  }
+
+  #becomeSession(cluster: ClusterRecord): void {
+    this.logger = this.#context.logger.child({ path: this.path, cluster: cluster.name });
+    this.#context.registry.attach(cluster, this);
+    this.#context.events.emit(ControlPlaneEvent.agentConnected, { cluster: cluster.name, path: this.path });
+  }
+}

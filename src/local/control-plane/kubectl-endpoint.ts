@@ -1,0 +1,92 @@
+// The kubectl side: `ANY /clusters/<name>/<k8s path>?<query>` becomes one proxy_request on that
+// cluster's live agent session; unknown or disconnected clusters are answered here with a Status.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../log.js';
+import type { ClusterRegistry } from './cluster-registry.js';
+import { writeKubeStatus } from './kube-status.js';
+import { proxyRequestHeaders, sendProxyRequest, type ProxyRequestSpec, type WireMode } from './proxy-request.js';
+
+export const CLUSTER_PATH_PREFIX = '/clusters/';
+/** Added to the timeout sent to the agent before the control plane itself gives up with 504. */
+export const RESPONSE_GRACE_MS = 5000;
+
+export interface ClusterTarget {
+  readonly name: string;
+  /** The Kubernetes path, `/` when the URL names only the cluster. */
+  readonly path: string;
+  /** Raw query without `?`, exactly as the client sent it. */
+  readonly query: string;
+}
+
+/** Splits `/clusters/<name>/<path>?<query>`; undefined for other URLs or an undecodable name. */
+export function parseClusterTarget(url: string): ClusterTarget | undefined {
+  const queryStart = url.indexOf('?');
+  const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
+  const query = queryStart === -1 ? '' : url.slice(queryStart + 1);
+  if (!pathname.startsWith(CLUSTER_PATH_PREFIX)) return undefined;
+  const rest = pathname.slice(CLUSTER_PATH_PREFIX.length);
+  const slash = rest.indexOf('/');
+  const rawName = slash === -1 ? rest : rest.slice(0, slash);
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    return undefined;
+  }
+  return { name, path: slash === -1 ? '/' : rest.slice(slash), query };
+}
+
+export interface KubectlEndpointOptions {
+  readonly registry: ClusterRegistry;
+  /** Bearer token for proxied requests; undefined ⇒ the k8s_service_token the agent registered. */
+  readonly clusterToken: string | undefined;
+  readonly mode: WireMode;
+  readonly requestTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export class KubectlEndpoint {
+  readonly #options: KubectlEndpointOptions;
+  #requestCounter = 0;
+
+  constructor(options: KubectlEndpointOptions) {
+    this.#options = options;
+  }
+
+  handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const target = parseClusterTarget(req.url ?? '/');
+    if (target === undefined) {
+      writeKubeStatus(res, 404, 'the server could not find the requested resource');
+      return;
+    }
+    const cluster = this.#options.registry.get(target.name);
+    if (cluster === undefined) {
+      writeKubeStatus(res, 404, `cluster "${target.name}" not found`);
+      return;
+    }
+    const session = cluster.session;
+    if (session === undefined || !session.isOpen) {
+      writeKubeStatus(res, 503, `cluster "${target.name}" is not connected`);
+      return;
+    }
+    const requestId = `cp-${++this.#requestCounter}`;
+    const method = (req.method ?? 'GET').toUpperCase();
+    const spec: ProxyRequestSpec = {
+      requestId,
+      method,
+      path: target.path,
+      query: target.query,
+      headers: proxyRequestHeaders(req.rawHeaders, this.#options.clusterToken ?? cluster.serviceToken),
+      timeoutMs: this.#options.requestTimeoutMs,
+      mode: this.#options.mode,
+    };
+    this.#options.logger.debug({ requestId, cluster: target.name, method, path: target.path }, 'proxy_request');
+    const begin = () => session.beginRequest(requestId, method, res, this.#options.requestTimeoutMs + RESPONSE_GRACE_MS);
+    sendProxyRequest(session, spec, req, begin).catch((error: unknown) => {
+      // the client upload failed (usually a hang-up); the pending request, if any, has seen the close
+      this.#options.logger.debug({ requestId, err: error }, 'reading the kubectl request failed');
+      if (!res.headersSent && !res.destroyed) writeKubeStatus(res, 400, 'reading the request body failed');
+    });
+  }
+}
