@@ -15,7 +15,7 @@ const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 
 /** Milliseconds of a Go duration string, or undefined when it does not parse. */
 export function parseGoDuration(text: string): number | undefined {
-  let input = text.trim();
+  let input = text;
   let sign = 1;
   if (input.startsWith('-') || input.startsWith('+')) {
     sign = input.startsWith('-') ? -1 : 1;

@@ -1,0 +1,45 @@
+// The thread boundary stays visible in the tree: workers/** imports only thread-neutral src/ modules,
+// src/** never imports workers/** statically, and the agent never imports the local stack.
+
+import test from 'ava';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/** src/ modules a worker may import: no main-thread state, no sockets of the main thread. */
+const NEUTRAL = [/^src\/protocol\//, /^src\/messages\//, /^src\/metrics\/catalog\.ts$/, /^src\/config\/agent-config\.ts$/, /^src\/log\.ts$/, /^src\/errors\.ts$/, /^src\/kube\//];
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sources(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function staticImports(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gms)].map((match) => {
+    const target = resolve(dirname(join(ROOT, file)), match[1]!.replace(/\.js$/, '.ts'));
+    return relative(ROOT, target);
+  });
+}
+
+test('workers/** imports only thread-neutral src/ modules', (t) => {
+  const offending = sources('workers').flatMap((file) =>
+    staticImports(file)
+      .filter((target) => target.startsWith('src/') && !NEUTRAL.some((pattern) => pattern.test(target)))
+      .map((target) => `${file} → ${target}`),
+  );
+  t.deepEqual(offending, []);
+});
+
+test('src/** never imports workers/**, and agent code never imports src/local/**', (t) => {
+  const offending = sources('src').flatMap((file) =>
+    staticImports(file)
+      .filter((target) => target.startsWith('workers/') || (target.startsWith('src/local/') && !file.startsWith('src/local/')))
+      .map((target) => `${file} → ${target}`),
+  );
+  t.deepEqual(offending, []);
+});
