@@ -8,7 +8,12 @@ COPY src ./src
 COPY workers ./workers
 COPY test ./test
 COPY bench ./bench
-RUN npx tsc -b
+COPY scripts ./scripts
+# Stamped into dist/build-info.json and reported by /version.
+ARG BUILD_COMMIT=unknown
+ARG BUILD_DATE
+ENV BUILD_COMMIT=${BUILD_COMMIT} BUILD_DATE=${BUILD_DATE}
+RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
@@ -17,6 +22,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/workers ./dist/workers
+COPY --from=build /app/dist/build-info.json ./dist/build-info.json
 USER node
 EXPOSE 8080
 # Exec form: SIGTERM reaches Node directly and the agent closes its control-plane socket with 1000.

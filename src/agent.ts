@@ -4,13 +4,14 @@
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { workerConfigOf, type AgentConfig } from './config/agent-config.js';
+import { workerConfigOf, type AgentConfig, type WorkerTuning } from './config/agent-config.js';
 import { ControlPlaneLink } from './link/control-plane-link.js';
 import type { ConnectionTls } from './link/connection.js';
 import { MemoryStateStore, type StateStore } from './link/link-state.js';
 import { StreamRouter } from './router/stream-router.js';
 import { createActorHost, type ActorHost } from './pool/actor-host.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
+import { AgentHttpServer } from './http/agent-http-server.js';
 import { ClusterFacts, deriveAgentId } from './cluster/cluster-facts.js';
 import { kubeUserToken, loadKubeConfig } from './kube/kube-endpoint.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -24,6 +25,8 @@ export interface AgentOptions {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly stateStore?: StateStore;
+  /** Protocol timings and bounds of the actors; PROTOCOL.md §18 defaults when absent. */
+  readonly workerTuning?: Partial<WorkerTuning>;
 }
 
 function readTrimmed(path: string): string {
@@ -60,6 +63,7 @@ export class Agent {
   readonly host: ActorHost;
   readonly agentId: string;
   readonly #logger: Logger;
+  readonly #http: AgentHttpServer;
 
   private constructor(parts: {
     config: AgentConfig;
@@ -69,6 +73,7 @@ export class Agent {
     host: ActorHost;
     agentId: string;
     logger: Logger;
+    http: AgentHttpServer;
   }) {
     this.config = parts.config;
     this.metrics = parts.metrics;
@@ -77,6 +82,12 @@ export class Agent {
     this.host = parts.host;
     this.agentId = parts.agentId;
     this.#logger = parts.logger;
+    this.#http = parts.http;
+  }
+
+  /** Port of /health, /ready, /version and /metrics (the chosen one when configured as 0). */
+  get httpPort(): number {
+    return this.#http.port;
   }
 
   static async start(options: AgentOptions): Promise<Agent> {
@@ -104,7 +115,7 @@ export class Agent {
       workers: config.agent.workers,
       tasksPerWorker: config.agent.tasksPerWorker,
       maxQueue: config.agent.maxQueue,
-      workerConfig: workerConfigOf(config),
+      workerConfig: workerConfigOf(config, options.workerTuning),
     });
     let link: ControlPlaneLink | undefined;
     const router = new StreamRouter(() => link!, host, metrics, logger.child({ part: 'router' }), clock);
@@ -126,7 +137,16 @@ export class Agent {
       logger: logger.child({ part: 'link' }),
       metrics,
     });
-    const agent = new Agent({ config, metrics, link, router, host, agentId, logger });
+    metrics.observePool(host);
+    // Up before the first dial, so probes see "not ready" rather than a refused connection.
+    let http: AgentHttpServer;
+    try {
+      http = await AgentHttpServer.start({ config, link, metrics, clock, logger: logger.child({ part: 'http' }) });
+    } catch (error) {
+      await host.close();
+      throw error;
+    }
+    const agent = new Agent({ config, metrics, link, router, host, agentId, logger, http });
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     await link.start();
     return agent;
@@ -137,5 +157,7 @@ export class Agent {
     await this.link.stop();
     await this.router.close();
     await this.host.close();
+    // Last, so /metrics stays scrapable while the link and actors drain.
+    await this.#http.close();
   }
 }

@@ -30,6 +30,11 @@ export interface AgentConfig {
     /** Port of /health, /ready, /version, /metrics; 0 picks a free one. */
     readonly port: number;
     readonly bindAddress: string;
+    /**
+     * /ready answers 200 whenever the link is connecting, reconnecting or connected, for clusters whose
+     * rollouts must not wait on the control plane; strict mode also needs a recent heartbeat.
+     */
+    readonly readyLenient: boolean;
     /** Actor threads; 0 runs actors inline on the main thread. */
     readonly workers: number;
     readonly tasksPerWorker: number;
@@ -59,6 +64,28 @@ export interface AgentConfig {
   };
 }
 
+/** Protocol timings and bounds the actors apply; defaults are PROTOCOL.md §18's, tests shorten them. */
+export interface WorkerTuning {
+  /** Wait for a request-body frame (§9.14). */
+  readonly binaryBodyTimeoutMs: number;
+  /** Longest gap between request-body chunks (§9.15). */
+  readonly bodyStreamGapMs: number;
+  /** Decoded request-body bytes queued but not yet taken by the upstream socket (§9.15). */
+  readonly bodyQueueBytes: number;
+  /** Bytes a streaming response may have in flight before the router confirms the socket took them. */
+  readonly streamCreditBytes: number;
+  /** Largest upstream body a buffered response holds (§9.8 `response body too large`). */
+  readonly maxBufferedBodyBytes: number;
+}
+
+export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
+  binaryBodyTimeoutMs: 30_000,
+  bodyStreamGapMs: 60_000,
+  bodyQueueBytes: 8 * 1024 * 1024,
+  streamCreditBytes: 256 * 1024,
+  maxBufferedBodyBytes: 48 * 1024 * 1024,
+});
+
 /** The cloneable subset a worker thread needs (passed through piscina workerData). */
 export interface WorkerConfig {
   readonly logLevel: LogLevel;
@@ -66,14 +93,16 @@ export interface WorkerConfig {
   readonly compression: CompressionEngine;
   readonly requestTimeoutMs: number;
   readonly dropAcceptEncoding: boolean;
+  readonly tuning: WorkerTuning;
 }
 
-export function workerConfigOf(config: AgentConfig): WorkerConfig {
+export function workerConfigOf(config: AgentConfig, tuning: Partial<WorkerTuning> = {}): WorkerConfig {
   return {
     logLevel: config.logging.level,
     kubeconfig: config.kubernetes.kubeconfig,
     compression: config.agent.compression,
     requestTimeoutMs: config.tunnel.requestTimeoutMs,
     dropAcceptEncoding: config.tunnel.dropAcceptEncoding,
+    tuning: { ...DEFAULT_WORKER_TUNING, ...tuning },
   };
 }

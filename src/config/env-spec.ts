@@ -253,6 +253,11 @@ export const ENV_SPEC = [
     isSecret: false, isRequired: false, parse: bindAddress,
   }),
   row({
+    key: 'agent.ready_lenient', env: ['AGENT_READY_LENIENT'], flag: NO_FLAG, default: false,
+    description: 'Lenient /ready: 200 while the link is connecting, reconnecting or connected, heartbeat age ignored',
+    isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
     key: 'agent.workers', env: ['AGENT_WORKERS'], flag: '--workers',
     default: Math.min(MAX_WORKERS, availableParallelism()), defaultText: `number of CPUs (at most ${MAX_WORKERS})`,
     description: 'Actor threads (0-64); 0 runs actors inline on the main thread',

@@ -149,6 +149,7 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
       clusterName: need(get('agent.cluster_name')),
       port: need(get('agent.port')),
       bindAddress: need(get('agent.bind_address')),
+      readyLenient: need(get('agent.ready_lenient')),
       workers: need(get('agent.workers')),
       tasksPerWorker: need(get('agent.tasks_per_worker')),
       maxQueue: need(get('agent.max_queue')),

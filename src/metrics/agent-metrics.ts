@@ -1,12 +1,27 @@
 // The single prom-client registry of the main thread, built from the catalog. Callers use typed helpers,
-// never metric names, so a label typo cannot create a new series.
+// never metric names, so a label typo cannot create a new series. Gauges may instead be read at scrape time.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { METRICS, type MetricKey } from './catalog.js';
+import { METRICS, type GaugeKey, type MetricKey } from './catalog.js';
 
 const MAX_TYPE_LABELS = 32;
 
 type LabelValues = Record<string, string>;
+
+/** What the pool gauges read; the actor host satisfies it without this module importing the pool. */
+export interface PoolGaugeSource {
+  readonly threads: number;
+  readonly queueSize: number;
+  readonly activeActors: number;
+}
+
+/** Scrape-time readers by gauge: prom-client calls `collect` with the gauge as `this`. */
+const SCRAPE_READERS = new WeakMap<Gauge, () => number>();
+
+function gaugeOnCollect(this: Gauge): void {
+  const read = SCRAPE_READERS.get(this);
+  if (read !== undefined) this.set(read());
+}
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -19,7 +34,7 @@ export class AgentMetrics {
     for (const [key, spec] of Object.entries(METRICS) as [MetricKey, (typeof METRICS)[MetricKey]][]) {
       const common = { name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [this.registry] };
       if (spec.type === 'counter') this.#counters.set(key, new Counter(common));
-      else if (spec.type === 'gauge') this.#gauges.set(key, new Gauge(common));
+      else if (spec.type === 'gauge') this.#gauges.set(key, new Gauge({ ...common, collect: gaugeOnCollect }));
       else this.#histograms.set(key, new Histogram({ ...common, buckets: [...spec.buckets] }));
     }
   }
@@ -34,6 +49,22 @@ export class AgentMetrics {
 
   observe(key: MetricKey, value: number, labels: LabelValues = {}): void {
     this.#histograms.get(key)?.observe(labels, value);
+  }
+
+  /**
+   * Makes a gauge take its value from `read` at every scrape (and every `value()` call), so state owned
+   * elsewhere, such as pool sizes, costs nothing between scrapes. A later call replaces the reader.
+   */
+  collectOnScrape(key: GaugeKey, read: () => number): void {
+    const gauge = this.#gauges.get(key);
+    if (gauge !== undefined) SCRAPE_READERS.set(gauge, read);
+  }
+
+  /** Reads threads, queue size and active actors of the actor host at scrape time. */
+  observePool(pool: PoolGaugeSource): void {
+    this.collectOnScrape('poolThreads', () => pool.threads);
+    this.collectOnScrape('poolQueueSize', () => pool.queueSize);
+    this.collectOnScrape('poolActiveActors', () => pool.activeActors);
   }
 
   /** Counts an unknown message type with a bounded label set. */

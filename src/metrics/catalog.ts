@@ -125,6 +125,27 @@ export const METRICS = {
     help: 'Requests refused before reaching an actor, by reason',
     labels: ['reason'],
   },
+  poolThreads: {
+    name: 'pipeops_agent_pool_threads',
+    type: 'gauge',
+    help: 'Worker threads running actors, read at scrape time (0 when actors run inline)',
+    labels: [],
+  },
+  poolQueueSize: {
+    name: 'pipeops_agent_pool_queue_size',
+    type: 'gauge',
+    help: 'Actors waiting for a free worker slot, read at scrape time',
+    labels: [],
+  },
+  poolActiveActors: {
+    name: 'pipeops_agent_pool_active_actors',
+    type: 'gauge',
+    help: 'Actors started and not yet finished, read at scrape time',
+    labels: [],
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 export type MetricKey = keyof typeof METRICS;
+
+/** Keys of the gauges, the only metrics whose value may be read at scrape time. */
+export type GaugeKey = { [K in MetricKey]: (typeof METRICS)[K]['type'] extends 'gauge' ? K : never }[MetricKey];

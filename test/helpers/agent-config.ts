@@ -15,6 +15,7 @@ export interface TestConfigInput {
   readonly tasksPerWorker?: number;
   readonly clusterName?: string;
   readonly agentId?: string;
+  readonly readyLenient?: boolean;
 }
 
 export function testConfig(input: TestConfigInput): AgentConfig {
@@ -30,6 +31,7 @@ export function testConfig(input: TestConfigInput): AgentConfig {
       clusterName: input.clusterName ?? 'test-cluster',
       port: 0,
       bindAddress: '127.0.0.1',
+      readyLenient: input.readyLenient ?? false,
       workers: input.workers ?? 0,
       tasksPerWorker: input.tasksPerWorker ?? 16,
       maxQueue: input.maxQueue ?? 64,

@@ -60,6 +60,7 @@ test('defaults apply when only the required settings are given', (t) => {
       clusterName: 'Edge Lab',
       port: 8080,
       bindAddress: '0.0.0.0',
+      readyLenient: false,
       workers: Math.min(64, availableParallelism()),
       tasksPerWorker: 64,
       maxQueue: 1024,
