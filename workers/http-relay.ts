@@ -1,199 +1,239 @@
 // The HTTP relay actor: one `proxy_request` from decode to the last response message (PROTOCOL.md §9).
 // It runs in a pool worker or inline; either way it talks to the router only through its MessagePort:
-// `frame`/`cancel` in, already-encoded `send` frames and one `done` out.
+// later frames, a binary body, credit and cancel in; already-encoded frames and one `done` out.
+//
+//   parse ─► body (inline | wait for binary frame | stream chunks) ─► upstream call ─► response head
+//     ├─ buffered: read all ─► binary frame or proxy_response (gzip when eligible) ─► done
+//     └─ streaming: header ─► chunk … (pause at zero credit) ─► end | abort ─► done
 
 import type { IncomingMessage } from 'node:http';
-import type { MessagePort } from 'node:worker_threads';
-import {
-  type ActorOutbound,
-  type HttpRelayTask,
-  type RelayOutcome,
-  type ResponseMode,
-  CancelReason,
-  isActorInbound,
-  ownedCopy,
-} from '../src/messages/actor-messages.js';
-import { encodeEnvelope, parseEnvelope } from '../src/protocol/envelope.js';
+import { type CancelReason, type HttpRelayTask, type RelayOutcome, type ResponseMode } from '../src/messages/actor-messages.js';
+import { parseEnvelope } from '../src/protocol/envelope.js';
 import { OutboundType } from '../src/protocol/message-types.js';
-import { responseHeadersFromRaw, upstreamRequestHeaders, firstHeader } from '../src/protocol/headers.js';
+import { responseHeadersFromRaw } from '../src/protocol/headers.js';
 import { ActorContext, workerActorContext } from './lib/actor-context.js';
 import { parseProxyRequest, type ProxyRequest } from './lib/proxy-request.js';
 import { detectClusterDomain, serviceCallError, serviceOrigin } from './lib/service-target.js';
 import { serviceUpstream, type Upstream } from './lib/upstream.js';
+import { RouterPort } from './lib/router-port.js';
+import { BinaryBodyWait, BodyIntakeError, StreamedBody } from './lib/request-body.js';
+import { RelayFailure, failureLabel, startExchange } from './lib/upstream-exchange.js';
+import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
+import { CreditWindow } from './lib/credit-window.js';
+import { gzipEngine } from './lib/gzip-engine.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
-/** Largest upstream body a buffered response holds (the control plane's inbound cap is 64 MiB). */
-const MAX_BUFFERED_BODY_BYTES = 48 * 1024 * 1024;
+/** Largest decoded size of one `proxy_response_chunk` (§9.11 allows coalescing up to 256 KiB). */
+const MAX_CHUNK_BYTES = 256 * 1024;
 
-class RelayFailure extends Error {
-  readonly outcome: RelayOutcome;
-  constructor(outcome: RelayOutcome, message: string) {
-    super(message);
-    this.outcome = outcome;
-  }
-}
+class Relay {
+  readonly #task: HttpRelayTask;
+  readonly #context: ActorContext;
+  readonly #port: RouterPort;
+  readonly #controller = new AbortController();
+  readonly #startedMs = Date.now();
+  #cancelReason: CancelReason | undefined;
+  #isStreaming = false;
+  #isHeaderSent = false;
+  #mode: ResponseMode = 'none';
+  #compression: CompressionResult | undefined;
+  #binaryWait: BinaryBodyWait | undefined;
+  #streamedBody: StreamedBody | undefined;
+  #credit: CreditWindow;
+  #deadlineTimer: NodeJS.Timeout | undefined;
 
-/** Posts encoded frames to the router; the byte buffers are transferred, never shared. */
-class RouterPort {
-  readonly #port: MessagePort;
-  readonly #requestId: string;
-  constructor(port: MessagePort, requestId: string) {
-    this.#port = port;
-    this.#requestId = requestId;
-  }
-
-  sendJson(type: string, payload: Record<string, unknown>): void {
-    const text = encodeEnvelope(type, payload, this.#requestId, Date.now());
-    const bytes = ownedCopy(Buffer.from(text, 'utf8'));
-    const message: ActorOutbound = { type: 'send', data: bytes, isBinary: false };
-    this.#port.postMessage(message, [bytes.buffer as ArrayBuffer]);
-  }
-
-  done(outcome: RelayOutcome, mode: ResponseMode, durationMs: number): void {
-    const message: ActorOutbound = { type: 'done', outcome, mode, durationMs };
-    this.#port.postMessage(message);
-  }
-}
-
-interface Cancellation {
-  readonly signal: AbortSignal;
-  reason: CancelReason | undefined;
-}
-
-function listenForCancel(port: MessagePort, controller: AbortController, cancellation: Cancellation): void {
-  port.on('message', function portOnMessage(message: unknown) {
-    if (!isActorInbound(message)) return;
-    if (message.type === 'cancel') {
-      cancellation.reason = message.reason;
-      controller.abort();
-    }
-  });
-}
-
-function chooseUpstream(request: ProxyRequest, context: ActorContext): Upstream | string {
-  if (request.service !== undefined) {
-    const error = serviceCallError(request.service, request.path, request.query);
-    if (error !== undefined) return error;
-    return serviceUpstream(serviceOrigin(request.service, detectClusterDomain()));
-  }
-  const kube = context.kubeUpstream();
-  if (kube instanceof Error) return 'kubernetes client not initialized';
-  return kube;
-}
-
-interface UpstreamResponse {
-  readonly status: number;
-  readonly rawHeaders: string[];
-  readonly body: Buffer;
-}
-
-/** One buffered upstream call, bounded by the deadline and the cancel signal. */
-function callUpstream(
-  upstream: Upstream,
-  request: ProxyRequest,
-  signal: AbortSignal,
-  isKube: boolean,
-  shouldDropAcceptEncoding: boolean,
-): Promise<UpstreamResponse> {
-  const body = request.body.kind === 'bytes' ? request.body.bytes : new Uint8Array(0);
-  const target = (request.path.startsWith('/') ? request.path : `/${request.path}`) + (request.query === '' ? '' : `?${request.query}`);
-  const label = isKube ? 'kubernetes API request failed' : 'service request failed';
-  return new Promise((resolve, reject) => {
-    const outgoing = upstream.request({
-      method: request.method,
-      target,
-      headers: upstreamRequestHeaders(request.headers, isKube && shouldDropAcceptEncoding),
-      bodyLength: body.length,
-      host: isKube ? undefined : firstHeader(request.headers, 'host'),
+  constructor(task: HttpRelayTask, context: ActorContext) {
+    this.#task = task;
+    this.#context = context;
+    this.#port = new RouterPort(task.port, task.requestId);
+    this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
+    this.#port.listen({
+      onFrame: (data) => this.#streamedBody?.accept(data),
+      onBody: (data) => this.#binaryWait?.deliver(data),
+      onCredit: (bytes) => this.#credit.grant(bytes),
+      onCancel: (reason) => this.#cancel(reason),
     });
-    const remainingMs = request.deadlineMs - Date.now();
-    const deadline = setTimeout(() => fail(new RelayFailure('timeout', 'context deadline exceeded')), Math.max(0, remainingMs));
-    const onAbort = (): void => fail(new RelayFailure('canceled', 'canceled'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    let isSettled = false;
-    function fail(error: RelayFailure): void {
-      if (isSettled) return;
-      isSettled = true;
-      clearTimeout(deadline);
-      signal.removeEventListener('abort', onAbort);
-      outgoing.destroy();
-      reject(error);
+  }
+
+  async run(): Promise<void> {
+    let outcome: RelayOutcome = 'ok';
+    try {
+      await this.#relay();
+    } catch (error) {
+      outcome = this.#report(error);
+    } finally {
+      clearTimeout(this.#deadlineTimer);
+      this.#streamedBody?.stop();
+      const durationMs = Date.now() - this.#startedMs;
+      this.#port.done(outcome, this.#mode, durationMs, this.#compression);
+      this.#port.close();
     }
-    outgoing.on('error', (error: Error) => fail(new RelayFailure('upstream_error', `${label}: ${error.message}`)));
-    outgoing.on('response', (response: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_BUFFERED_BODY_BYTES) fail(new RelayFailure('upstream_error', 'response body too large'));
-        else chunks.push(chunk);
-      });
-      response.on('error', (error: Error) => fail(new RelayFailure('upstream_error', `${label}: ${error.message}`)));
-      response.on('aborted', () => fail(new RelayFailure('upstream_error', `${label}: response aborted`)));
-      response.on('end', () => {
-        if (isSettled) return;
-        isSettled = true;
-        clearTimeout(deadline);
-        signal.removeEventListener('abort', onAbort);
-        resolve({ status: response.statusCode ?? 502, rawHeaders: response.rawHeaders, body: Buffer.concat(chunks, size) });
-      });
+    this.#context.logger.debug({ requestId: this.#task.requestId, outcome, mode: this.#mode }, 'request finished');
+  }
+
+  async #relay(): Promise<void> {
+    const { config } = this.#context;
+    const envelope = parseEnvelope(this.#task.frame);
+    if (envelope === undefined) throw new RelayFailure('invalid', 'invalid proxy_request: not a JSON object with a type');
+    if (!envelope.payloadIsObject) throw new RelayFailure('invalid', 'invalid proxy_request: payload must be a JSON object');
+    const parsed = parseProxyRequest(envelope.payload, this.#startedMs, config.requestTimeoutMs);
+    if (!parsed.ok) throw new RelayFailure('invalid', `invalid proxy_request: ${parsed.reason}`);
+    const request = parsed.request;
+    this.#isStreaming = request.supportsResponseStreaming;
+    if (request.isWebSocket) {
+      throw new RelayFailure('invalid', 'invalid proxy_request: WebSocket upgrades are not supported by this agent version');
+    }
+    if (request.body.kind === 'binary-frame') this.#binaryWait = new BinaryBodyWait(config.tuning.binaryBodyTimeoutMs);
+    if (request.body.kind === 'stream') {
+      this.#streamedBody = new StreamedBody(config.tuning.bodyQueueBytes, config.tuning.bodyStreamGapMs, (error) => this.#abortWith(error));
+    }
+    const deadlineFailure = new RelayFailure('timeout', 'context deadline exceeded');
+    if (request.deadlineMs <= this.#startedMs) throw deadlineFailure;
+    this.#deadlineTimer = setTimeout(() => this.#abortWith(deadlineFailure), request.deadlineMs - this.#startedMs);
+    const upstream = this.#chooseUpstream(request);
+    const isKube = request.service === undefined;
+    let body: Uint8Array | StreamedBody = request.body.kind === 'bytes' ? request.body.bytes : new Uint8Array(0);
+    if (this.#binaryWait !== undefined) body = await this.#untilAborted(this.#binaryWait.promise);
+    if (this.#streamedBody !== undefined) body = this.#streamedBody;
+    this.#context.logger.debug({ requestId: this.#task.requestId, method: request.method, isKube }, 'relaying request');
+    const exchange = startExchange({ upstream, request, isKube, shouldDropAcceptEncoding: config.dropAcceptEncoding, body });
+    this.#controller.signal.addEventListener('abort', () => exchange.outgoing.destroy(), { once: true });
+    const response = await this.#untilAborted(exchange.response);
+    if (this.#isStreaming) await this.#streamResponse(response, isKube);
+    else await this.#bufferResponse(response, isKube);
+  }
+
+  #chooseUpstream(request: ProxyRequest): Upstream {
+    if (request.service !== undefined) {
+      const error = serviceCallError(request.service, request.path, request.query);
+      if (error !== undefined) throw new RelayFailure('invalid', error);
+      return serviceUpstream(serviceOrigin(request.service, detectClusterDomain()));
+    }
+    const kube = this.#context.kubeUpstream();
+    if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized');
+    return kube;
+  }
+
+  async #bufferResponse(response: IncomingMessage, isKube: boolean): Promise<void> {
+    const limit = this.#context.config.tuning.maxBufferedBodyBytes;
+    const body = await this.#untilAborted(
+      new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > limit) {
+            response.destroy();
+            reject(new RelayFailure('upstream_error', 'response body too large'));
+          } else chunks.push(chunk);
+        });
+        response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
+        response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
+        response.on('end', () => resolve(Buffer.concat(chunks, size)));
+      }),
+    );
+    const status = response.statusCode ?? 502;
+    const headers = responseHeadersFromRaw(response.rawHeaders, status);
+    const encoded = encodeBufferedResponse(this.#task.requestId, status, headers, body, gzipEngine(this.#context.config.compression));
+    this.#compression = encoded.compression;
+    if (encoded.kind === 'binary') {
+      this.#mode = 'binary';
+      this.#port.sendBinary(encoded.frame);
+    } else {
+      this.#mode = 'json';
+      this.#port.sendJson(OutboundType.proxyResponse, encoded.payload);
+    }
+  }
+
+  async #streamResponse(response: IncomingMessage, isKube: boolean): Promise<void> {
+    const status = response.statusCode ?? 502;
+    this.#mode = 'streaming';
+    this.#port.sendJson(OutboundType.proxyResponseHeader, { status, headers: responseHeadersFromRaw(response.rawHeaders, status) });
+    this.#isHeaderSent = true;
+    await this.#untilAborted(
+      new Promise<void>((resolve, reject) => {
+        response.on('data', (chunk: Buffer) => {
+          for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
+            const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
+            const sent = this.#port.sendJson(
+              OutboundType.proxyResponseChunk,
+              { data: piece.toString('base64'), encoding: 'base64', size: piece.length },
+              true,
+            );
+            this.#credit.take(sent);
+          }
+          if (this.#credit.isExhausted) {
+            // Stop reading the upstream socket until the control-plane socket has taken what we sent.
+            response.pause();
+            this.#credit.whenAvailable(() => response.resume());
+          }
+        });
+        response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
+        response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
+        response.on('end', () => resolve());
+      }),
+    );
+    this.#port.sendJson(OutboundType.proxyResponseEnd, {});
+  }
+
+  /** Races `promise` against cancellation, the deadline and body-intake failures. */
+  #untilAborted<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.#controller.signal;
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
     });
-    if (signal.aborted) onAbort();
-    else outgoing.end(body.length > 0 ? body : undefined);
-  });
+  }
+
+  #abortWith(error: Error): void {
+    if (this.#controller.signal.aborted) return;
+    this.#binaryWait?.abort(error);
+    this.#controller.abort(error);
+  }
+
+  #cancel(reason: CancelReason): void {
+    this.#cancelReason ??= reason;
+    this.#abortWith(new RelayFailure('canceled', 'canceled'));
+  }
+
+  /** Sends the failure the protocol asks for in this state (§9.12) and returns the outcome. */
+  #report(error: unknown): RelayOutcome {
+    const failure =
+      error instanceof RelayFailure
+        ? error
+        : error instanceof BodyIntakeError
+          ? new RelayFailure('invalid', error.message)
+          : new RelayFailure('upstream_error', `agent error: ${error instanceof Error ? error.message : String(error)}`);
+    if (this.#cancelReason !== undefined) {
+      // Buffered mode sends nothing more; a started stream ends with `canceled` (§9.13).
+      if (this.#isStreaming && this.#isHeaderSent && this.#cancelReason === 'proxy_cancel') {
+        this.#port.sendJson(OutboundType.proxyResponseAbort, { error: 'canceled' });
+      }
+      return 'canceled';
+    }
+    const isIntakeOrParse = failure.outcome === 'invalid';
+    if (this.#isStreaming && (this.#isHeaderSent || !isIntakeOrParse)) {
+      this.#port.sendJson(OutboundType.proxyResponseAbort, { error: failure.message });
+    } else {
+      this.#port.sendJson(OutboundType.proxyError, { error: failure.message });
+    }
+    return failure.outcome;
+  }
 }
 
 /** The actor. `context` is given by the inline host; pool workers use their thread's. */
 export default async function httpRelay(task: HttpRelayTask, context: ActorContext = workerActorContext()): Promise<void> {
-  const startedMs = Date.now();
-  const router = new RouterPort(task.port, task.requestId);
-  const controller = new AbortController();
-  const cancellation: Cancellation = { signal: controller.signal, reason: undefined };
-  listenForCancel(task.port, controller, cancellation);
-  const { config, logger } = context;
-  let outcome: RelayOutcome = 'ok';
-  let mode: ResponseMode = 'none';
-  try {
-    const envelope = parseEnvelope(task.frame);
-    if (envelope === undefined) throw new RelayFailure('invalid', 'invalid proxy_request: not a JSON object with a type');
-    if (!envelope.payloadIsObject) throw new RelayFailure('invalid', 'invalid proxy_request: payload must be a JSON object');
-    const parsed = parseProxyRequest(envelope.payload, startedMs, config.requestTimeoutMs);
-    if (!parsed.ok) throw new RelayFailure('invalid', `invalid proxy_request: ${parsed.reason}`);
-    const request = parsed.request;
-    if (request.body.kind === 'binary-frame' || request.body.kind === 'stream') {
-      throw new RelayFailure('invalid', 'invalid proxy_request: streamed and binary request bodies are not supported by this agent version');
-    }
-    if (request.isWebSocket) {
-      throw new RelayFailure('invalid', 'invalid proxy_request: WebSocket upgrades are not supported by this agent version');
-    }
-    if (request.deadlineMs <= startedMs) throw new RelayFailure('timeout', 'context deadline exceeded');
-    const upstream = chooseUpstream(request, context);
-    if (typeof upstream === 'string') throw new RelayFailure('upstream_error', upstream);
-    const isKube = request.service === undefined;
-    logger.debug({ requestId: task.requestId, method: request.method, isKube }, 'relaying request');
-    const response = await callUpstream(upstream, request, cancellation.signal, isKube, config.dropAcceptEncoding);
-    const payload: Record<string, unknown> = {
-      status: response.status,
-      headers: responseHeadersFromRaw(response.rawHeaders, response.status),
-    };
-    if (response.body.length > 0) {
-      payload['body'] = response.body.toString('base64');
-      payload['encoding'] = 'base64';
-    }
-    mode = 'json';
-    router.sendJson(OutboundType.proxyResponse, payload);
-  } catch (error) {
-    const failure = error instanceof RelayFailure ? error : new RelayFailure('upstream_error', `agent error: ${(error as Error).message}`);
-    outcome = failure.outcome;
-    if (cancellation.reason !== undefined) {
-      outcome = 'canceled'; // buffered mode sends nothing more after a cancel (§9.13)
-    } else {
-      router.sendJson(OutboundType.proxyError, { error: failure.message });
-    }
-    logger.debug({ requestId: task.requestId, outcome, reason: cancellation.reason }, 'request failed');
-  } finally {
-    router.done(outcome, mode, Date.now() - startedMs);
-    task.port.close();
-  }
+  await new Relay(task, context).run();
 }

@@ -85,11 +85,18 @@ export class Connection {
     return this.#socket.bufferedAmount;
   }
 
-  /** Writes one frame; a failed write ends the connection as lost (§7.3). */
-  send(data: string | Uint8Array, isBinary: boolean): void {
+  /**
+   * Writes one frame; a failed write ends the connection as lost (§7.3). `onWritten` runs once the frame
+   * has left userland (the socket accepted it), the signal credit-based flow control waits for.
+   */
+  send(data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): void {
     if (!this.isOpen) return;
     this.#socket.send(data, { binary: isBinary }, (error) => {
-      if (error !== undefined && error !== null) this.#end({ kind: 'lost', code: undefined, detail: `write failed: ${error.message}` });
+      if (error !== undefined && error !== null) {
+        this.#end({ kind: 'lost', code: undefined, detail: `write failed: ${error.message}` });
+        return;
+      }
+      onWritten?.();
     });
   }
 

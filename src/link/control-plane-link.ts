@@ -120,9 +120,9 @@ export class ControlPlaneLink {
   }
 
   /** Writes a message on the session socket; false when there is none. */
-  send(connection: Connection, data: string | Uint8Array, isBinary: boolean): boolean {
+  send(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): boolean {
     if (connection !== this.#current || !connection.isOpen) return false;
-    connection.send(data, isBinary);
+    connection.send(data, isBinary, onWritten);
     return true;
   }
 

@@ -2,8 +2,9 @@
 // a literal `type` and is checked on receipt; bytes travel as transferred ArrayBuffers.
 //
 //   router ──pool.run(task{port})──► actor
-//   router ──port: frame / cancel──► actor          (later frames of the same request, cancellation)
-//   router ◄──port: send / done─────  actor          (already-encoded outbound frames, completion)
+//   router ──port: frame / body / cancel──► actor   (later messages of the request, its binary body, cancellation)
+//   router ──port: credit──────────────────► actor   (bytes the socket has taken since: the actor may send more)
+//   router ◄──port: send / done─────────────  actor  (already-encoded outbound frames, completion)
 
 import type { MessagePort } from 'node:worker_threads';
 
@@ -25,6 +26,8 @@ export type CancelReason = (typeof CancelReason)[keyof typeof CancelReason];
 /** Router → actor. */
 export type ActorInbound =
   | { readonly type: 'frame'; readonly data: Uint8Array; readonly isBinary: boolean }
+  | { readonly type: 'body'; readonly data: Uint8Array }
+  | { readonly type: 'credit'; readonly bytes: number }
   | { readonly type: 'cancel'; readonly reason: CancelReason };
 
 export const RelayOutcome = {
@@ -39,15 +42,22 @@ export type RelayOutcome = (typeof RelayOutcome)[keyof typeof RelayOutcome];
 export const ResponseMode = { json: 'json', binary: 'binary', streaming: 'streaming', none: 'none' } as const;
 export type ResponseMode = (typeof ResponseMode)[keyof typeof ResponseMode];
 
-/** Actor → router. */
+/** Actor → router. With `needsCredit`, the router answers with `credit` once the socket has taken the bytes. */
 export type ActorOutbound =
-  | { readonly type: 'send'; readonly data: Uint8Array; readonly isBinary: boolean }
-  | { readonly type: 'done'; readonly outcome: RelayOutcome; readonly mode: ResponseMode; readonly durationMs: number };
+  | { readonly type: 'send'; readonly data: Uint8Array; readonly isBinary: boolean; readonly needsCredit: boolean }
+  | {
+      readonly type: 'done';
+      readonly outcome: RelayOutcome;
+      readonly mode: ResponseMode;
+      readonly durationMs: number;
+      /** Body sizes of a buffered response, for the compression metrics. */
+      readonly compression?: { readonly rawBytes: number; readonly wireBytes: number; readonly skipReason: string | undefined };
+    };
 
 export function isActorInbound(value: unknown): value is ActorInbound {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'frame' || type === 'cancel';
+  return type === 'frame' || type === 'body' || type === 'credit' || type === 'cancel';
 }
 
 export function isActorOutbound(value: unknown): value is ActorOutbound {

@@ -17,6 +17,8 @@ export interface EnvelopePeek {
   readonly payloadRequestId: string | undefined;
   /** Kind of the payload value: absent/null count as object ({}). */
   readonly payloadKind: 'object' | 'other';
+  /** `payload.body_binary` is literally `true`: a request-body frame will follow (§9.14). */
+  readonly payloadBodyBinary: boolean;
 }
 
 const QUOTE = 0x22;
@@ -163,6 +165,7 @@ export function peekEnvelope(bytes: Uint8Array): EnvelopePeek | undefined {
     let payloadKind: 'object' | 'other' = 'object';
     let payloadStreamId: string | undefined;
     let payloadRequestId: string | undefined;
+    let payloadBodyBinary = false;
     if (payloadStart >= 0) {
       const first = bytes[payloadStart];
       if (first === OPEN_BRACE) {
@@ -170,6 +173,7 @@ export function peekEnvelope(bytes: Uint8Array): EnvelopePeek | undefined {
           // payload keys are case-sensitive (§4.2 rule 7)
           if (key === 'stream_id') payloadStreamId = stringAt(bytes, start, valueEnd);
           else if (key === 'request_id') payloadRequestId = stringAt(bytes, start, valueEnd);
+          else if (key === 'body_binary') payloadBodyBinary = valueEnd - start === 4 && bytes[start] === 0x74;
         });
       } else if (payloadEnd - payloadStart !== 4 || bytes[payloadStart] !== 0x6e) {
         payloadKind = 'other'; // anything but an object or `null`
@@ -181,6 +185,7 @@ export function peekEnvelope(bytes: Uint8Array): EnvelopePeek | undefined {
       payloadStreamId: nonEmpty(payloadStreamId),
       payloadRequestId: nonEmpty(payloadRequestId),
       payloadKind,
+      payloadBodyBinary,
     };
   } catch (error) {
     if (error instanceof PeekError || error instanceof SyntaxError) return undefined;

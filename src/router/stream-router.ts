@@ -27,13 +27,13 @@ import {
 import { FALLBACK_AGENT_NAME, FALLBACK_MODE, FALLBACK_PROTOCOL_VERSION } from '../protocol/constants.js';
 import type { ActorHost } from '../pool/actor-host.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
-import type { Clock } from '../util/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { AgentError } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
 
 /** What the router needs from the link. */
 export interface RouterLink {
-  send(connection: Connection, data: string | Uint8Array, isBinary: boolean): boolean;
+  send(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): boolean;
   handleControl(connection: Connection, envelope: Envelope): void;
 }
 
@@ -43,7 +43,17 @@ interface ActorEntry {
   readonly port: MessagePort;
   isDone: boolean;
   isDetached: boolean;
+  /** A `body_binary` request whose request-body frame has not arrived yet (§9.14). */
+  awaitsBinaryBody: boolean;
+  /** Bytes sent for credit and not yet granted back: what this stream holds in the socket's buffer. */
+  outstandingBytes: number;
 }
+
+/** Outbound-buffer water marks (§9.11): above the high mark no credit is granted until the low mark. */
+export const OUTBOUND_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+export const OUTBOUND_LOW_WATER_BYTES = 1024 * 1024;
+/** Flow control is not a protocol timer: the drain poll runs on real time even under a simulated clock. */
+const DRAIN_POLL_MS = 20;
 
 const CONTROL_TYPES: ReadonlySet<string> = new Set([
   InboundType.registerSuccess,
@@ -64,6 +74,9 @@ export class StreamRouter implements SessionHandlers {
   readonly #actors = new Map<string, ActorEntry>();
   readonly #recent = new RecentIds(4096);
   readonly #running = new Set<Promise<void>>();
+  /** Credit held back while the socket's buffer is above the high-water mark. */
+  readonly #heldGrants: { entry: ActorEntry; bytes: number }[] = [];
+  #drainTimer: TimerHandle | undefined;
 
   constructor(link: () => RouterLink, host: ActorHost, metrics: AgentMetrics, logger: Logger, clock: Clock) {
     this.#link = link;
@@ -76,6 +89,13 @@ export class StreamRouter implements SessionHandlers {
   /** Requests whose actor has not reported `done` and whose socket is still open. */
   get activeRequests(): number {
     return this.#actors.size;
+  }
+
+  /** Bytes streaming actors have sent that the socket has not yet confirmed (bounded by their credit). */
+  get outstandingStreamBytes(): number {
+    let total = 0;
+    for (const entry of this.#actors.values()) total += entry.outstandingBytes;
+    return total;
   }
 
   onSessionStart(_connection: Connection): void {
@@ -94,7 +114,17 @@ export class StreamRouter implements SessionHandlers {
       this.#onEnvelopeBytes(connection, data);
       return;
     }
-    // §4.3, yamux inactive: (b) JSON in binary, (c) an unmatched body frame, (d) malformed.
+    // §4.3, yamux inactive: (a) the body of a pending body_binary request, (b) JSON in binary,
+    // (c) an unmatched body frame, (d) malformed.
+    const bodyFrame = decodeRequestBodyFrame(data);
+    const waiting = bodyFrame === undefined ? undefined : this.#actors.get(bodyFrame.requestId);
+    if (bodyFrame !== undefined && waiting !== undefined && waiting.awaitsBinaryBody && waiting.connection === connection) {
+      waiting.awaitsBinaryBody = false;
+      const body = ownedCopy(bodyFrame.body);
+      const message: ActorInbound = { type: 'body', data: body };
+      waiting.port.postMessage(message, [body.buffer as ArrayBuffer]);
+      return;
+    }
     let index = 0;
     while (index < data.length && (data[index] === 0x20 || data[index] === 0x09 || data[index] === 0x0a || data[index] === 0x0d)) index++;
     if (data[index] === 0x7b) {
@@ -104,7 +134,7 @@ export class StreamRouter implements SessionHandlers {
         return;
       }
     }
-    if (decodeRequestBodyFrame(data) !== undefined) this.#metrics.inc('binaryBodyUnmatched');
+    if (bodyFrame !== undefined) this.#metrics.inc('binaryBodyUnmatched');
     else this.#metrics.inc('binaryFrameMalformed');
     this.#logger.debug({ bytes: data.length }, 'binary frame dropped');
   }
@@ -113,6 +143,9 @@ export class StreamRouter implements SessionHandlers {
   async close(): Promise<void> {
     for (const entry of [...this.#actors.values()]) this.#detach(entry, CancelReason.shutdown);
     await Promise.allSettled([...this.#running]);
+    this.#drainTimer?.cancel();
+    this.#drainTimer = undefined;
+    this.#heldGrants.length = 0;
   }
 
   #onEnvelopeBytes(connection: Connection, data: Buffer): void {
@@ -226,7 +259,15 @@ export class StreamRouter implements SessionHandlers {
       return;
     }
     const channel = new MessageChannel();
-    const entry: ActorEntry = { requestId, connection, port: channel.port1, isDone: false, isDetached: false };
+    const entry: ActorEntry = {
+      requestId,
+      connection,
+      port: channel.port1,
+      isDone: false,
+      isDetached: false,
+      awaitsBinaryBody: peek.payloadBodyBinary,
+      outstandingBytes: 0,
+    };
     this.#actors.set(requestId, entry);
     channel.port1.on('message', (message: unknown) => this.#portOnMessage(entry, message));
     const frame = ownedCopy(data);
@@ -243,12 +284,48 @@ export class StreamRouter implements SessionHandlers {
     if (outbound.type === 'send') {
       if (entry.isDetached) return; // its socket is gone: never send it on a newer one (C32)
       const bytes = Buffer.from(outbound.data.buffer, outbound.data.byteOffset, outbound.data.byteLength);
-      this.#link().send(entry.connection, bytes, outbound.isBinary);
+      if (!outbound.needsCredit) {
+        this.#link().send(entry.connection, bytes, outbound.isBinary);
+        return;
+      }
+      entry.outstandingBytes += bytes.length;
+      this.#link().send(entry.connection, bytes, outbound.isBinary, () => this.#grant(entry, bytes.length));
       return;
     }
     this.#metrics.inc('relayRequests', { outcome: outbound.outcome, mode: outbound.mode });
     this.#metrics.observe('relayDuration', outbound.durationMs / 1000, { mode: outbound.mode });
     this.#finish(entry);
+  }
+
+  /**
+   * The socket took `bytes` of this stream: give them back as credit, unless the socket's buffer is above
+   * the high-water mark, in which case grants wait until it falls to the low-water mark.
+   */
+  #grant(entry: ActorEntry, bytes: number): void {
+    if (entry.isDone) return;
+    if (this.#heldGrants.length === 0 && entry.connection.bufferedAmount <= OUTBOUND_HIGH_WATER_BYTES) {
+      this.#postCredit(entry, bytes);
+      return;
+    }
+    this.#heldGrants.push({ entry, bytes });
+    this.#drainTimer ??= systemClock.setTimer(DRAIN_POLL_MS, () => this.#releaseHeldGrants());
+  }
+
+  #releaseHeldGrants(): void {
+    this.#drainTimer = undefined;
+    const connection = this.#heldGrants[0]?.entry.connection;
+    if (connection !== undefined && connection.isOpen && connection.bufferedAmount > OUTBOUND_LOW_WATER_BYTES) {
+      this.#drainTimer = systemClock.setTimer(DRAIN_POLL_MS, () => this.#releaseHeldGrants());
+      return;
+    }
+    for (const { entry, bytes } of this.#heldGrants.splice(0)) this.#postCredit(entry, bytes);
+  }
+
+  #postCredit(entry: ActorEntry, bytes: number): void {
+    entry.outstandingBytes -= bytes;
+    if (entry.isDone) return;
+    const message: ActorInbound = { type: 'credit', bytes };
+    entry.port.postMessage(message);
   }
 
   #actorOnFailure(entry: ActorEntry, error: unknown): void {
@@ -293,7 +370,9 @@ export class StreamRouter implements SessionHandlers {
       this.#metrics.inc('lateMessage'); // unknown or finished ids are ignored (§9.13)
       return;
     }
-    this.#detach(entry, CancelReason.proxyCancel);
+    // Not detached: a started stream still owes its `proxy_response_abort {"error":"canceled"}`.
+    const message: ActorInbound = { type: 'cancel', reason: CancelReason.proxyCancel };
+    entry.port.postMessage(message);
   }
 
   #reply(connection: Connection, type: string, payload: JsonObject, requestId: string | undefined): void {

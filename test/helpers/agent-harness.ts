@@ -5,6 +5,7 @@ import type { ExecutionContext } from 'ava';
 import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStateStore, type StateStore } from '../../src/link/link-state.js';
+import type { WorkerTuning } from '../../src/config/agent-config.js';
 import { FakeControlPlane, type FakeControlPlaneOptions } from './fake-control-plane.js';
 import { FakeKubeApi } from './fake-kube-api.js';
 import { SimulatedClock } from './simulated-clock.js';
@@ -23,6 +24,7 @@ export interface HarnessOptions {
   readonly stateStore?: StateStore;
   /** Uniform jitter source; 0 makes backoff waits exactly nominal. */
   readonly random?: () => number;
+  readonly workerTuning?: Partial<WorkerTuning>;
 }
 
 export async function startHarness(t: ExecutionContext, options: HarnessOptions = {}): Promise<Harness> {
@@ -37,6 +39,7 @@ export async function startHarness(t: ExecutionContext, options: HarnessOptions 
     clock,
     random: options.random ?? (() => 0),
     stateStore: options.stateStore ?? new MemoryStateStore(),
+    ...(options.workerTuning === undefined ? {} : { workerTuning: options.workerTuning }),
   });
   t.teardown(() => agent.stop());
   return { agent, plane, kube, clock };

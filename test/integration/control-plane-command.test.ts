@@ -78,7 +78,7 @@ test('over TLS, the real kubectl reaches a scripted agent through wss', async (t
 });
 
 test('flag parsing: defaults, both flag forms, and messages naming the bad flag', (t) => {
-  t.deepEqual(parseControlPlaneArgs([]), { ok: true, options: { port: 0, kubeconfig: '.demo/kubeconfig', mode: 'legacy', cluster: 'local', isTls: false } });
+  t.deepEqual(parseControlPlaneArgs([]), { ok: true, options: { port: 0, kubeconfig: '.demo/kubeconfig', mode: undefined, cluster: 'local', isTls: false } });
   t.deepEqual(parseControlPlaneArgs(['--port', '8443', '--mode=streaming', '--cluster', 'edge', '--kubeconfig=/tmp/k', '--tls']), {
     ok: true,
     options: { port: 8443, kubeconfig: '/tmp/k', mode: 'streaming', cluster: 'edge', isTls: true },

@@ -12,7 +12,8 @@ export interface UpstreamCall {
   /** Path plus `?query`, exactly as sent. */
   readonly target: string;
   readonly headers: HeaderMap;
-  readonly bodyLength: number;
+  /** Inline body length; undefined for a streamed body (sent chunked). */
+  readonly bodyLength: number | undefined;
   /** Host header for service calls (the original Host), when given. */
   readonly host?: string | undefined;
 }
@@ -35,7 +36,7 @@ export class Upstream {
   request(call: UpstreamCall): http.ClientRequest {
     const headers: Record<string, string | string[]> = {};
     for (const [name, values] of Object.entries(call.headers)) headers[name] = values.length === 1 ? values[0]! : values;
-    if (call.bodyLength > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(call.method)) {
+    if (call.bodyLength !== undefined && (call.bodyLength > 0 || !['GET', 'HEAD', 'DELETE', 'OPTIONS'].includes(call.method))) {
       headers['Content-Length'] = String(call.bodyLength);
     }
     if (call.host !== undefined) headers['Host'] = call.host;

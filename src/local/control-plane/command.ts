@@ -15,7 +15,8 @@ const EXIT_USAGE = 2;
 export interface ControlPlaneCommandOptions {
   readonly port: number;
   readonly kubeconfig: string;
-  readonly mode: WireMode;
+  /** Undefined: the leanest mode each agent advertises. */
+  readonly mode: WireMode | undefined;
   readonly cluster: string;
   readonly isTls: boolean;
 }
@@ -31,7 +32,7 @@ const VALUE_FLAGS: ReadonlySet<string> = new Set(['--port', '--kubeconfig', '--m
 export function parseControlPlaneArgs(argv: readonly string[]): ParsedArgs {
   let port = 0;
   let kubeconfig = DEFAULT_KUBECONFIG_PATH;
-  let mode: WireMode = WireMode.legacy;
+  let mode: WireMode | undefined;
   let cluster = DEFAULT_CLUSTER_NAME;
   let isTls = false;
   for (let i = 0; i < argv.length; i++) {
@@ -96,7 +97,7 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<v
   const { options } = parsed;
   const logger = createLogger({ level: logLevelFromEnv(), name: 'control-plane', fd: 2 });
   const kubeconfigPath = resolve(options.kubeconfig);
-  const planeOptions: ControlPlaneOptions = { port: options.port, mode: options.mode, logger };
+  const planeOptions: ControlPlaneOptions = { port: options.port, logger, ...(options.mode === undefined ? {} : { mode: options.mode }) };
   const token = process.env['PIPEOPS_TOKEN'];
   if (token !== undefined && token !== '') planeOptions.agentToken = token;
   let caPath: string | undefined;

@@ -42,6 +42,7 @@ export interface ControlPlaneOptions {
   /** When true, register_success carries gateway_ws_url = ws(s)://host:port/ws and only gateway sockets carry requests. */
   gateway?: boolean;
   /** How request bodies (and response streaming) are asked for; default legacy. */
+  /** Wire mode for every request; default: the leanest the agent advertises (binary when it supports it). */
   mode?: WireMode;
   /** `timeout` sent in proxy_request, in milliseconds; default 120000. */
   requestTimeoutMs?: number;
@@ -131,7 +132,7 @@ class LocalControlPlane implements ControlPlane {
     this.#kubectl = new KubectlEndpoint({
       registry: this.#registry,
       clusterToken: options.clusterToken,
-      mode: options.mode ?? WireMode.legacy,
+      mode: options.mode,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       logger: this.logger,
     });
@@ -230,6 +231,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
   const port = (server.address() as AddressInfo).port;
   const plane = new LocalControlPlane(server, options, host, port);
-  (options.logger ?? silentLogger()).info({ url: plane.url, mode: options.mode ?? WireMode.legacy, gateway: options.gateway === true }, 'local control plane listening');
+  (options.logger ?? silentLogger()).info({ url: plane.url, mode: options.mode ?? 'leanest advertised', gateway: options.gateway === true }, 'local control plane listening');
   return plane;
 }

@@ -5,9 +5,26 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.js';
 import type { ClusterRegistry } from './cluster-registry.js';
 import { writeKubeStatus } from './kube-status.js';
-import { proxyRequestHeaders, sendProxyRequest, type ProxyRequestSpec, type WireMode } from './proxy-request.js';
+import { proxyRequestHeaders, sendProxyRequest, WireMode, type ProxyRequestSpec } from './proxy-request.js';
 
 export const CLUSTER_PATH_PREFIX = '/clusters/';
+/** Timeout sent with watch and follow requests: they end when the client goes away, not before. */
+export const LONG_LIVED_TIMEOUT_MS = 24 * 60 * 60_000;
+
+/** Binary frames (request bodies, gzip responses) when the agent advertises them, else legacy JSON. */
+export function leanestMode(registerPayload: Readonly<Record<string, unknown>>): WireMode {
+  const features = registerPayload['features'];
+  const isBinary = typeof features === 'object' && features !== null && (features as Record<string, unknown>)['supports_binary_protocol'] === true;
+  return isBinary ? WireMode.binary : WireMode.legacy;
+}
+
+/** `watch=1|true` or `follow=true` in a raw query string. */
+export function isWatchOrFollow(query: string): boolean {
+  const params = new URLSearchParams(query);
+  const isOn = (value: string | null): boolean => value === 'true' || value === '1';
+  return isOn(params.get('watch')) || isOn(params.get('follow'));
+}
+
 /** Added to the timeout sent to the agent before the control plane itself gives up with 504. */
 export const RESPONSE_GRACE_MS = 5000;
 
@@ -41,7 +58,7 @@ export interface KubectlEndpointOptions {
   readonly registry: ClusterRegistry;
   /** Bearer token for proxied requests; undefined ⇒ the k8s_service_token the agent registered. */
   readonly clusterToken: string | undefined;
-  readonly mode: WireMode;
+  readonly mode: WireMode | undefined;
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
 }
@@ -72,17 +89,20 @@ export class KubectlEndpoint {
     }
     const requestId = `cp-${++this.#requestCounter}`;
     const method = (req.method ?? 'GET').toUpperCase();
+    // Watches and followed logs only work streamed, and live as long as the client keeps them open.
+    const isLongLived = isWatchOrFollow(target.query);
+    const timeoutMs = isLongLived ? LONG_LIVED_TIMEOUT_MS : this.#options.requestTimeoutMs;
     const spec: ProxyRequestSpec = {
       requestId,
       method,
       path: target.path,
       query: target.query,
       headers: proxyRequestHeaders(req.rawHeaders, this.#options.clusterToken ?? cluster.serviceToken),
-      timeoutMs: this.#options.requestTimeoutMs,
-      mode: this.#options.mode,
+      timeoutMs,
+      mode: isLongLived ? WireMode.streaming : (this.#options.mode ?? leanestMode(cluster.registerPayload)),
     };
     this.#options.logger.debug({ requestId, cluster: target.name, method, path: target.path }, 'proxy_request');
-    const begin = () => session.beginRequest(requestId, method, res, this.#options.requestTimeoutMs + RESPONSE_GRACE_MS);
+    const begin = () => session.beginRequest(requestId, method, res, timeoutMs + RESPONSE_GRACE_MS);
     sendProxyRequest(session, spec, req, begin).catch((error: unknown) => {
       // the client upload failed (usually a hang-up); the pending request, if any, has seen the close
       this.#options.logger.debug({ requestId, err: error }, 'reading the kubectl request failed');

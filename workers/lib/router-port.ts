@@ -1,0 +1,92 @@
+// The actor's side of its MessagePort: posts already-encoded frames (bytes transferred, never shared),
+// the final `done`, and dispatches what the router sends (later frames, a binary body, credit, cancel).
+
+import type { MessagePort } from 'node:worker_threads';
+import {
+  type ActorInbound,
+  type ActorOutbound,
+  type CancelReason,
+  type RelayOutcome,
+  type ResponseMode,
+  isActorInbound,
+  ownedCopy,
+} from '../../src/messages/actor-messages.js';
+import { encodeEnvelope } from '../../src/protocol/envelope.js';
+
+export interface CompressionStats {
+  readonly rawBytes: number;
+  readonly wireBytes: number;
+  readonly skipReason: string | undefined;
+}
+
+export interface PortListener {
+  onFrame(data: Uint8Array): void;
+  onBody(data: Uint8Array): void;
+  onCredit(bytes: number): void;
+  onCancel(reason: CancelReason): void;
+}
+
+export class RouterPort {
+  readonly requestId: string;
+  readonly #port: MessagePort;
+  #listener: PortListener | undefined;
+
+  constructor(port: MessagePort, requestId: string) {
+    this.#port = port;
+    this.requestId = requestId;
+    port.on('message', (message: unknown) => this.#portOnMessage(message));
+  }
+
+  listen(listener: PortListener): void {
+    this.#listener = listener;
+  }
+
+  /** Posts one JSON message for this request; returns its encoded size in bytes. */
+  sendJson(type: string, payload: Record<string, unknown>, needsCredit = false): number {
+    const text = encodeEnvelope(type, payload, this.requestId, Date.now());
+    return this.#post(Buffer.from(text, 'utf8'), false, needsCredit);
+  }
+
+  sendBinary(frame: Uint8Array, needsCredit = false): number {
+    return this.#post(frame, true, needsCredit);
+  }
+
+  done(outcome: RelayOutcome, mode: ResponseMode, durationMs: number, compression?: CompressionStats): void {
+    const message: ActorOutbound = { type: 'done', outcome, mode, durationMs, ...(compression === undefined ? {} : { compression }) };
+    this.#port.postMessage(message);
+  }
+
+  close(): void {
+    this.#listener = undefined;
+    this.#port.close();
+  }
+
+  #post(bytes: Uint8Array, isBinary: boolean, needsCredit: boolean): number {
+    // Only a buffer the view owns outright can be transferred; pooled Buffers are copied first.
+    const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : ownedCopy(bytes);
+    const message: ActorOutbound = { type: 'send', data: owned, isBinary, needsCredit };
+    this.#port.postMessage(message, [owned.buffer as ArrayBuffer]);
+    return owned.byteLength;
+  }
+
+  #portOnMessage(message: unknown): void {
+    if (!isActorInbound(message)) return;
+    const inbound: ActorInbound = message;
+    const listener = this.#listener;
+    if (listener === undefined) return;
+    switch (inbound.type) {
+      case 'frame':
+        listener.onFrame(inbound.data);
+        break;
+      case 'body':
+        listener.onBody(inbound.data);
+        break;
+      case 'credit':
+        listener.onCredit(inbound.bytes);
+        break;
+      case 'cancel':
+        listener.onCancel(inbound.reason);
+        break;
+    }
+  }
+}
