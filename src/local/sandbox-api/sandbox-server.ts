@@ -1,0 +1,202 @@
+// The sandbox Kubernetes API: an HTTPS server on 127.0.0.1 that authenticates a bearer token and serves
+// the in-memory store through kube-apiserver's REST surface. Owns the listening socket and every
+// connection, so close() leaves nothing behind.
+
+import { timingSafeEqual, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { Socket } from 'node:net';
+import { AgentError, ErrorCode } from '../../errors.js';
+import { silentLogger, type Logger } from '../../log.js';
+import { createLoopbackTls } from '../tls/local-ca.js';
+import { ApiStatusError, internalError, unauthorized } from './api-status.js';
+import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http-exchange.js';
+import { sandboxKubeconfig, writeKubeconfigFile } from './kubeconfig.js';
+import { ObjectStore } from './object-store.js';
+import { RequestRouter, type Outcome } from './request-router.js';
+import type { EndpointContext } from './resource-request.js';
+import { seedSandbox } from './seed.js';
+import { ServiceAddressAllocator } from './service-address-allocator.js';
+import { streamWatch } from './watch-stream.js';
+
+export { ObjectStore } from './object-store.js';
+
+export interface SandboxApiOptions {
+  /** only 127.0.0.1 is accepted */
+  host?: string;
+  /** 0 (default) picks a free port */
+  port?: number;
+  /** the bearer token every request must carry; default 32 random bytes as hex */
+  token?: string;
+  /** the minor version /version reports (default 32); the kubectl dispatcher picks its kubectl by it */
+  minorVersion?: number;
+  /** start with the seeded one-node cluster (default true) */
+  seed?: boolean;
+  logger?: Logger;
+}
+
+export interface SandboxApi {
+  /** https://127.0.0.1:PORT */
+  readonly url: string;
+  /** the CA that signed the serving certificate */
+  readonly caPem: string;
+  /** the bearer token the server demands */
+  readonly token: string;
+  /** a kubeconfig with CA data, server, token user and current context "sandbox" */
+  kubeconfigYaml(): string;
+  writeKubeconfig(path: string): Promise<void>;
+  /** the objects; tests may seed or read them directly */
+  readonly store: ObjectStore;
+  /** closes the listener and every connection (including watches) */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MINOR_VERSION = 32;
+const LOOPBACK_HOST = '127.0.0.1';
+
+interface ValidOptions {
+  readonly port: number;
+  readonly token: string;
+  readonly minorVersion: number;
+  readonly seed: boolean;
+  readonly logger: Logger;
+}
+
+function validateOptions(options: SandboxApiOptions): ValidOptions {
+  const problems: string[] = [];
+  if (options.host !== undefined && options.host !== LOOPBACK_HOST) problems.push(`sandbox api host must be 127.0.0.1 (got "${options.host}")`);
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push(`sandbox api port must be an integer from 0 to 65535 (got "${String(options.port)}")`);
+  const token = options.token ?? randomBytes(32).toString('hex');
+  if (token === '' || /\s/.test(token)) problems.push('sandbox api token must be non-empty and contain no whitespace');
+  const minorVersion = options.minorVersion ?? DEFAULT_MINOR_VERSION;
+  if (!Number.isInteger(minorVersion) || minorVersion < 0) problems.push(`sandbox api minorVersion must be a non-negative integer (got "${String(options.minorVersion)}")`);
+  if (problems.length > 0) throw new AgentError(ErrorCode.configInvalid, problems.join('; '));
+  return { port, token, minorVersion, seed: options.seed ?? true, logger: options.logger ?? silentLogger() };
+}
+
+function isAuthorized(request: IncomingMessage, expected: Buffer): boolean {
+  const header = request.headers.authorization ?? '';
+  const match = /^bearer\s+(.+)$/i.exec(header);
+  if (match === null) return false;
+  const presented = Buffer.from((match[1] ?? '').trim());
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}
+
+function writeOutcome(request: IncomingMessage, response: ServerResponse, outcome: Exclude<Outcome, { type: 'watch' }>): void {
+  switch (outcome.type) {
+    case 'object': {
+      const body = outcome.rendering === 'yaml' ? encodeYaml(outcome.body) : encodeJson(outcome.body);
+      sendBytes(request, response, { statusCode: outcome.statusCode, contentType: outcome.contentType, ...optional(outcome) }, body);
+      return;
+    }
+    case 'bytes':
+      sendBytes(request, response, { statusCode: outcome.statusCode, contentType: outcome.contentType, ...optional(outcome) }, outcome.body);
+      return;
+    case 'text':
+      if (outcome.headers !== undefined) for (const [name, value] of Object.entries(outcome.headers)) response.setHeader(name, value);
+      sendText(request, response, outcome.statusCode, outcome.text);
+      return;
+  }
+}
+
+function optional(outcome: { readonly warnings?: readonly string[]; readonly headers?: Readonly<Record<string, string>> }): {
+  warnings?: readonly string[];
+  headers?: Readonly<Record<string, string>>;
+} {
+  return { ...(outcome.warnings === undefined ? {} : { warnings: outcome.warnings }), ...(outcome.headers === undefined ? {} : { headers: outcome.headers }) };
+}
+
+export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<SandboxApi> {
+  const valid = validateOptions(options);
+  const logger = valid.logger.child({ component: 'sandbox-api' });
+  const tls = createLoopbackTls('sandbox-api');
+  const store = new ObjectStore();
+  if (valid.seed) seedSandbox(store, valid.minorVersion);
+  const allocator = new ServiceAddressAllocator(store);
+  const context: EndpointContext = {
+    store,
+    allocateClusterIp: () => allocator.allocateClusterIp(),
+    allocateNodePort: (taken) => allocator.allocateNodePort(taken),
+  };
+  const expectedToken = Buffer.from(valid.token);
+  const sockets = new Set<Socket>();
+  let port = valid.port;
+  const router = new RequestRouter({ context, minorVersion: valid.minorVersion, serverAddress: () => `${LOOPBACK_HOST}:${port}` });
+
+  async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', `https://${LOOPBACK_HOST}`);
+    if (!isAuthorized(request, expectedToken)) {
+      request.resume();
+      const error = unauthorized();
+      sendBytes(request, response, { statusCode: error.code, contentType: 'application/json' }, encodeJson(error.body));
+      return;
+    }
+    const body = await readBody(request);
+    const outcome = router.route({
+      method: request.method ?? 'GET',
+      url,
+      accept: request.headers.accept,
+      contentType: request.headers['content-type'],
+      body,
+    });
+    logger.debug({ method: request.method, path: url.pathname, outcome: outcome.type, statusCode: 'statusCode' in outcome ? outcome.statusCode : 200 }, 'request');
+    if (outcome.type === 'watch') streamWatch(context, outcome.request, request, response);
+    else writeOutcome(request, response, outcome);
+  }
+
+  function serverOnRequest(request: IncomingMessage, response: ServerResponse): void {
+    serve(request, response).catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      if (!(error instanceof ApiStatusError)) logger.error({ err: error }, 'sandbox api request failed');
+      const status = error instanceof ApiStatusError ? error : internalError(error instanceof Error ? error.message : String(error));
+      sendBytes(request, response, { statusCode: status.code, contentType: 'application/json' }, encodeJson(status.body));
+    });
+  }
+
+  function serverOnConnection(socket: Socket): void {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  }
+
+  function serverOnTlsClientError(error: Error): void {
+    logger.debug({ err: error }, 'tls client error');
+  }
+
+  const server: Server = createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, serverOnRequest);
+  server.on('connection', serverOnConnection);
+  server.on('tlsClientError', serverOnTlsClientError);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(valid.port, LOOPBACK_HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  port = typeof address === 'object' && address !== null ? address.port : valid.port;
+  const url = `https://${LOOPBACK_HOST}:${port}`;
+  logger.info({ url }, 'sandbox api listening');
+
+  const kubeconfigYaml = (): string => sandboxKubeconfig({ server: url, caPem: tls.caPem, token: valid.token });
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    caPem: tls.caPem,
+    token: valid.token,
+    store,
+    kubeconfigYaml,
+    writeKubeconfig: (path) => writeKubeconfigFile(path, kubeconfigYaml()),
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+        logger.info({ url }, 'sandbox api closed');
+      });
+      return closing;
+    },
+  };
+}
