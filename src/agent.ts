@@ -138,6 +138,8 @@ export class Agent {
       metrics,
     });
     metrics.observePool(host);
+    metrics.collectOnScrape('streamOutstandingBytes', () => router.outstandingStreamBytes);
+    metrics.collectOnScrape('linkBufferedBytes', () => link?.sessionConnection?.bufferedAmount ?? 0);
     // Up before the first dial, so probes see "not ready" rather than a refused connection.
     let http: AgentHttpServer;
     try {

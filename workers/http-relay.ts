@@ -15,7 +15,7 @@ import { ActorContext, workerActorContext } from './lib/actor-context.js';
 import { parseProxyRequest, type ProxyRequest } from './lib/proxy-request.js';
 import { detectClusterDomain, serviceCallError, serviceOrigin } from './lib/service-target.js';
 import { serviceUpstream, type Upstream } from './lib/upstream.js';
-import { RouterPort } from './lib/router-port.js';
+import { RouterPort, type UpstreamBytes } from './lib/router-port.js';
 import { BinaryBodyWait, BodyIntakeError, StreamedBody } from './lib/request-body.js';
 import { RelayFailure, failureLabel, startExchange } from './lib/upstream-exchange.js';
 import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
@@ -42,6 +42,7 @@ class Relay {
   #streamedBody: StreamedBody | undefined;
   #credit: CreditWindow;
   #deadlineTimer: NodeJS.Timeout | undefined;
+  readonly #bytes: UpstreamBytes = { sent: 0, received: 0 };
 
   constructor(task: HttpRelayTask, context: ActorContext) {
     this.#task = task;
@@ -65,8 +66,9 @@ class Relay {
     } finally {
       clearTimeout(this.#deadlineTimer);
       this.#streamedBody?.stop();
+      if (this.#streamedBody !== undefined) this.#bytes.sent = this.#streamedBody.writtenBytes;
       const durationMs = Date.now() - this.#startedMs;
-      this.#port.done(outcome, this.#mode, durationMs, this.#compression);
+      this.#port.done(outcome, this.#mode, durationMs, this.#bytes, this.#compression);
       this.#port.close();
     }
     this.#context.logger.debug({ requestId: this.#task.requestId, outcome, mode: this.#mode }, 'request finished');
@@ -98,6 +100,7 @@ class Relay {
     if (this.#streamedBody !== undefined) body = this.#streamedBody;
     this.#context.logger.debug({ requestId: this.#task.requestId, method: request.method, isKube }, 'relaying request');
     const exchange = startExchange({ upstream, request, isKube, shouldDropAcceptEncoding: config.dropAcceptEncoding, body });
+    if (body instanceof Uint8Array) this.#bytes.sent = body.length;
     this.#controller.signal.addEventListener('abort', () => exchange.outgoing.destroy(), { once: true });
     const response = await this.#untilAborted(exchange.response);
     if (this.#isStreaming) await this.#streamResponse(response, isKube);
@@ -123,6 +126,7 @@ class Relay {
         let size = 0;
         response.on('data', (chunk: Buffer) => {
           size += chunk.length;
+          this.#bytes.received += chunk.length;
           if (size > limit) {
             response.destroy();
             reject(new RelayFailure('upstream_error', 'response body too large'));
@@ -154,6 +158,7 @@ class Relay {
     await this.#untilAborted(
       new Promise<void>((resolve, reject) => {
         response.on('data', (chunk: Buffer) => {
+          this.#bytes.received += chunk.length;
           for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
             const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
             const sent = this.#port.sendJson(

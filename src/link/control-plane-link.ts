@@ -122,8 +122,14 @@ export class ControlPlaneLink {
   /** Writes a message on the session socket; false when there is none. */
   send(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): boolean {
     if (connection !== this.#current || !connection.isOpen) return false;
-    connection.send(data, isBinary, onWritten);
+    this.#write(connection, data, isBinary, onWritten);
     return true;
+  }
+
+  #write(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): void {
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+    this.#deps.metrics.inc('controlPlaneBytes', { direction: 'out' }, bytes);
+    connection.send(data, isBinary, onWritten);
   }
 
   /** Handles the control messages the router hands back (register replies, ping, error, ...). */
@@ -131,7 +137,8 @@ export class ControlPlaneLink {
     if (connection !== this.#current) return;
     switch (envelope.type) {
       case InboundType.ping:
-        connection.send(
+        this.#write(
+          connection,
           encodeEnvelope(OutboundType.pong, { timestamp: new Date(this.#deps.clock.now()).toISOString() }, envelope.requestId, this.#deps.clock.now()),
           false,
         );
@@ -196,6 +203,7 @@ export class ControlPlaneLink {
 
   #connectionOnMessage(connection: Connection, data: Buffer, isBinary: boolean): void {
     if (connection !== this.#current) return;
+    this.#deps.metrics.inc('controlPlaneBytes', { direction: 'in' }, data.length);
     this.#deps.session.onFrame(connection, data, isBinary);
   }
 
@@ -243,7 +251,7 @@ export class ControlPlaneLink {
     const now = this.#deps.clock.now();
     const requestId = registrationRequestId(now, this.#deps.agentId);
     this.#pending = new PendingRegistration(requestId, this.#deps.clock, () => this.#failRegistration(connection, 'registration timed out'));
-    connection.send(encodeEnvelope(OutboundType.register, payload, requestId, now), false);
+    this.#write(connection, encodeEnvelope(OutboundType.register, payload, requestId, now), false);
     this.#deps.logger.info({ requestId, mode: payload['cluster_id'] === undefined ? 'fresh' : 'resume' }, 'register sent');
   }
 
@@ -350,7 +358,7 @@ export class ControlPlaneLink {
     }
     if (connection !== this.#sessionConnection || !connection.isOpen) return;
     const now = this.#deps.clock.now();
-    connection.send(encodeEnvelope(OutboundType.heartbeat, payload, undefined, now), false);
+    this.#write(connection, encodeEnvelope(OutboundType.heartbeat, payload, undefined, now), false);
     this.#lastHeartbeatMs = now;
     this.#deps.metrics.inc('heartbeatSuccess');
     this.#deps.metrics.observe('heartbeatDuration', (now - startedMs) / 1000);

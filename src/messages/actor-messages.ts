@@ -52,6 +52,9 @@ export type ActorOutbound =
       readonly durationMs: number;
       /** Body sizes of a buffered response, for the compression metrics. */
       readonly compression?: { readonly rawBytes: number; readonly wireBytes: number; readonly skipReason: string | undefined };
+      /** Body bytes exchanged with the upstream: the actor's metric deltas, flushed with `done`. */
+      readonly upstreamBytesSent: number;
+      readonly upstreamBytesReceived: number;
     };
 
 export function isActorInbound(value: unknown): value is ActorInbound {

@@ -143,7 +143,90 @@ export const METRICS = {
     help: 'Actors started and not yet finished, read at scrape time',
     labels: [],
   },
+  linkBufferedBytes: {
+    name: 'pipeops_agent_link_buffered_bytes',
+    type: 'gauge',
+    help: 'Bytes queued on the control-plane socket and not yet taken by the operating system, read at scrape time',
+    labels: [],
+  },
+  streamOutstandingBytes: {
+    name: 'pipeops_agent_stream_outstanding_bytes',
+    type: 'gauge',
+    help: 'Bytes streaming responses have sent that the socket has not confirmed yet (bounded by their credit), read at scrape time',
+    labels: [],
+  },
+  controlPlaneBytes: {
+    name: 'pipeops_agent_control_plane_bytes_total',
+    type: 'counter',
+    help: 'Bytes of WebSocket messages on the control-plane socket, by direction (in, out)',
+    labels: ['direction'],
+  },
+  kubeApiBytes: {
+    name: 'pipeops_agent_kube_api_bytes_total',
+    type: 'counter',
+    help: 'Body bytes exchanged with the Kubernetes API and services by the relays, by direction (sent, received)',
+    labels: ['direction'],
+  },
+  binaryProtocolRequests: {
+    name: 'agent_binary_protocol_requests_total',
+    type: 'counter',
+    help: 'Binary frames on the wire, by direction (request: request-body frames received, response: response frames sent)',
+    labels: ['direction'],
+  },
+  compressionRatio: {
+    name: 'agent_compression_ratio',
+    type: 'histogram',
+    help: 'Compressed size divided by raw size of each gzipped response body',
+    labels: [],
+    buckets: [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1],
+  },
+  bandwidthSaved: {
+    name: 'agent_bandwidth_saved_bytes',
+    type: 'counter',
+    help: 'Response body bytes not sent thanks to gzip (raw minus compressed)',
+    labels: [],
+  },
+  compressionDecisions: {
+    name: 'pipeops_agent_compression_decisions_total',
+    type: 'counter',
+    help: 'Buffered response bodies compressed or sent as they are, by outcome and the reason for skipping',
+    labels: ['outcome', 'reason'],
+  },
+  actorTasks: {
+    name: 'pipeops_agent_actor_tasks_total',
+    type: 'counter',
+    help: 'Actors finished, by kind and outcome',
+    labels: ['kind', 'outcome'],
+  },
+  actorErrors: {
+    name: 'pipeops_agent_actor_errors_total',
+    type: 'counter',
+    help: 'Actors that ended without reporting done (a worker died or the task was refused), by error code',
+    labels: ['code'],
+  },
+  workerCrashes: {
+    name: 'pipeops_agent_worker_crashes_total',
+    type: 'counter',
+    help: 'Actor tasks lost because their worker thread died',
+    labels: [],
+  },
+  metricDeltasLost: {
+    name: 'pipeops_agent_metric_deltas_lost_total',
+    type: 'counter',
+    help: 'Actors whose metric deltas never reached the main thread (their worker died before done)',
+    labels: [],
+  },
 } as const satisfies Record<string, MetricSpec>;
+
+/**
+ * Names kept from the reference agent's dashboards, outside this project's naming rules (no prefix, or a
+ * counter without `_total`). Renaming them would break existing dashboards.
+ */
+export const REFERENCE_AGENT_NAMES: ReadonlySet<string> = new Set([
+  'agent_binary_protocol_requests_total',
+  'agent_compression_ratio',
+  'agent_bandwidth_saved_bytes',
+]);
 
 export type MetricKey = keyof typeof METRICS;
 

@@ -3,6 +3,7 @@
 // refuses work with the protocol's error instead of queueing without bound.
 
 import { Piscina } from 'piscina';
+import type { Worker } from 'node:worker_threads';
 import type { WorkerConfig } from '../config/agent-config.js';
 import type { HttpRelayTask } from '../messages/actor-messages.js';
 import { mapPoolError } from './dispatch.js';
@@ -15,6 +16,8 @@ export interface ActorHost {
   readonly activeActors: number;
   readonly threads: number;
   readonly queueSize: number;
+  /** The pool's worker threads (none inline), for inspection and fault tests. */
+  readonly workerThreads: readonly Worker[];
   close(): Promise<void>;
 }
 
@@ -85,6 +88,9 @@ class PoolActorHost implements ActorHost {
   get threads(): number {
     return this.#pool.threads.length;
   }
+  get workerThreads(): readonly Worker[] {
+    return this.#pool.threads;
+  }
   get queueSize(): number {
     return this.#pool.queueSize;
   }
@@ -125,6 +131,9 @@ class InlineActorHost implements ActorHost {
   }
   get threads(): number {
     return 0;
+  }
+  get workerThreads(): readonly Worker[] {
+    return [];
   }
   get queueSize(): number {
     return 0;

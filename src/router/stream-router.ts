@@ -28,7 +28,7 @@ import { FALLBACK_AGENT_NAME, FALLBACK_MODE, FALLBACK_PROTOCOL_VERSION } from '.
 import type { ActorHost } from '../pool/actor-host.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
-import { AgentError } from '../errors.js';
+import { AgentError, ErrorCode } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
 
 /** What the router needs from the link. */
@@ -123,6 +123,7 @@ export class StreamRouter implements SessionHandlers {
       const body = ownedCopy(bodyFrame.body);
       const message: ActorInbound = { type: 'body', data: body };
       waiting.port.postMessage(message, [body.buffer as ArrayBuffer]);
+      this.#metrics.inc('binaryProtocolRequests', { direction: 'request' });
       return;
     }
     let index = 0;
@@ -292,8 +293,7 @@ export class StreamRouter implements SessionHandlers {
       this.#link().send(entry.connection, bytes, outbound.isBinary, () => this.#grant(entry, bytes.length));
       return;
     }
-    this.#metrics.inc('relayRequests', { outcome: outbound.outcome, mode: outbound.mode });
-    this.#metrics.observe('relayDuration', outbound.durationMs / 1000, { mode: outbound.mode });
+    this.#applyDeltas(outbound);
     this.#finish(entry);
   }
 
@@ -328,12 +328,38 @@ export class StreamRouter implements SessionHandlers {
     entry.port.postMessage(message);
   }
 
+  /** The actor's metric deltas, flushed with its `done`. */
+  #applyDeltas(done: Extract<ActorOutbound, { type: 'done' }>): void {
+    const metrics = this.#metrics;
+    metrics.inc('relayRequests', { outcome: done.outcome, mode: done.mode });
+    metrics.observe('relayDuration', done.durationMs / 1000, { mode: done.mode });
+    metrics.inc('actorTasks', { kind: ActorKind.httpRelay, outcome: done.outcome });
+    metrics.inc('kubeApiBytes', { direction: 'sent' }, done.upstreamBytesSent);
+    metrics.inc('kubeApiBytes', { direction: 'received' }, done.upstreamBytesReceived);
+    if (done.mode === 'binary') metrics.inc('binaryProtocolRequests', { direction: 'response' });
+    const compression = done.compression;
+    if (compression === undefined) return;
+    if (compression.skipReason === undefined) {
+      metrics.inc('compressionDecisions', { outcome: 'compressed', reason: 'none' });
+      metrics.observe('compressionRatio', compression.rawBytes === 0 ? 1 : compression.wireBytes / compression.rawBytes);
+      metrics.inc('bandwidthSaved', {}, compression.rawBytes - compression.wireBytes);
+    } else {
+      metrics.inc('compressionDecisions', { outcome: 'skipped', reason: compression.skipReason });
+    }
+  }
+
   #actorOnFailure(entry: ActorEntry, error: unknown): void {
     if (entry.isDone) return;
-    const message = error instanceof AgentError ? error.message : `actor failed: ${String(error)}`;
-    this.#logger.error({ err: error, requestId: entry.requestId }, 'actor failed');
-    if (!entry.isDetached) this.#reply(entry.connection, OutboundType.proxyError, { error: message }, entry.requestId);
+    const failure = error instanceof AgentError ? error : new AgentError(ErrorCode.actorFailed, `actor failed: ${String(error)}`);
+    this.#logger.error({ err: error, requestId: entry.requestId, code: failure.code }, 'actor ended without done');
+    if (!entry.isDetached) this.#reply(entry.connection, OutboundType.proxyError, { error: failure.message }, entry.requestId);
     this.#metrics.inc('relayRequests', { outcome: 'actor_error', mode: 'none' });
+    this.#metrics.inc('actorTasks', { kind: ActorKind.httpRelay, outcome: 'actor_error' });
+    this.#metrics.inc('actorErrors', { code: failure.code });
+    if (failure.code === ErrorCode.actorFailed) {
+      this.#metrics.inc('workerCrashes');
+      this.#metrics.inc('metricDeltasLost');
+    }
     this.#finish(entry);
   }
 

@@ -42,6 +42,6 @@ export function testConfig(input: TestConfigInput): AgentConfig {
     },
     kubernetes: { kubeconfig: input.kubeconfig, serviceToken: undefined },
     tunnel: { enabled: true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
-    logging: { level: 'silent' },
+    logging: { level: (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent' },
   };
 }

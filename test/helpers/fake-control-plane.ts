@@ -88,11 +88,11 @@ export class FakeSocket {
     this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  next(type: string, timeoutMs = 5_000, match: (message: JsonMessage) => boolean = () => true): Promise<JsonMessage> {
+  next(type: string, timeoutMs = 15_000, match: (message: JsonMessage) => boolean = () => true): Promise<JsonMessage> {
     return this.messages.take((message) => message.type === type && match(message), timeoutMs, `a "${type}" message`);
   }
 
-  nextBinary(timeoutMs = 5_000): Promise<Buffer> {
+  nextBinary(timeoutMs = 15_000): Promise<Buffer> {
     return this.binaries.take(() => true, timeoutMs, 'a binary frame');
   }
 
@@ -110,6 +110,15 @@ export class FakeSocket {
 
   close(code = 1000): void {
     this.socket.close(code);
+  }
+
+  /** Stops reading from the agent: its socket's buffers fill and TCP pushes back. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 }
 
@@ -159,7 +168,7 @@ export class FakeControlPlane {
     return `${this.#server instanceof https.Server ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
-  nextSocket(timeoutMs = 5_000): Promise<FakeSocket> {
+  nextSocket(timeoutMs = 15_000): Promise<FakeSocket> {
     return this.#sockets.take(() => true, timeoutMs, 'an agent connection');
   }
 

@@ -21,7 +21,7 @@ async function connected(t: ExecutionContext, workers = 0): Promise<Session> {
 /** The agent still answers, holds no request, actor or stray timer, and is on one socket. */
 async function assertClean(t: ExecutionContext, session: Session): Promise<void> {
   session.socket.send({ type: 'ping', request_id: 'still-alive', payload: {} });
-  await session.socket.next('pong', 5_000, (m) => m.request_id === 'still-alive');
+  await session.socket.next('pong', 15_000, (m) => m.request_id === 'still-alive');
   await eventually(() => session.agent.router.activeRequests === 0 && session.agent.host.activeActors === 0, 'no request in flight');
   // ping + silence + heartbeat: the link's own timers, nothing else
   t.is(session.clock.pendingTimers, 3);
@@ -75,7 +75,7 @@ test('C41: non-object payload, bad base64 and conflicting body flags get "invali
 test('C9 C63: JSON in a binary frame is processed; unmatched body frames and garbage binary frames are dropped and counted', async (t) => {
   const session = await connected(t);
   session.socket.send(Buffer.from('  {"type":"ping","request_id":"bin"}'), true);
-  await session.socket.next('pong', 5_000, (m) => m.request_id === 'bin');
+  await session.socket.next('pong', 15_000, (m) => m.request_id === 'bin');
   session.socket.send(Buffer.from([0x00, 0x02, 0x72, 0x31, 0x68, 0x69]), true); // id r1, body hi: nobody waits for it
   session.socket.send(Buffer.from([0x00, 0x09, 0x01]), true); // id longer than the frame
   await assertClean(t, session);

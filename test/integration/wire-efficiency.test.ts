@@ -50,7 +50,7 @@ const request = (socket: FakeSocket, id: string, payload: Record<string, unknown
 
 async function noMoreFor(session: Session, id: string): Promise<void> {
   session.socket.send({ type: 'ping', request_id: `after-${id}`, payload: {} });
-  await session.socket.next('pong', 5_000, (m) => m.request_id === `after-${id}`);
+  await session.socket.next('pong', 15_000, (m) => m.request_id === `after-${id}`);
   await eventually(() => session.agent.router.activeRequests === 0, 'request finished');
 }
 
@@ -237,7 +237,7 @@ test('C60 C61: binary bodies match by id in any position, two pending in reverse
   const second = splitResponseFrame(await session.socket.nextBinary());
   t.is(second.id, 'second');
   bodies.set('second', second.body);
-  const first = await session.socket.next('proxy_response', 5_000, (m) => m.request_id === 'first');
+  const first = await session.socket.next('proxy_response', 15_000, (m) => m.request_id === 'first');
   bodies.set('first', Buffer.from(first.payload['body'] as string, 'base64'));
   t.deepEqual(bodies.get('first'), Buffer.from('/api/v1/a:abc'));
   t.deepEqual(bodies.get('second'), Buffer.concat([Buffer.from('/api/v1/b:'), big]));
@@ -288,10 +288,10 @@ test('C65: queue overflow and a chunk gap fail the request with proxy_error and 
   t.deepEqual((await session.socket.next('proxy_error')).payload, { error: 'request body stream overflow' });
   request(session.socket, 'gap', { method: 'POST', use_streaming: true });
   session.socket.send({ type: 'proxy_request_chunk', request_id: 'gap', payload: { data: 'aGk=' } });
-  t.deepEqual((await session.socket.next('proxy_error', 5_000, (m) => m.request_id === 'gap')).payload, { error: 'request body stream timed out' });
+  t.deepEqual((await session.socket.next('proxy_error', 15_000, (m) => m.request_id === 'gap')).payload, { error: 'request body stream timed out' });
   request(session.socket, 'bad', { method: 'POST', use_streaming: true });
   session.socket.send({ type: 'proxy_request_chunk', request_id: 'bad', payload: { data: '***' } });
-  t.deepEqual((await session.socket.next('proxy_error', 5_000, (m) => m.request_id === 'bad')).payload, { error: 'invalid request body chunk' });
+  t.deepEqual((await session.socket.next('proxy_error', 15_000, (m) => m.request_id === 'bad')).payload, { error: 'invalid request body chunk' });
   await noMoreFor(session, 'bad');
 });
 

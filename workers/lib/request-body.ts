@@ -44,6 +44,7 @@ export class BinaryBodyWait {
 export class StreamedBody {
   readonly #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  #writtenBytes = 0;
   #isEnded = false;
   #isWaitingForDrain = false;
   #sink: Writable | undefined;
@@ -104,6 +105,11 @@ export class StreamedBody {
     return this.#queuedBytes;
   }
 
+  /** Bytes handed to the upstream request so far. */
+  get writtenBytes(): number {
+    return this.#writtenBytes;
+  }
+
   stop(): void {
     clearTimeout(this.#gapTimer);
     this.#isEnded = true;
@@ -117,6 +123,7 @@ export class StreamedBody {
     while (!this.#isWaitingForDrain && this.#queue.length > 0) {
       const chunk = this.#queue.shift()!;
       this.#queuedBytes -= chunk.length;
+      this.#writtenBytes += chunk.length;
       if (!sink.write(chunk)) this.#isWaitingForDrain = true;
     }
     if (this.#isEnded && this.#queue.length === 0 && !sink.writableEnded) sink.end();

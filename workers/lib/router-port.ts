@@ -19,6 +19,11 @@ export interface CompressionStats {
   readonly skipReason: string | undefined;
 }
 
+export interface UpstreamBytes {
+  sent: number;
+  received: number;
+}
+
 export interface PortListener {
   onFrame(data: Uint8Array): void;
   onBody(data: Uint8Array): void;
@@ -51,8 +56,16 @@ export class RouterPort {
     return this.#post(frame, true, needsCredit);
   }
 
-  done(outcome: RelayOutcome, mode: ResponseMode, durationMs: number, compression?: CompressionStats): void {
-    const message: ActorOutbound = { type: 'done', outcome, mode, durationMs, ...(compression === undefined ? {} : { compression }) };
+  done(outcome: RelayOutcome, mode: ResponseMode, durationMs: number, bytes: UpstreamBytes, compression?: CompressionStats): void {
+    const message: ActorOutbound = {
+      type: 'done',
+      outcome,
+      mode,
+      durationMs,
+      upstreamBytesSent: bytes.sent,
+      upstreamBytesReceived: bytes.received,
+      ...(compression === undefined ? {} : { compression }),
+    };
     this.#port.postMessage(message);
   }
 
@@ -64,9 +77,10 @@ export class RouterPort {
   #post(bytes: Uint8Array, isBinary: boolean, needsCredit: boolean): number {
     // Only a buffer the view owns outright can be transferred; pooled Buffers are copied first.
     const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : ownedCopy(bytes);
+    const size = owned.byteLength; // read before the transfer detaches the buffer
     const message: ActorOutbound = { type: 'send', data: owned, isBinary, needsCredit };
     this.#port.postMessage(message, [owned.buffer as ArrayBuffer]);
-    return owned.byteLength;
+    return size;
   }
 
   #portOnMessage(message: unknown): void {

@@ -1,0 +1,126 @@
+// `cli.js demo`: the whole local stack on loopback (sandbox Kubernetes API, local control plane, agent),
+// a kubeconfig for kubectl, and a clean stop on SIGINT/SIGTERM. Never imported by the agent.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Agent } from '../agent.js';
+import { loadConfig } from '../config/load-config.js';
+import { createLogger, type Logger } from '../log.js';
+import { untilSignal } from '../run-command.js';
+import { startControlPlane, WireMode, type ControlPlane } from './control-plane/control-plane-server.js';
+import { startSandboxApi, type SandboxApi } from './sandbox-api/sandbox-server.js';
+
+const DEMO_CLUSTER = 'demo';
+const DEFAULT_KUBECONFIG = '.demo/kubeconfig';
+const CLUSTER_WAIT_MS = 30_000;
+const EXIT_USAGE = 2;
+
+export interface DemoOptions {
+  readonly kubeconfig: string;
+  /** Undefined: the leanest mode the agent advertises. */
+  readonly mode: WireMode | undefined;
+}
+
+export interface DemoStack {
+  readonly sandbox: SandboxApi;
+  readonly plane: ControlPlane;
+  readonly agent: Agent;
+  readonly kubeconfig: string;
+  stop(): Promise<void>;
+}
+
+export function parseDemoArgs(argv: readonly string[]): DemoOptions | string {
+  let kubeconfig = DEFAULT_KUBECONFIG;
+  let mode: WireMode | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = inline ?? argv[i + 1];
+    if (flag !== '--kubeconfig' && flag !== '--mode') return `unknown flag "${arg}" (usage: demo [--kubeconfig PATH] [--mode legacy|binary|streaming])`;
+    if (value === undefined || value === '') return `${flag} needs a value`;
+    if (inline === undefined) i++;
+    if (flag === '--kubeconfig') kubeconfig = value;
+    else if (Object.values(WireMode).includes(value as WireMode)) mode = value as WireMode;
+    else return `--mode must be one of legacy, binary, streaming (got "${value}")`;
+  }
+  return { kubeconfig, mode };
+}
+
+/**
+ * Starts the stack. The agent is configured exactly as in a cluster, through loadConfig, with the
+ * sandbox's kubeconfig standing in for the in-cluster service account. `env` lets the caller pass
+ * AGENT_WORKERS, LOG_LEVEL and the like.
+ */
+export async function startDemo(options: DemoOptions, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<DemoStack> {
+  const kubeconfig = resolve(options.kubeconfig);
+  await mkdir(dirname(kubeconfig), { recursive: true });
+  const sandbox = await startSandboxApi({ logger: logger.child({ part: 'sandbox-api' }) });
+  const sandboxKubeconfig = join(dirname(kubeconfig), 'sandbox-kubeconfig');
+  await sandbox.writeKubeconfig(sandboxKubeconfig);
+  const agentToken = randomBytes(24).toString('hex');
+  const plane = await startControlPlane({
+    agentToken,
+    logger: logger.child({ part: 'control-plane' }),
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+  });
+  let agent: Agent | undefined;
+  try {
+    const { config } = loadConfig({
+      env: {
+        ...env,
+        PIPEOPS_API_URL: plane.url,
+        PIPEOPS_TOKEN: agentToken,
+        PIPEOPS_TOKEN_FILE: undefined,
+        PIPEOPS_CLUSTER_NAME: DEMO_CLUSTER,
+        KUBECONFIG: sandboxKubeconfig,
+        AGENT_PORT: env['AGENT_PORT'] ?? '0',
+      },
+      argv: [],
+    });
+    agent = await Agent.start({ config, logger: logger.child({ part: 'agent' }) });
+    await plane.waitForCluster(DEMO_CLUSTER, CLUSTER_WAIT_MS);
+    await plane.writeKubeconfig(kubeconfig, DEMO_CLUSTER);
+  } catch (error) {
+    await agent?.stop();
+    await plane.close();
+    await sandbox.close();
+    throw error;
+  }
+  const started = agent;
+  return {
+    sandbox,
+    plane,
+    agent: started,
+    kubeconfig,
+    async stop() {
+      await started.stop();
+      await plane.close();
+      await sandbox.close();
+    },
+  };
+}
+
+export async function runDemoCommand(argv: readonly string[]): Promise<void> {
+  const parsed = parseDemoArgs(argv);
+  if (typeof parsed === 'string') {
+    process.stderr.write(`demo: ${parsed}\n`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  // Logs go to stderr so stdout carries only what a user or script reads.
+  const logger = createLogger({ level: process.env['LOG_LEVEL'] === undefined ? 'warn' : (process.env['LOG_LEVEL'] as 'info'), fd: 2 });
+  const stack = await startDemo(parsed, { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' }, logger);
+  process.stdout.write(
+    [
+      `sandbox api:   ${stack.sandbox.url}`,
+      `control plane: ${stack.plane.url} (mode ${parsed.mode ?? 'binary when the agent supports it; watches and logs -f streamed'})`,
+      `kubectl:       KUBECONFIG=${stack.kubeconfig} kubectl get pods -A`,
+      `demo ready: KUBECONFIG=${stack.kubeconfig}`,
+      '',
+    ].join('\n'),
+  );
+  await untilSignal();
+  await stack.stop();
+  process.stdout.write('demo stopped\n');
+}
