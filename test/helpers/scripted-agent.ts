@@ -88,11 +88,14 @@ export interface ReceivedFrame {
   readonly envelope: Envelope | undefined;
 }
 
+export type EnvelopeHandler = (envelope: Envelope) => void;
+
 export class ScriptedAgent {
   readonly ws: WebSocket;
   readonly received: ReceivedFrame[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly #queue: ReceivedFrame[] = [];
+  readonly #handlers = new Map<string, Set<EnvelopeHandler>>();
   #waiter: (() => void) | undefined;
 
   private constructor(ws: WebSocket) {
@@ -103,6 +106,8 @@ export class ScriptedAgent {
       const frame: ReceivedFrame = { isBinary, data: bytes, envelope: isBinary ? undefined : parseEnvelope(bytes) };
       this.received.push(frame);
       this.#queue.push(frame);
+      const envelope = frame.envelope;
+      if (envelope !== undefined) for (const handler of this.#handlers.get(envelope.type) ?? []) handler(envelope);
       this.#waiter?.();
     });
     ws.on('close', () => this.#waiter?.());
@@ -147,6 +152,22 @@ export class ScriptedAgent {
         };
       });
     }
+  }
+
+  /**
+   * Calls `handler` for every JSON message of `type` as it arrives (for an agent that must answer in the
+   * background, e.g. kubectl's pod GET); the messages stay in the queue for next(). Returns the unsubscribe.
+   */
+  onEnvelope(type: string, handler: EnvelopeHandler): () => void {
+    let handlers = this.#handlers.get(type);
+    if (handlers === undefined) this.#handlers.set(type, (handlers = new Set()));
+    handlers.add(handler);
+    return () => handlers.delete(handler);
+  }
+
+  /** Messages of `type` received so far, in order. */
+  countOf(type: string): number {
+    return this.received.filter((frame) => frame.envelope?.type === type).length;
   }
 
   /** Waits for the next JSON message of `type`. */

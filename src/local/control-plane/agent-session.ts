@@ -1,5 +1,6 @@
 // One accepted agent socket: answers `register`, records heartbeats, and routes every response message or
-// binary frame to the pending kubectl request it belongs to. Requests die with the socket that carried them.
+// binary frame to the pending kubectl request it belongs to, and session messages to its SessionTable.
+// Requests and sessions die with the socket that carried them.
 
 import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
@@ -10,6 +11,8 @@ import type { Logger } from '../../log.js';
 import type { ClusterRecord, ClusterRegistry } from './cluster-registry.js';
 import { ControlPlaneEvent, type AgentBinaryEvent, type AgentMessageEvent } from './control-plane-events.js';
 import { PendingRequest, isAgentResponseType } from './pending-request.js';
+import { SessionTable, isSessionMessageType } from './session-table.js';
+import { rawDataBytes } from './ws-frame.js';
 
 export interface AgentSessionContext {
   readonly registry: ClusterRegistry;
@@ -33,12 +36,6 @@ function socketOnError(this: WebSocket, error: Error): void {
   SESSION_BY_SOCKET.get(this)?.logger.debug({ err: error }, 'agent socket error');
 }
 
-function rawDataBytes(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
 function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
@@ -50,6 +47,8 @@ export class AgentSession {
   logger: Logger;
   readonly #context: AgentSessionContext;
   readonly #pending = new Map<string, PendingRequest>();
+  /** kubectl WebSocket sessions riding on this socket. */
+  readonly streams: SessionTable;
   #cluster: ClusterRecord | undefined;
 
   /** `cluster` is known up front on a gateway socket (from `cluster_uuid`), which is a session at once. */
@@ -58,6 +57,7 @@ export class AgentSession {
     this.path = path;
     this.#context = context;
     this.logger = context.logger.child({ path });
+    this.streams = new SessionTable(this, context.events);
     SESSION_BY_SOCKET.set(socket, this);
     socket.on('message', socketOnMessage);
     socket.on('close', socketOnClose);
@@ -128,6 +128,7 @@ export class AgentSession {
 
   closed(code: number, reason: string): void {
     for (const pending of [...this.#pending.values()]) pending.agentDisconnected();
+    this.streams.agentLost();
     const cluster = this.#cluster;
     if (cluster === undefined || !this.#context.registry.detach(cluster, this)) return;
     this.logger.info({ code }, 'agent session closed');
@@ -150,6 +151,12 @@ export class AgentSession {
       }
       return;
     }
+    if (isSessionMessageType(envelope.type)) {
+      this.streams.receive(envelope);
+      return;
+    }
+    // session errors carry the stream id (payload request_id, else the envelope's); the rest are requests'
+    if (envelope.type === 'proxy_error' && this.streams.receiveError(envelope)) return;
     if (isAgentResponseType(envelope.type) && envelope.requestId !== undefined) {
       const pending = this.#pending.get(envelope.requestId);
       if (pending === undefined) this.logger.debug({ type: envelope.type }, 'answer for an unknown or finished request; ignored');

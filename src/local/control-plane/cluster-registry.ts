@@ -21,6 +21,8 @@ export interface ClusterInfo {
   /** `register` messages received. */
   readonly registrations: number;
   readonly isConnected: boolean;
+  /** kubectl WebSocket sessions (exec, attach, port-forward) open on the live session socket. */
+  readonly activeSessions: number;
 }
 
 
@@ -142,5 +144,6 @@ export function clusterSnapshot(record: ClusterRecord): ClusterInfo {
     connections: record.connections,
     registrations: record.registrations,
     isConnected: record.session !== undefined && record.session.isOpen,
+    activeSessions: record.session?.streams.size ?? 0,
   };
 }

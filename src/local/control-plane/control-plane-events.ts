@@ -15,6 +15,10 @@ export const ControlPlaneEvent = {
   agentDisconnected: 'agent-disconnected',
   /** Every upgrade attempt on an agent path, accepted or not. */
   handshake: 'handshake',
+  /** A kubectl WebSocket upgrade was accepted and proxy_websocket_start sent. */
+  sessionStarted: 'session-started',
+  /** A kubectl session ended, whichever side ended it (the proxy_websocket_close, if due, is already sent). */
+  sessionEnded: 'session-ended',
 } as const;
 export type ControlPlaneEvent = (typeof ControlPlaneEvent)[keyof typeof ControlPlaneEvent];
 
@@ -52,4 +56,10 @@ export interface HandshakeEvent {
   readonly headers: IncomingHttpHeaders;
   /** HTTP status the control plane answered with: 101 when accepted. */
   readonly status: number;
+}
+
+export interface SessionEvent {
+  readonly cluster: string;
+  /** `ws-<counter>`: the stream id and envelope request_id of the session's messages. */
+  readonly streamId: string;
 }

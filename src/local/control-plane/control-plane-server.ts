@@ -3,7 +3,8 @@
 // listening socket and shuts everything down on close(); protocol work lives in the modules it composes.
 //
 //   agent ──wss /api/v1/clusters/agent/ws (or /ws)──▶ AgentEndpoint ─▶ AgentSession ─┐
-//   kubectl ──https /clusters/<name>/api/…──▶ KubectlEndpoint ─▶ proxy_request ───────┘ ◀─ answers ─ PendingRequest
+//   kubectl ──https /clusters/<name>/api/…──▶ KubectlEndpoint ─▶ proxy_request ───────┤ ◀─ answers ─ PendingRequest
+//   kubectl ──wss upgrade /clusters/<name>/…/exec──▶ SessionEndpoint ─▶ proxy_websocket_* ┘ ◀─ frames ─ SessionTable
 
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,11 +17,10 @@ import { silentLogger, type Logger } from '../../log.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { ClusterRegistry, clusterSnapshot, type ClusterInfo } from './cluster-registry.js';
 import { ControlPlaneEvent, type AgentConnectedEvent } from './control-plane-events.js';
-import { kubeStatusBody } from './kube-status.js';
 import { kubeconfigYaml, writeKubeconfigFile } from './kubeconfig.js';
 import { CLUSTER_PATH_PREFIX, KubectlEndpoint } from './kubectl-endpoint.js';
 import { WireMode } from './proxy-request.js';
-import { refuseUpgrade } from './upgrade-refusal.js';
+import { SessionEndpoint } from './session-endpoint.js';
 
 export { WireMode } from './proxy-request.js';
 export type { ClusterInfo } from './cluster-registry.js';
@@ -114,6 +114,7 @@ class LocalControlPlane implements ControlPlane {
   readonly #caPem: string | undefined;
   readonly #agents: AgentEndpoint;
   readonly #kubectl: KubectlEndpoint;
+  readonly #sessions: SessionEndpoint;
   readonly logger: Logger;
   readonly #waiters = new Set<(error: Error) => void>();
 
@@ -136,6 +137,7 @@ class LocalControlPlane implements ControlPlane {
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       logger: this.logger,
     });
+    this.#sessions = new SessionEndpoint({ registry: this.#registry, clusterToken: options.clusterToken, logger: this.logger });
     PLANE_BY_SERVER.set(server, this);
     server.on('request', serverOnRequest);
     server.on('upgrade', serverOnUpgrade);
@@ -148,8 +150,7 @@ class LocalControlPlane implements ControlPlane {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if ((req.url ?? '/').startsWith(CLUSTER_PATH_PREFIX)) {
-      const message = 'WebSocket and SPDY upgrades (exec, attach, port-forward) are not relayed by the local control plane yet';
-      refuseUpgrade(socket, 501, kubeStatusBody(501, message), 'application/json');
+      this.#sessions.handleUpgrade(req, socket, head);
       return;
     }
     this.#agents.handleUpgrade(req, socket, head);
@@ -208,7 +209,9 @@ class LocalControlPlane implements ControlPlane {
   async close(): Promise<void> {
     for (const settle of [...this.#waiters]) settle(new Error('control plane closed'));
     const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // agents first: their sockets' close ends every kubectl session (1011), then the stragglers go
     await this.#agents.close();
+    await this.#sessions.close();
     this.#server.closeAllConnections();
     await serverClosed;
     this.#server.off('request', serverOnRequest);
