@@ -61,6 +61,8 @@ export class Agent {
   readonly link: ControlPlaneLink;
   readonly router: StreamRouter;
   readonly host: ActorHost;
+  /** The session pool: kubectl WebSocket sessions run apart from HTTP relays. */
+  readonly sessionHost: ActorHost;
   readonly agentId: string;
   readonly #logger: Logger;
   readonly #http: AgentHttpServer;
@@ -71,6 +73,7 @@ export class Agent {
     link: ControlPlaneLink;
     router: StreamRouter;
     host: ActorHost;
+    sessionHost: ActorHost;
     agentId: string;
     logger: Logger;
     http: AgentHttpServer;
@@ -80,6 +83,7 @@ export class Agent {
     this.link = parts.link;
     this.router = parts.router;
     this.host = parts.host;
+    this.sessionHost = parts.sessionHost;
     this.agentId = parts.agentId;
     this.#logger = parts.logger;
     this.#http = parts.http;
@@ -117,8 +121,17 @@ export class Agent {
       maxQueue: config.agent.maxQueue,
       workerConfig: workerConfigOf(config, options.workerTuning),
     });
+    const sessionHost = await createActorHost(
+      {
+        workers: config.agent.workers === 0 ? 0 : Math.max(1, Math.ceil(config.agent.workers / 2)),
+        tasksPerWorker: config.agent.tasksPerWorker,
+        maxQueue: config.agent.maxQueue,
+        workerConfig: workerConfigOf(config, options.workerTuning),
+      },
+      'ws-session',
+    );
     let link: ControlPlaneLink | undefined;
-    const router = new StreamRouter(() => link!, host, metrics, logger.child({ part: 'router' }), clock);
+    const router = new StreamRouter(() => link!, host, sessionHost, metrics, logger.child({ part: 'router' }), clock);
     const tokenFile = config.pipeops.tokenFile;
     link = new ControlPlaneLink({
       apiUrl: config.pipeops.apiUrl,
@@ -139,6 +152,7 @@ export class Agent {
     });
     metrics.observePool(host);
     metrics.collectOnScrape('streamOutstandingBytes', () => router.outstandingStreamBytes);
+    metrics.collectOnScrape('sessionsActive', () => router.activeSessions);
     metrics.collectOnScrape('linkBufferedBytes', () => link?.sessionConnection?.bufferedAmount ?? 0);
     // Up before the first dial, so probes see "not ready" rather than a refused connection.
     let http: AgentHttpServer;
@@ -146,9 +160,10 @@ export class Agent {
       http = await AgentHttpServer.start({ config, link, metrics, clock, logger: logger.child({ part: 'http' }) });
     } catch (error) {
       await host.close();
+      await sessionHost.close();
       throw error;
     }
-    const agent = new Agent({ config, metrics, link, router, host, agentId, logger, http });
+    const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http });
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     await link.start();
     return agent;
@@ -159,6 +174,7 @@ export class Agent {
     await this.link.stop();
     await this.router.close();
     await this.host.close();
+    await this.sessionHost.close();
     // Last, so /metrics stays scrapable while the link and actors drain.
     await this.#http.close();
   }

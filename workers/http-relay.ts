@@ -21,6 +21,8 @@ import { RelayFailure, failureLabel, startExchange } from './lib/upstream-exchan
 import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
 import { CreditWindow } from './lib/credit-window.js';
 import { gzipEngine } from './lib/gzip-engine.js';
+import { KubeSession } from './lib/kube-session.js';
+import { isValidSessionPath } from '../src/protocol/kube-session-rules.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
@@ -41,6 +43,8 @@ class Relay {
   #binaryWait: BinaryBodyWait | undefined;
   #streamedBody: StreamedBody | undefined;
   #credit: CreditWindow;
+  /** Set when the request turned out to be a kubectl WebSocket session (§13.8). */
+  #session: KubeSession | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   readonly #bytes: UpstreamBytes = { sent: 0, received: 0 };
 
@@ -50,10 +54,10 @@ class Relay {
     this.#port = new RouterPort(task.port, task.requestId);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
-      onFrame: (data) => this.#streamedBody?.accept(data),
+      onFrame: (data) => (this.#session === undefined ? this.#streamedBody?.accept(data) : this.#session.onFrame(data)),
       onBody: (data) => this.#binaryWait?.deliver(data),
-      onCredit: (bytes) => this.#credit.grant(bytes),
-      onCancel: (reason) => this.#cancel(reason),
+      onCredit: (bytes) => (this.#session === undefined ? this.#credit.grant(bytes) : this.#session.onCredit(bytes)),
+      onCancel: (reason) => (this.#session === undefined ? this.#cancel(reason) : this.#session.cancel(reason)),
     });
   }
 
@@ -84,7 +88,12 @@ class Relay {
     const request = parsed.request;
     this.#isStreaming = request.supportsResponseStreaming;
     if (request.isWebSocket) {
-      throw new RelayFailure('invalid', 'invalid proxy_request: WebSocket upgrades are not supported by this agent version');
+      const isKubePath = request.path.startsWith('/api/') || request.path.startsWith('/apis/');
+      if (isKubePath && request.service === undefined) {
+        await this.#runKubeSession(request);
+        return;
+      }
+      throw new RelayFailure('upstream_error', 'failed to connect to service WebSocket: application WebSocket relays are not supported by this agent version');
     }
     if (request.body.kind === 'binary-frame') this.#binaryWait = new BinaryBodyWait(config.tuning.binaryBodyTimeoutMs);
     if (request.body.kind === 'stream') {
@@ -105,6 +114,28 @@ class Relay {
     const response = await this.#untilAborted(exchange.response);
     if (this.#isStreaming) await this.#streamResponse(response, isKube);
     else await this.#bufferResponse(response, isKube);
+  }
+
+  /**
+   * §13.8: a WebSocket upgrade for a Kubernetes path becomes a kubectl session with stream id = request id.
+   * The HTTP side completes at once (200, for compatibility), then the session dials and relays.
+   */
+  async #runKubeSession(request: ProxyRequest): Promise<void> {
+    if (!isValidSessionPath(request.path)) throw new RelayFailure('invalid', 'invalid path: must be a Kubernetes API path');
+    clearTimeout(this.#deadlineTimer); // sessions have no timeout of their own (§13.7)
+    const kube = this.#context.kubeUpstream();
+    if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized');
+    if (this.#isStreaming) this.#port.sendJson(OutboundType.proxyResponseEnd, {});
+    else this.#port.sendJson(OutboundType.proxyResponse, { status: 200, headers: null });
+    this.#mode = 'none';
+    const session = new KubeSession(
+      { streamId: this.#task.requestId, path: request.path, query: request.query, protocol: request.protocol, headers: request.headers },
+      this.#port,
+      kube,
+      this.#context.config.tuning.streamCreditBytes,
+    );
+    this.#session = session;
+    await session.run();
   }
 
   #chooseUpstream(request: ProxyRequest): Upstream {

@@ -8,7 +8,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 
-export const ActorKind = { httpRelay: 'http-relay' } as const;
+export const ActorKind = { httpRelay: 'http-relay', wsSession: 'ws-session' } as const;
 export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
 
 /** The task handed to the pool: one actor for one request. */
@@ -20,7 +20,23 @@ export interface HttpRelayTask {
   readonly port: MessagePort;
 }
 
-export const CancelReason = { proxyCancel: 'proxy_cancel', connectionLost: 'connection_lost', shutdown: 'shutdown' } as const;
+/** The task for one kubectl WebSocket session: the undecoded `proxy_websocket_start` envelope. */
+export interface WsSessionTask {
+  readonly kind: typeof ActorKind.wsSession;
+  readonly streamId: string;
+  readonly frame: Uint8Array;
+  readonly port: MessagePort;
+}
+
+export type ActorTask = HttpRelayTask | WsSessionTask;
+
+export const CancelReason = {
+  proxyCancel: 'proxy_cancel',
+  connectionLost: 'connection_lost',
+  shutdown: 'shutdown',
+  /** A new session started with the same stream id (§13.3). */
+  replaced: 'replaced',
+} as const;
 export type CancelReason = (typeof CancelReason)[keyof typeof CancelReason];
 
 /** Router → actor. */
@@ -47,6 +63,7 @@ export type ActorOutbound =
   | { readonly type: 'send'; readonly data: Uint8Array; readonly isBinary: boolean; readonly needsCredit: boolean }
   | {
       readonly type: 'done';
+      readonly kind: ActorKind;
       readonly outcome: RelayOutcome;
       readonly mode: ResponseMode;
       readonly durationMs: number;
@@ -55,6 +72,8 @@ export type ActorOutbound =
       /** Body bytes exchanged with the upstream: the actor's metric deltas, flushed with `done`. */
       readonly upstreamBytesSent: number;
       readonly upstreamBytesReceived: number;
+      /** Session frames relayed, per direction (in: towards the API server), and frames dropped. */
+      readonly session?: { readonly framesIn: number; readonly framesOut: number; readonly dropped: number };
     };
 
 export function isActorInbound(value: unknown): value is ActorInbound {

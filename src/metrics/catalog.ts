@@ -143,6 +143,43 @@ export const METRICS = {
     help: 'Actors started and not yet finished, read at scrape time',
     labels: [],
   },
+  sessionsActive: {
+    name: 'pipeops_agent_websocket_sessions_active',
+    type: 'gauge',
+    help: 'kubectl WebSocket sessions (exec, attach, cp, port-forward) in progress, read at scrape time',
+    labels: [],
+  },
+  sessionsStarted: {
+    name: 'pipeops_agent_websocket_sessions_total',
+    type: 'counter',
+    help: 'kubectl WebSocket sessions started',
+    labels: [],
+  },
+  sessionsEnded: {
+    name: 'pipeops_agent_websocket_sessions_ended_total',
+    type: 'counter',
+    help: 'kubectl WebSocket sessions ended, by outcome',
+    labels: ['outcome'],
+  },
+  sessionDuration: {
+    name: 'pipeops_agent_websocket_session_duration_seconds',
+    type: 'histogram',
+    help: 'Lifetime of kubectl WebSocket sessions',
+    labels: [],
+    buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600],
+  },
+  sessionFrames: {
+    name: 'pipeops_agent_websocket_session_frames_total',
+    type: 'counter',
+    help: 'Session frames relayed, by direction (to_cluster, to_control_plane)',
+    labels: ['direction'],
+  },
+  sessionBytes: {
+    name: 'pipeops_agent_websocket_session_bytes_total',
+    type: 'counter',
+    help: 'Session payload bytes relayed, by direction (to_cluster, to_control_plane)',
+    labels: ['direction'],
+  },
   linkBufferedBytes: {
     name: 'pipeops_agent_link_buffered_bytes',
     type: 'gauge',

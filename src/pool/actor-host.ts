@@ -5,13 +5,13 @@
 import { Piscina } from 'piscina';
 import type { Worker } from 'node:worker_threads';
 import type { WorkerConfig } from '../config/agent-config.js';
-import type { HttpRelayTask } from '../messages/actor-messages.js';
+import type { ActorKind, ActorTask } from '../messages/actor-messages.js';
 import { mapPoolError } from './dispatch.js';
 
 export interface ActorHost {
   /** False when a new actor would exceed the queue limit. */
   canAdmit(): boolean;
-  run(task: HttpRelayTask): Promise<void>;
+  run(task: ActorTask): Promise<void>;
   /** Actors started and not yet finished. */
   readonly activeActors: number;
   readonly threads: number;
@@ -28,15 +28,19 @@ export interface PoolOptions {
   readonly workerConfig: WorkerConfig;
 }
 
-const HTTP_RELAY_URL = new URL('../../workers/http-relay.js', import.meta.url);
+/** One worker entry per actor kind: HTTP relays and WebSocket sessions run in separate pools. */
+const WORKER_URLS: Readonly<Record<ActorKind, URL>> = {
+  'http-relay': new URL('../../workers/http-relay.js', import.meta.url),
+  'ws-session': new URL('../../workers/ws-session.js', import.meta.url),
+};
 const IDLE_TIMEOUT_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 
-type ActorFunction = (task: HttpRelayTask) => Promise<void>;
+type ActorFunction = (task: ActorTask) => Promise<void>;
 
 /** What the inline host needs from the actor module (see workers/http-relay.ts). */
 interface ActorModule {
-  default: (task: HttpRelayTask, context: InlineContext) => Promise<void>;
+  default: (task: ActorTask, context: InlineContext) => Promise<void>;
   ActorContext: new (config: WorkerConfig) => InlineContext;
 }
 
@@ -49,10 +53,10 @@ class PoolActorHost implements ActorHost {
   readonly #maxQueue: number;
   #active = 0;
 
-  constructor(options: PoolOptions) {
+  constructor(options: PoolOptions, kind: ActorKind) {
     this.#maxQueue = options.maxQueue;
     this.#pool = new Piscina({
-      filename: HTTP_RELAY_URL.href,
+      filename: WORKER_URLS[kind].href,
       minThreads: options.workers,
       maxThreads: options.workers,
       concurrentTasksPerWorker: options.tasksPerWorker,
@@ -71,7 +75,7 @@ class PoolActorHost implements ActorHost {
     return this.#pool.queueSize < this.#maxQueue;
   }
 
-  async run(task: HttpRelayTask): Promise<void> {
+  async run(task: ActorTask): Promise<void> {
     this.#active++;
     try {
       await this.#pool.run(task, { transferList: [task.port, task.frame.buffer as ArrayBuffer] });
@@ -115,7 +119,7 @@ class InlineActorHost implements ActorHost {
     return true;
   }
 
-  async run(task: HttpRelayTask): Promise<void> {
+  async run(task: ActorTask): Promise<void> {
     this.#active++;
     try {
       await this.#actor(task);
@@ -144,9 +148,9 @@ class InlineActorHost implements ActorHost {
   }
 }
 
-export async function createActorHost(options: PoolOptions): Promise<ActorHost> {
-  if (options.workers > 0) return new PoolActorHost(options);
+export async function createActorHost(options: PoolOptions, kind: ActorKind = 'http-relay'): Promise<ActorHost> {
+  if (options.workers > 0) return new PoolActorHost(options, kind);
   // Loaded by URL so that src/ never imports workers/ statically (the thread boundary stays visible).
-  const module = (await import(HTTP_RELAY_URL.href)) as ActorModule;
+  const module = (await import(WORKER_URLS[kind].href)) as ActorModule;
   return new InlineActorHost(module, options.workerConfig);
 }

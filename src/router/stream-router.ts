@@ -16,6 +16,7 @@ import { peekEnvelope, type EnvelopePeek } from '../protocol/envelope-peek.js';
 import { encodeEnvelope, parseEnvelope, type Envelope, type JsonObject } from '../protocol/envelope.js';
 import { decodeRequestBodyFrame } from '../protocol/binary-frame.js';
 import { InboundType, OutboundType, SUPPORTED_TYPES, isKnownInboundType } from '../protocol/message-types.js';
+import { isValidSessionPath } from '../protocol/kube-session-rules.js';
 import {
   ActorKind,
   CancelReason,
@@ -68,19 +69,23 @@ const CONTROL_TYPES: ReadonlySet<string> = new Set([
 export class StreamRouter implements SessionHandlers {
   readonly #link: () => RouterLink;
   readonly #host: ActorHost;
+  readonly #sessionHost: ActorHost;
   readonly #metrics: AgentMetrics;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #actors = new Map<string, ActorEntry>();
+  /** kubectl sessions by stream id (§13); sessions started through proxy_request live in #actors. */
+  readonly #sessions = new Map<string, ActorEntry>();
   readonly #recent = new RecentIds(4096);
   readonly #running = new Set<Promise<void>>();
   /** Credit held back while the socket's buffer is above the high-water mark. */
   readonly #heldGrants: { entry: ActorEntry; bytes: number }[] = [];
   #drainTimer: TimerHandle | undefined;
 
-  constructor(link: () => RouterLink, host: ActorHost, metrics: AgentMetrics, logger: Logger, clock: Clock) {
+  constructor(link: () => RouterLink, host: ActorHost, sessionHost: ActorHost, metrics: AgentMetrics, logger: Logger, clock: Clock) {
     this.#link = link;
     this.#host = host;
+    this.#sessionHost = sessionHost;
     this.#metrics = metrics;
     this.#logger = logger;
     this.#clock = clock;
@@ -91,10 +96,16 @@ export class StreamRouter implements SessionHandlers {
     return this.#actors.size;
   }
 
+  /** kubectl WebSocket sessions in progress. */
+  get activeSessions(): number {
+    return this.#sessions.size;
+  }
+
   /** Bytes streaming actors have sent that the socket has not yet confirmed (bounded by their credit). */
   get outstandingStreamBytes(): number {
     let total = 0;
     for (const entry of this.#actors.values()) total += entry.outstandingBytes;
+    for (const entry of this.#sessions.values()) total += entry.outstandingBytes;
     return total;
   }
 
@@ -103,7 +114,7 @@ export class StreamRouter implements SessionHandlers {
   }
 
   onSessionEnd(connection: Connection): void {
-    for (const entry of [...this.#actors.values()]) {
+    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) {
       if (entry.connection !== connection) continue;
       this.#detach(entry, CancelReason.connectionLost);
     }
@@ -142,7 +153,7 @@ export class StreamRouter implements SessionHandlers {
 
   /** Cancels every actor and waits (bounded by the actors' own cancellation) for them to finish. */
   async close(): Promise<void> {
-    for (const entry of [...this.#actors.values()]) this.#detach(entry, CancelReason.shutdown);
+    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) this.#detach(entry, CancelReason.shutdown);
     await Promise.allSettled([...this.#running]);
     this.#drainTimer?.cancel();
     this.#drainTimer = undefined;
@@ -180,16 +191,22 @@ export class StreamRouter implements SessionHandlers {
         return;
       case InboundType.proxyWebsocketStart:
       case InboundType.wsStart:
-        this.#refuseSession(connection, peek);
+        this.#startSession(connection, peek, data);
         return;
       case InboundType.proxyWebsocketData:
       case InboundType.wsData:
-      case InboundType.proxyStreamData:
-        this.#metrics.inc('wsDataUnknownStream');
+      case InboundType.proxyStreamData: {
+        const entry = type === InboundType.proxyStreamData ? this.#relayByRequestId(peek.requestId) : this.#resolveStream(peek);
+        if (entry === undefined) this.#metrics.inc('wsDataUnknownStream');
+        else this.#postFrame(entry, data);
         return;
+      }
       case InboundType.proxyWebsocketClose:
-      case InboundType.wsClose:
-        return; // a close for an unknown stream is ignored (§12.2)
+      case InboundType.wsClose: {
+        const entry = this.#resolveStream(peek);
+        if (entry !== undefined) this.#postFrame(entry, data); // a close for an unknown stream is ignored (§12.2)
+        return;
+      }
       case InboundType.tcpTunnelStart:
         this.#reply(connection, OutboundType.tcpTunnelClose, { reason: 'connection_failed', error: 'tcp tunnels not supported' }, peek.requestId);
         return;
@@ -222,19 +239,66 @@ export class StreamRouter implements SessionHandlers {
     this.#logger.warn({ type: peek.type.slice(0, 64) }, 'unknown message type');
   }
 
-  #refuseSession(connection: Connection, peek: EnvelopePeek): void {
+  /**
+   * §13.2–§13.3: validate before any state exists, close a session with the same id without a message,
+   * and register the new one synchronously so data sent right after the start finds it.
+   */
+  #startSession(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
     const streamId = peek.payloadStreamId;
     if (streamId === undefined) {
       this.#reply(connection, OutboundType.proxyError, { request_id: peek.requestId ?? '', error: 'missing stream_id' }, peek.requestId);
       return;
     }
-    this.#reply(
-      connection,
-      OutboundType.proxyError,
-      { request_id: streamId, error: 'failed to connect to K8s API: kubectl sessions are not supported by this agent version' },
-      streamId,
-    );
-    this.#reply(connection, OutboundType.proxyWebsocketClose, { stream_id: streamId }, streamId);
+    const start = parseEnvelope(data); // a start carries no body: small enough to read here
+    const path = typeof start?.payload['path'] === 'string' ? start.payload['path'] : '';
+    if (!isValidSessionPath(path)) {
+      this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: 'invalid path: must be a Kubernetes API path' }, streamId);
+      return;
+    }
+    const previous = this.#sessions.get(streamId);
+    if (previous !== undefined) this.#detach(previous, CancelReason.replaced);
+    if (!this.#sessionHost.canAdmit()) {
+      this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: 'too many concurrent requests' }, streamId);
+      this.#reply(connection, OutboundType.proxyWebsocketClose, { stream_id: streamId }, streamId);
+      this.#metrics.inc('admissionRefused', { reason: 'saturated' });
+      return;
+    }
+    const channel = new MessageChannel();
+    const entry = this.#newEntry(streamId, connection, channel.port1, false);
+    this.#sessions.set(streamId, entry);
+    this.#metrics.inc('sessionsStarted');
+    const running = this.#sessionHost
+      .run({ kind: ActorKind.wsSession, streamId, frame: ownedCopy(data), port: channel.port2 })
+      .catch((error: unknown) => this.#actorOnFailure(entry, error))
+      .finally(() => this.#running.delete(running));
+    this.#running.add(running);
+  }
+
+  /** §12.2: a payload stream_id naming a session wins; else the first non-empty id, sessions then relays. */
+  #resolveStream(peek: EnvelopePeek): ActorEntry | undefined {
+    if (peek.payloadStreamId !== undefined) {
+      const session = this.#sessions.get(peek.payloadStreamId);
+      if (session !== undefined) return session;
+    }
+    const id = peek.payloadRequestId ?? peek.payloadStreamId ?? peek.requestId;
+    if (id === undefined) return undefined;
+    return this.#sessions.get(id) ?? this.#actors.get(id);
+  }
+
+  #relayByRequestId(requestId: string | undefined): ActorEntry | undefined {
+    return requestId === undefined ? undefined : this.#actors.get(requestId);
+  }
+
+  #postFrame(entry: ActorEntry, data: Buffer): void {
+    const bytes = ownedCopy(data);
+    const message: ActorInbound = { type: 'frame', data: bytes, isBinary: false };
+    entry.port.postMessage(message, [bytes.buffer as ArrayBuffer]);
+  }
+
+  #newEntry(id: string, connection: Connection, port: MessagePort, awaitsBinaryBody: boolean): ActorEntry {
+    const entry: ActorEntry = { requestId: id, connection, port, isDone: false, isDetached: false, awaitsBinaryBody, outstandingBytes: 0 };
+    port.on('message', (message: unknown) => this.#portOnMessage(entry, message));
+    return entry;
   }
 
   #startRelay(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
@@ -260,17 +324,8 @@ export class StreamRouter implements SessionHandlers {
       return;
     }
     const channel = new MessageChannel();
-    const entry: ActorEntry = {
-      requestId,
-      connection,
-      port: channel.port1,
-      isDone: false,
-      isDetached: false,
-      awaitsBinaryBody: peek.payloadBodyBinary,
-      outstandingBytes: 0,
-    };
+    const entry = this.#newEntry(requestId, connection, channel.port1, peek.payloadBodyBinary);
     this.#actors.set(requestId, entry);
-    channel.port1.on('message', (message: unknown) => this.#portOnMessage(entry, message));
     const frame = ownedCopy(data);
     const running = this.#host
       .run({ kind: ActorKind.httpRelay, requestId, frame, port: channel.port2 })
@@ -331,6 +386,17 @@ export class StreamRouter implements SessionHandlers {
   /** The actor's metric deltas, flushed with its `done`. */
   #applyDeltas(done: Extract<ActorOutbound, { type: 'done' }>): void {
     const metrics = this.#metrics;
+    if (done.kind === ActorKind.wsSession) {
+      metrics.inc('actorTasks', { kind: done.kind, outcome: done.outcome });
+      metrics.inc('sessionsEnded', { outcome: done.outcome });
+      metrics.observe('sessionDuration', done.durationMs / 1000);
+      metrics.inc('sessionFrames', { direction: 'to_cluster' }, done.session?.framesIn ?? 0);
+      metrics.inc('sessionFrames', { direction: 'to_control_plane' }, done.session?.framesOut ?? 0);
+      metrics.inc('sessionBytes', { direction: 'to_cluster' }, done.upstreamBytesSent);
+      metrics.inc('sessionBytes', { direction: 'to_control_plane' }, done.upstreamBytesReceived);
+      metrics.inc('wsDataUnknownStream', {}, done.session?.dropped ?? 0);
+      return;
+    }
     metrics.inc('relayRequests', { outcome: done.outcome, mode: done.mode });
     metrics.observe('relayDuration', done.durationMs / 1000, { mode: done.mode });
     metrics.inc('actorTasks', { kind: ActorKind.httpRelay, outcome: done.outcome });
@@ -367,15 +433,19 @@ export class StreamRouter implements SessionHandlers {
     if (entry.isDone) return;
     entry.isDone = true;
     entry.port.close();
+    this.#forget(entry);
+  }
+
+  #forget(entry: ActorEntry): void {
     if (this.#actors.get(entry.requestId) === entry) this.#actors.delete(entry.requestId);
+    if (this.#sessions.get(entry.requestId) === entry) this.#sessions.delete(entry.requestId);
     this.#recent.add(entry.requestId);
   }
 
   /** Stops an actor's output from reaching any socket and tells it to cancel; `done` still closes the port. */
   #detach(entry: ActorEntry, reason: CancelReason): void {
     entry.isDetached = true;
-    if (this.#actors.get(entry.requestId) === entry) this.#actors.delete(entry.requestId);
-    this.#recent.add(entry.requestId);
+    this.#forget(entry);
     const message: ActorInbound = { type: 'cancel', reason };
     entry.port.postMessage(message);
   }

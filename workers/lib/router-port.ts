@@ -3,6 +3,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import {
+  type ActorKind,
   type ActorInbound,
   type ActorOutbound,
   type CancelReason,
@@ -17,6 +18,12 @@ export interface CompressionStats {
   readonly rawBytes: number;
   readonly wireBytes: number;
   readonly skipReason: string | undefined;
+}
+
+export interface SessionCounts {
+  readonly framesIn: number;
+  readonly framesOut: number;
+  readonly dropped: number;
 }
 
 export interface UpstreamBytes {
@@ -56,15 +63,25 @@ export class RouterPort {
     return this.#post(frame, true, needsCredit);
   }
 
-  done(outcome: RelayOutcome, mode: ResponseMode, durationMs: number, bytes: UpstreamBytes, compression?: CompressionStats): void {
+  done(
+    outcome: RelayOutcome,
+    mode: ResponseMode,
+    durationMs: number,
+    bytes: UpstreamBytes,
+    compression?: CompressionStats,
+    session?: SessionCounts,
+    kind: ActorKind = 'http-relay',
+  ): void {
     const message: ActorOutbound = {
       type: 'done',
+      kind,
       outcome,
       mode,
       durationMs,
       upstreamBytesSent: bytes.sent,
       upstreamBytesReceived: bytes.received,
       ...(compression === undefined ? {} : { compression }),
+      ...(session === undefined ? {} : { session }),
     };
     this.#port.postMessage(message);
   }

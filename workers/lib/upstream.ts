@@ -5,7 +5,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { HeaderMap } from '../../src/protocol/headers.js';
-import { kubeEndpointOf, loadKubeConfig } from '../../src/kube/kube-endpoint.js';
+import { readFileSync } from 'node:fs';
+import { kubeEndpointOf, kubeUserToken, loadKubeConfig } from '../../src/kube/kube-endpoint.js';
 
 export interface UpstreamCall {
   readonly method: string;
@@ -18,15 +19,27 @@ export interface UpstreamCall {
   readonly host?: string | undefined;
 }
 
+/** How to trust the upstream's certificate; WebSocket dials use it without the keep-alive agent. */
+export interface UpstreamTls {
+  readonly ca: string | undefined;
+  readonly rejectUnauthorized: boolean;
+  readonly servername: string | undefined;
+}
+
 export class Upstream {
   readonly origin: URL;
+  readonly tls: UpstreamTls;
+  /** The agent's own bearer token, used only for WebSocket sessions the control plane sent without one (§13.4). */
+  readonly agentToken: string | undefined;
   readonly #agent: http.Agent;
   readonly #servername: string | undefined;
 
-  constructor(origin: URL, agent: http.Agent, servername: string | undefined) {
+  constructor(origin: URL, agent: http.Agent, tls: UpstreamTls, agentToken: string | undefined = undefined) {
     this.origin = origin;
     this.#agent = agent;
-    this.#servername = servername;
+    this.#servername = tls.servername;
+    this.tls = tls;
+    this.agentToken = agentToken;
   }
 
   get isHttps(): boolean {
@@ -62,7 +75,8 @@ export class Upstream {
 const AGENT_OPTIONS = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' } as const;
 
 export function createKubeUpstream(kubeconfigPath: string | undefined): Upstream {
-  const endpoint = kubeEndpointOf(loadKubeConfig(kubeconfigPath));
+  const kubeConfig = loadKubeConfig(kubeconfigPath);
+  const endpoint = kubeEndpointOf(kubeConfig);
   const origin = new URL(endpoint.server.origin);
   const agent =
     origin.protocol === 'https:'
@@ -73,7 +87,23 @@ export function createKubeUpstream(kubeconfigPath: string | undefined): Upstream
           minVersion: 'TLSv1.2',
         })
       : new http.Agent(AGENT_OPTIONS);
-  return new Upstream(origin, agent, endpoint.tlsServerName);
+  const tls: UpstreamTls = { ca: endpoint.ca, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.tlsServerName };
+  return new Upstream(origin, agent, tls, agentBearerToken(kubeConfig));
+}
+
+const SERVICE_TLS: UpstreamTls = { ca: undefined, rejectUnauthorized: false, servername: undefined };
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** The kubeconfig user's token, or the pod's service-account token. */
+function agentBearerToken(kubeConfig: ReturnType<typeof loadKubeConfig>): string | undefined {
+  const fromKubeconfig = kubeUserToken(kubeConfig);
+  if (fromKubeconfig !== undefined) return fromKubeconfig;
+  try {
+    const token = readFileSync(SERVICE_ACCOUNT_TOKEN, 'utf8').trim();
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
 }
 
 let serviceHttp: http.Agent | undefined;
@@ -83,8 +113,8 @@ let serviceHttps: https.Agent | undefined;
 export function serviceUpstream(origin: URL): Upstream {
   if (origin.protocol === 'https:') {
     serviceHttps ??= new https.Agent({ ...AGENT_OPTIONS, rejectUnauthorized: false });
-    return new Upstream(origin, serviceHttps, undefined);
+    return new Upstream(origin, serviceHttps, SERVICE_TLS);
   }
   serviceHttp ??= new http.Agent(AGENT_OPTIONS);
-  return new Upstream(origin, serviceHttp, undefined);
+  return new Upstream(origin, serviceHttp, SERVICE_TLS);
 }

@@ -1,0 +1,229 @@
+// kubectl WebSocket sessions through the agent (PROTOCOL.md §12, §13; checklist C67–C80), against an
+// API server stand-in that accepts real WebSocket upgrades. Frames are built and read by hand.
+
+import test, { type ExecutionContext } from 'ava';
+import { startHarness, type Harness } from '../helpers/agent-harness.js';
+import { eventually } from '../helpers/eventually.js';
+import type { FakeSocket } from '../helpers/fake-control-plane.js';
+import { FakeKubeWsApi, type FakeWsSession } from '../helpers/fake-kube-ws-api.js';
+
+interface Stack extends Harness {
+  readonly api: FakeKubeWsApi;
+  readonly socket: FakeSocket;
+}
+
+async function connected(t: ExecutionContext, workers = 0): Promise<Stack> {
+  const api = await FakeKubeWsApi.start();
+  t.teardown(() => api.close());
+  const harness = await startHarness(t, { config: { workers, kubeconfig: api.kubeconfigPath } });
+  const socket = await harness.plane.nextSocket();
+  await socket.acceptRegistration({ cluster_id: 'c-1' });
+  await socket.next('heartbeat');
+  return { ...harness, api, socket };
+}
+
+const EXEC_PATH = '/api/v1/namespaces/default/pods/web-0/exec';
+const frame = (type: number, payload: Buffer | string): string => Buffer.concat([Buffer.from([type]), Buffer.from(payload)]).toString('base64');
+const unframe = (data: unknown): { type: number; payload: Buffer } => {
+  const bytes = Buffer.from(data as string, 'base64');
+  return { type: bytes[0]!, payload: bytes.subarray(1) };
+};
+
+function start(socket: FakeSocket, streamId: string, extra: Record<string, unknown> = {}, type = 'proxy_websocket_start'): void {
+  socket.send({
+    type,
+    request_id: streamId,
+    payload: { stream_id: streamId, method: 'GET', path: EXEC_PATH, query: 'command=sh&stdin=true&stdout=true', headers: { Authorization: ['Bearer cp-token'], 'Sec-WebSocket-Protocol': ['v5.channel.k8s.io'] }, ...extra },
+  });
+}
+
+async function nextSession(api: FakeKubeWsApi, index: number): Promise<FakeWsSession> {
+  await eventually(() => api.sessions.length > index, 'the API server accepted the session');
+  return api.sessions[index]!;
+}
+
+async function settled(t: ExecutionContext, stack: Stack): Promise<void> {
+  await eventually(() => stack.agent.router.activeSessions === 0 && stack.agent.sessionHost.activeActors === 0, 'no session left');
+  await eventually(() => stack.api.openSessions === 0, 'no API socket left');
+  t.is(stack.agent.router.activeRequests, 0);
+}
+
+for (const workers of [0, 2]) {
+  test(`C67 C70 C71 C73 C74: transparent relay in order, the CP's subprotocol and Authorization (workers=${workers})`, async (t) => {
+    const stack = await connected(t, workers);
+    stack.api.upgradeDelayMs = 150; // data sent right after the start waits for the dial
+    start(stack.socket, 's-7', { headers: { authorization: ['Bearer cp-token'], 'Sec-WebSocket-Protocol': ['v5.channel.k8s.io, v4.channel.k8s.io', ' v5.channel.k8s.io '] } });
+    const stdin = [Buffer.from([0x00, 0x6c, 0x73, 0x0a]), Buffer.from([0x00, 0x70, 0x77, 0x64, 0x0a]), Buffer.from([0xff, 0x00])];
+    stdin.forEach((bytes, index) =>
+      stack.socket.send({ type: index % 2 === 0 ? 'ws_data' : 'proxy_websocket_data', request_id: 's-7', payload: { stream_id: 's-7', data: frame(2, bytes) } }),
+    );
+    const session = await nextSession(stack.api, 0);
+    t.is(session.upgrade.url, `${EXEC_PATH}?command=sh&stdin=true&stdout=true`);
+    t.deepEqual(session.upgrade.offered, ['v5.channel.k8s.io', 'v4.channel.k8s.io']);
+    t.is(session.upgrade.headers.authorization, 'Bearer cp-token');
+    t.is(session.protocol, 'v5.channel.k8s.io');
+    await eventually(() => session.received.length === 3, 'stdin frames reached the API server');
+    t.deepEqual(session.received.map((r) => r.data), stdin);
+    t.true(session.received.every((r) => r.isBinary));
+    session.socket.send(Buffer.from([0x01, ...Buffer.from('out\n')]));
+    session.socket.send('a text frame');
+    const first = await stack.socket.next('proxy_websocket_data');
+    t.is(first.request_id, 's-7');
+    t.deepEqual(first.payload, { stream_id: 's-7', data: frame(2, Buffer.from([0x01, ...Buffer.from('out\n')])) });
+    const second = await stack.socket.next('proxy_websocket_data');
+    t.deepEqual(unframe(second.payload['data']), { type: 1, payload: Buffer.from('a text frame') });
+    session.socket.close(1000);
+    const closed = await stack.socket.next('proxy_websocket_close');
+    t.deepEqual(closed.payload, { stream_id: 's-7' });
+    await settled(t, stack);
+    t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 1);
+  });
+}
+
+test('C71 C72: with no CP subprotocol the defaults are offered; without a CP Authorization the agent uses its own token', async (t) => {
+  const stack = await connected(t);
+  stack.socket.send({ type: 'ws_start', request_id: 'e1', payload: { stream_id: 'e1', path: EXEC_PATH, query: 'command=ls' } });
+  const exec = await nextSession(stack.api, 0);
+  t.deepEqual(exec.upgrade.offered, ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io']);
+  t.is(exec.upgrade.headers.authorization, 'Bearer agent-sa-token');
+  stack.socket.send({ type: 'ws_start', request_id: 'pf', payload: { stream_id: 'pf', path: '/api/v1/namespaces/default/pods/web-0/portforward', headers: { AUTHORIZATION: 'Bearer cp' } } });
+  const forward = await nextSession(stack.api, 1);
+  t.deepEqual(forward.upgrade.offered, ['SPDY/3.1+portforward.k8s.io', 'portforward.k8s.io']);
+  t.is(forward.protocol, 'SPDY/3.1+portforward.k8s.io', 'the non-token subprotocol is dialled and accepted');
+  t.is(forward.upgrade.headers.authorization, 'Bearer cp');
+  forward.socket.send(Buffer.from([0x80, 0x03, 0x00, 0x01]));
+  const data = await stack.socket.next('proxy_websocket_data', 15_000, (m) => m.request_id === 'pf');
+  t.deepEqual(unframe(data.payload['data']), { type: 2, payload: Buffer.from([0x80, 0x03, 0x00, 0x01]) });
+  stack.socket.send({ type: 'ws_close', request_id: 'e1', payload: { stream_id: 'e1' } });
+  stack.socket.send({ type: 'proxy_websocket_close', request_id: 'pf', payload: { stream_id: 'pf' } });
+  await settled(t, stack);
+});
+
+test('C75: terminal translation only when the CP named no subprotocol and a channel protocol was chosen', async (t) => {
+  const stack = await connected(t);
+  stack.socket.send({ type: 'ws_start', request_id: 'tty', payload: { stream_id: 'tty', path: EXEC_PATH, query: 'command=sh&tty=true' } });
+  const session = await nextSession(stack.api, 0);
+  stack.socket.send({ type: 'ws_data', request_id: 'tty', payload: { stream_id: 'tty', data: frame(1, 'ls -la\n') } });
+  const resize = Buffer.from([0x04, ...Buffer.from('{"Width":120,"Height":40}')]);
+  stack.socket.send({ type: 'ws_data', request_id: 'tty', payload: { stream_id: 'tty', data: frame(2, resize) } });
+  await eventually(() => session.received.length === 2, 'two frames upstream');
+  t.deepEqual(session.received[0], { data: Buffer.from([0x00, ...Buffer.from('ls -la\n')]), isBinary: true });
+  t.deepEqual(session.received[1], { data: resize, isBinary: true });
+  session.socket.send(Buffer.from([0x01, ...Buffer.from('total 0\n')]));
+  session.socket.send(Buffer.from([0x05, 0x09]));
+  const out = await stack.socket.next('proxy_websocket_data');
+  t.deepEqual(unframe(out.payload['data']), { type: 1, payload: Buffer.from('total 0\n') });
+  const other = await stack.socket.next('proxy_websocket_data');
+  t.deepEqual(unframe(other.payload['data']), { type: 2, payload: Buffer.from([0x05, 0x09]) });
+  stack.socket.send({ type: 'ws_close', request_id: 'tty', payload: { stream_id: 'tty' } });
+  t.is((await session.closed).code, 1000);
+  await stack.socket.next('proxy_websocket_close');
+  await settled(t, stack);
+});
+
+test('C76: a dial the API server refuses with 403 gives proxy_error with the status, then one close', async (t) => {
+  const stack = await connected(t);
+  stack.api.refusals.push(403);
+  start(stack.socket, 'denied');
+  const error = await stack.socket.next('proxy_error');
+  t.is(error.request_id, 'denied');
+  t.deepEqual(error.payload, { request_id: 'denied', error: 'failed to connect to K8s API: pods "x" is forbidden (status: 403)' });
+  const close = await stack.socket.next('proxy_websocket_close');
+  t.deepEqual(close.payload, { stream_id: 'denied' });
+  await settled(t, stack);
+  t.is(stack.socket.messages.all.filter((m) => m.request_id === 'denied').length, 2);
+});
+
+test('C68 C69: missing stream_id and invalid paths get proxy_error and nothing else', async (t) => {
+  const stack = await connected(t);
+  stack.socket.send({ type: 'proxy_websocket_start', request_id: 'env-1', payload: { path: EXEC_PATH } });
+  const missing = await stack.socket.next('proxy_error');
+  t.is(missing.request_id, 'env-1');
+  t.deepEqual(missing.payload, { request_id: 'env-1', error: 'missing stream_id' });
+  const bad = ['/apiX/v1', '/api/v1/../secrets', '/api/v1/pods%2Fx', '/api/v1/pods\r\n', '/metrics', '//api//v1/../x'];
+  for (const [index, path] of bad.entries()) {
+    stack.socket.send({ type: 'ws_start', request_id: `b${index}`, payload: { stream_id: `b${index}`, path } });
+    const error = await stack.socket.next('proxy_error', 15_000, (m) => m.request_id === `b${index}`);
+    t.deepEqual(error.payload, { request_id: `b${index}`, error: 'invalid path: must be a Kubernetes API path' }, path);
+  }
+  stack.socket.send({ type: 'ping', request_id: 'end', payload: {} });
+  await stack.socket.next('pong');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+  t.is(stack.api.upgrades.length, 0);
+});
+
+test('C78: more than 100 frames before the dial completes overflow with an error and a close', async (t) => {
+  const stack = await connected(t);
+  stack.api.upgradeDelayMs = 2_000;
+  start(stack.socket, 'flood');
+  for (let i = 0; i < 101; i++) stack.socket.send({ type: 'ws_data', request_id: 'flood', payload: { stream_id: 'flood', data: frame(2, Buffer.from([0, i])) } });
+  const error = await stack.socket.next('proxy_error');
+  t.deepEqual(error.payload, { request_id: 'flood', error: 'stream input queue overflow' });
+  await stack.socket.next('proxy_websocket_close');
+  await settled(t, stack);
+});
+
+test('C79: a duplicate start closes the old session without a message; the new one works', async (t) => {
+  const stack = await connected(t);
+  start(stack.socket, 'dup');
+  const old = await nextSession(stack.api, 0);
+  start(stack.socket, 'dup');
+  t.is((await old.closed).code, 1000);
+  const fresh = await nextSession(stack.api, 1);
+  stack.socket.send({ type: 'ws_data', request_id: 'dup', payload: { stream_id: 'dup', data: frame(2, Buffer.from([0, 0x41])) } });
+  await eventually(() => fresh.received.length === 1, 'data reaches the new session');
+  t.is(old.received.length, 0);
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+  fresh.socket.close();
+  await stack.socket.next('proxy_websocket_close');
+  await settled(t, stack);
+});
+
+test('C77: data for an unknown stream is counted, a close for one is ignored, a second close is not echoed', async (t) => {
+  const stack = await connected(t);
+  stack.socket.send({ type: 'ws_data', request_id: 'ghost', payload: { stream_id: 'ghost', data: frame(2, 'x') } });
+  stack.socket.send({ type: 'ws_close', request_id: 'ghost', payload: { stream_id: 'ghost' } });
+  start(stack.socket, 'once');
+  await nextSession(stack.api, 0);
+  stack.socket.send({ type: 'ws_close', request_id: 'once', payload: { stream_id: 'once' } });
+  stack.socket.send({ type: 'ws_close', request_id: 'once', payload: { stream_id: 'once' } });
+  await stack.socket.next('proxy_websocket_close');
+  await settled(t, stack);
+  stack.socket.send({ type: 'ping', request_id: 'end', payload: {} });
+  await stack.socket.next('pong');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 1);
+  t.is(await stack.agent.metrics.value('wsDataUnknownStream'), 1);
+});
+
+test('C80: a WebSocket proxy_request for /api/… becomes a session keyed by the request id', async (t) => {
+  const stack = await connected(t);
+  stack.socket.send({
+    type: 'proxy_request',
+    request_id: 'req-ws',
+    payload: { method: 'GET', path: EXEC_PATH, query: 'command=date', headers: { Upgrade: 'websocket', Authorization: 'Bearer cp', 'Sec-WebSocket-Protocol': 'v4.channel.k8s.io' } },
+  });
+  const response = await stack.socket.next('proxy_response');
+  t.deepEqual(response.payload, { status: 200, headers: null });
+  const session = await nextSession(stack.api, 0);
+  t.deepEqual(session.upgrade.offered, ['v4.channel.k8s.io']);
+  t.is(session.upgrade.headers.authorization, 'Bearer cp');
+  stack.socket.send({ type: 'proxy_websocket_data', request_id: 'req-ws', payload: { stream_id: 'req-ws', data: frame(2, Buffer.from([0, 0x31])) } });
+  await eventually(() => session.received.length === 1, 'data reached the API server');
+  session.socket.send(Buffer.from([0x01, 0x32]));
+  const data = await stack.socket.next('proxy_websocket_data');
+  t.is(data.request_id, 'req-ws');
+  session.socket.close();
+  await stack.socket.next('proxy_websocket_close');
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay finished');
+});
+
+test('socket loss ends every session without a close message and closes the API sockets', async (t) => {
+  const stack = await connected(t);
+  start(stack.socket, 'a');
+  start(stack.socket, 'b');
+  const [first, second] = [await nextSession(stack.api, 0), await nextSession(stack.api, 1)];
+  stack.socket.close(1001);
+  t.is((await first.closed).code, 1000);
+  t.is((await second.closed).code, 1000);
+  await settled(t, stack);
+});
