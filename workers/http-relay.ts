@@ -170,7 +170,8 @@ class Relay {
     );
     const status = response.statusCode ?? 502;
     const headers = responseHeadersFromRaw(response.rawHeaders, status);
-    const encoded = encodeBufferedResponse(this.#task.requestId, status, headers, body, gzipEngine(this.#context.config.compression));
+    const { config } = this.#context;
+    const encoded = encodeBufferedResponse(this.#task.requestId, status, headers, body, gzipEngine(config.compression), config.tuning.isBinaryResponseEnabled);
     this.#compression = encoded.compression;
     if (encoded.kind === 'binary') {
       this.#mode = 'binary';

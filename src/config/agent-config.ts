@@ -76,6 +76,11 @@ export interface WorkerTuning {
   readonly streamCreditBytes: number;
   /** Largest upstream body a buffered response holds (§9.8 `response body too large`). */
   readonly maxBufferedBodyBytes: number;
+  /**
+   * Binary response frames for large bodies (§9.8). Off reproduces the legacy wire (JSON base64 only),
+   * the baseline the wire benchmarks compare against.
+   */
+  readonly isBinaryResponseEnabled: boolean;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
@@ -84,6 +89,7 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
   bodyQueueBytes: 8 * 1024 * 1024,
   streamCreditBytes: 256 * 1024,
   maxBufferedBodyBytes: 48 * 1024 * 1024,
+  isBinaryResponseEnabled: true,
 });
 
 /** The cloneable subset a worker thread needs (passed through piscina workerData). */

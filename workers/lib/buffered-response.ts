@@ -39,9 +39,10 @@ export function encodeBufferedResponse(
   headers: HeaderMap | null,
   body: Uint8Array,
   engine: GzipEngine,
+  isBinaryEnabled = true,
 ): EncodedResponse {
   const { gzip, result } = compress(body, headers, engine);
-  if (shouldUseBinaryFrame(body.length, requestId, gzip !== undefined, startsWithGzipMagic(body))) {
+  if (isBinaryEnabled && shouldUseBinaryFrame(body.length, requestId, gzip !== undefined, startsWithGzipMagic(body))) {
     return { kind: 'binary', frame: encodeResponseFrame(requestId, status, headers, gzip ?? body), compression: result };
   }
   const payload: Record<string, unknown> = { status, headers };
