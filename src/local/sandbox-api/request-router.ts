@@ -1,6 +1,7 @@
 // Turns one authenticated request into an outcome: version, health, discovery and OpenAPI documents,
-// or a resource verb (get/list/watch, create, update, patch, delete) with negotiated rendering. Every
-// failure becomes the apiserver's Status body; nothing here touches sockets.
+// a resource verb (get/list/watch, create, update, patch, delete) with negotiated rendering, or a pod
+// subresource that streams (log, exec, attach, portforward), handed to its handler from the table below.
+// Every failure becomes the apiserver's Status body; nothing here touches sockets.
 
 import { ApiStatusError, internalError, methodNotAllowed, notAcceptable, resourceNotFound } from './api-status.js';
 import { resolvePath, type ApiTarget, type ResourceTarget } from './api-path.js';
@@ -16,8 +17,21 @@ import {
 import type { JsonObject } from './json-value.js';
 import { DiscoveryFormat, Rendering, chooseDiscovery, chooseOutput, parseAccept, parseMediaType } from './media-type.js';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_DEPRECATED, openApiV2Json, openApiV2Protobuf, openApiV3Documents, type OpenApiV3Documents } from './openapi.js';
+import { createPodLogHandler } from './pod-logs.js';
+import { createPortForwardHandler } from './portforward/port-forward-handler.js';
+import {
+  POD_STREAM_SUBRESOURCES,
+  isPodStreamSubresource,
+  replyStatus,
+  type PodStreamContext,
+  type PodStreamHandler,
+  type PodStreamHandlerFactory,
+  type PodStreamSubresource,
+  type PodStreamTarget,
+} from './pod-stream-handler.js';
+import { createAttachHandler, createExecHandler } from './remote-command.js';
 import { deleteResource } from './resource-deletes.js';
-import { readResource } from './resource-reads.js';
+import { existingObject, readResource } from './resource-reads.js';
 import type { ApiReply, EndpointContext, ResourceRequest } from './resource-request.js';
 import { createResource, patchResource, updateResource } from './resource-writes.js';
 import { gitVersionOf, versionInfo } from './version-info.js';
@@ -34,13 +48,58 @@ export type Outcome =
   | { readonly type: 'object'; readonly statusCode: number; readonly body: JsonObject; readonly contentType: string; readonly rendering: 'json' | 'yaml'; readonly warnings?: readonly string[]; readonly headers?: Readonly<Record<string, string>> }
   | { readonly type: 'bytes'; readonly statusCode: number; readonly body: Buffer; readonly contentType: string; readonly headers?: Readonly<Record<string, string>> }
   | { readonly type: 'text'; readonly statusCode: number; readonly text: string; readonly headers?: Readonly<Record<string, string>> }
-  | { readonly type: 'watch'; readonly request: ResourceRequest };
+  | { readonly type: 'watch'; readonly request: ResourceRequest }
+  | { readonly type: 'podStream'; readonly handler: PodStreamHandler; readonly target: PodStreamTarget };
 
 export interface RouterOptions {
   readonly context: EndpointContext;
   readonly minorVersion: number;
   /** host:port clients reach the server at, for /api's serverAddressByClientCIDRs (known once listening) */
   readonly serverAddress: () => string;
+  /** what the streaming pod subresources need (pod runtime, logger) */
+  readonly podStreams: PodStreamContext;
+}
+
+/** The methods kube-apiserver registers per streaming pod subresource (log is a getter, the rest connect). */
+const POD_STREAM_METHODS: Readonly<Record<PodStreamSubresource, readonly string[]>> = {
+  log: ['GET'],
+  exec: ['GET', 'POST'],
+  attach: ['GET', 'POST'],
+  portforward: ['GET', 'POST'],
+};
+
+/** Until port-forward is served, its path answers as it always has: the apiserver's 404 for an unknown path. */
+function createPortForwardNotServed(): PodStreamHandler {
+  return {
+    serveRequest: (_target, request, response) => replyStatus(request, response, resourceNotFound()),
+    serveUpgrade: (_target, exchange) => replyStatus(exchange.request, exchange.response(), resourceNotFound()),
+    activeSessions: 0,
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Which handler serves each streaming pod subresource. A server builds one instance of each when it
+ * starts. Port-forward plugs in by replacing its entry, or at run time through registerPortForwardHandler.
+ */
+const podStreamHandlers: Record<PodStreamSubresource, PodStreamHandlerFactory> = {
+  log: createPodLogHandler,
+  exec: createExecHandler,
+  attach: createAttachHandler,
+  portforward: createPortForwardHandler,
+};
+
+/**
+ * The hook for the port-forward implementation: sandboxes started after this call serve
+ * `pods/<name>/portforward` with `factory`'s handler (the router has already checked method and pod).
+ * Returns a function that restores the previous handler (for tests).
+ */
+export function registerPortForwardHandler(factory: PodStreamHandlerFactory): () => void {
+  const previous = podStreamHandlers.portforward;
+  podStreamHandlers.portforward = factory;
+  return () => {
+    podStreamHandlers.portforward = previous;
+  };
 }
 
 function statusOutcome(error: ApiStatusError): Outcome {
@@ -60,12 +119,26 @@ export class RequestRouter {
   readonly #options: RouterOptions;
   readonly #openApiV2: Buffer;
   readonly #openApiV3: OpenApiV3Documents;
+  readonly #podStreams: ReadonlyMap<PodStreamSubresource, PodStreamHandler>;
 
   constructor(options: RouterOptions) {
     this.#options = options;
     const gitVersion = gitVersionOf(options.minorVersion);
     this.#openApiV2 = openApiV2Protobuf(gitVersion);
     this.#openApiV3 = openApiV3Documents(gitVersion);
+    this.#podStreams = new Map(POD_STREAM_SUBRESOURCES.map((name) => [name, podStreamHandlers[name](options.podStreams)]));
+  }
+
+  /** Open log follows, exec/attach connections and forwarded ports. */
+  get activeStreamSessions(): number {
+    let total = 0;
+    for (const handler of this.#podStreams.values()) total += handler.activeSessions;
+    return total;
+  }
+
+  /** Ends every streaming session and the processes behind them. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#podStreams.values()].map((handler) => handler.close()));
   }
 
   route(request: IncomingApiRequest): Outcome {
@@ -141,7 +214,21 @@ export class RequestRouter {
     return { type: 'bytes', statusCode: 200, body: document.body, contentType: 'application/json', headers };
   }
 
+  #podStream(request: IncomingApiRequest, target: ResourceTarget, subresource: PodStreamSubresource, name: string): Outcome {
+    if (!POD_STREAM_METHODS[subresource].includes(request.method)) throw methodNotAllowed();
+    const handler = this.#podStreams.get(subresource);
+    if (handler === undefined) throw resourceNotFound();
+    // like the apiserver's ExecLocation/LogLocation, a missing pod is a 404 before anything streams
+    const pod = existingObject(this.#options.context, { ...target, name });
+    const podTarget: PodStreamTarget = { subresource, namespace: target.namespace ?? '', name, pod, method: request.method, query: request.url.searchParams };
+    return { type: 'podStream', handler, target: podTarget };
+  }
+
   #resource(request: IncomingApiRequest, target: ResourceTarget): Outcome {
+    const isPods = target.definition.group === '' && target.definition.resource === 'pods';
+    if (isPods && target.name !== undefined && isPodStreamSubresource(target.subresource)) {
+      return this.#podStream(request, target, target.subresource, target.name);
+    }
     const output = chooseOutput(parseAccept(request.accept));
     if (output === undefined) throw notAcceptable();
     const resourceRequest: ResourceRequest = {

@@ -1,11 +1,13 @@
 // The sandbox Kubernetes API: an HTTPS server on 127.0.0.1 that authenticates a bearer token and serves
-// the in-memory store through kube-apiserver's REST surface. Owns the listening socket and every
-// connection, so close() leaves nothing behind.
+// the in-memory store through kube-apiserver's REST surface, plus the streaming pod subresources (logs,
+// exec, attach, port-forward) over plain requests and HTTP upgrades. Owns the listening socket, every
+// connection, session and child process, so close() leaves nothing behind.
 
 import { timingSafeEqual, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { AgentError, ErrorCode } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { createLoopbackTls } from '../tls/local-ca.js';
@@ -13,10 +15,12 @@ import { ApiStatusError, internalError, unauthorized } from './api-status.js';
 import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http-exchange.js';
 import { sandboxKubeconfig, writeKubeconfigFile } from './kubeconfig.js';
 import { ObjectStore } from './object-store.js';
+import { PodRuntime } from './pod-runtime.js';
 import { RequestRouter, type Outcome } from './request-router.js';
 import type { EndpointContext } from './resource-request.js';
-import { seedSandbox } from './seed.js';
+import { DEMO_POD_NAME, DEMO_POD_NAMESPACE, seedSandbox } from './seed.js';
 import { ServiceAddressAllocator } from './service-address-allocator.js';
+import { upgradeExchange, type UpgradeExchange } from './upgrade-exchange.js';
 import { streamWatch } from './watch-stream.js';
 
 export { ObjectStore } from './object-store.js';
@@ -47,7 +51,11 @@ export interface SandboxApi {
   writeKubeconfig(path: string): Promise<void>;
   /** the objects; tests may seed or read them directly */
   readonly store: ObjectStore;
-  /** closes the listener and every connection (including watches) */
+  /** per-pod logs and sandbox directories; tests may write log lines directly */
+  readonly pods: PodRuntime;
+  /** open log follows, exec/attach connections and forwarded ports (0 once all have ended) */
+  activeStreamSessions(): number;
+  /** ends every session and child process, removes pod directories, closes the listener and every connection */
   close(): Promise<void>;
 }
 
@@ -83,7 +91,7 @@ function isAuthorized(request: IncomingMessage, expected: Buffer): boolean {
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
-function writeOutcome(request: IncomingMessage, response: ServerResponse, outcome: Exclude<Outcome, { type: 'watch' }>): void {
+function writeOutcome(request: IncomingMessage, response: ServerResponse, outcome: Exclude<Outcome, { type: 'watch' | 'podStream' }>): void {
   switch (outcome.type) {
     case 'object': {
       const body = outcome.rendering === 'yaml' ? encodeYaml(outcome.body) : encodeJson(outcome.body);
@@ -112,7 +120,11 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
   const logger = valid.logger.child({ component: 'sandbox-api' });
   const tls = createLoopbackTls('sandbox-api');
   const store = new ObjectStore();
-  if (valid.seed) seedSandbox(store, valid.minorVersion);
+  const pods = new PodRuntime(store, logger);
+  if (valid.seed) {
+    seedSandbox(store, valid.minorVersion);
+    pods.startDemoTicker(DEMO_POD_NAMESPACE, DEMO_POD_NAME, DEMO_POD_NAME);
+  }
   const allocator = new ServiceAddressAllocator(store);
   const context: EndpointContext = {
     store,
@@ -122,17 +134,23 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
   const expectedToken = Buffer.from(valid.token);
   const sockets = new Set<Socket>();
   let port = valid.port;
-  const router = new RequestRouter({ context, minorVersion: valid.minorVersion, serverAddress: () => `${LOOPBACK_HOST}:${port}` });
+  const router = new RequestRouter({
+    context,
+    minorVersion: valid.minorVersion,
+    serverAddress: () => `${LOOPBACK_HOST}:${port}`,
+    podStreams: { store, runtime: pods, logger },
+  });
 
-  async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  /** One request; `upgrade` is set when it arrived as an HTTP upgrade (its body is then never read). */
+  async function serve(request: IncomingMessage, response: () => ServerResponse, upgrade?: UpgradeExchange): Promise<void> {
     const url = new URL(request.url ?? '/', `https://${LOOPBACK_HOST}`);
     if (!isAuthorized(request, expectedToken)) {
-      request.resume();
+      if (upgrade === undefined) request.resume();
       const error = unauthorized();
-      sendBytes(request, response, { statusCode: error.code, contentType: 'application/json' }, encodeJson(error.body));
+      sendBytes(request, response(), { statusCode: error.code, contentType: 'application/json' }, encodeJson(error.body));
       return;
     }
-    const body = await readBody(request);
+    const body = upgrade === undefined ? await readBody(request) : Buffer.alloc(0);
     const outcome = router.route({
       method: request.method ?? 'GET',
       url,
@@ -141,19 +159,38 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
       body,
     });
     logger.debug({ method: request.method, path: url.pathname, outcome: outcome.type, statusCode: 'statusCode' in outcome ? outcome.statusCode : 200 }, 'request');
-    if (outcome.type === 'watch') streamWatch(context, outcome.request, request, response);
-    else writeOutcome(request, response, outcome);
+    if (outcome.type === 'podStream') {
+      if (upgrade === undefined) await outcome.handler.serveRequest(outcome.target, request, response());
+      else await outcome.handler.serveUpgrade(outcome.target, upgrade);
+    } else if (outcome.type === 'watch') streamWatch(context, outcome.request, request, response());
+    else writeOutcome(request, response(), outcome);
+  }
+
+  function answerFailure(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    if (!(error instanceof ApiStatusError)) logger.error({ err: error }, 'sandbox api request failed');
+    const status = error instanceof ApiStatusError ? error : internalError(error instanceof Error ? error.message : String(error));
+    sendBytes(request, response, { statusCode: status.code, contentType: 'application/json' }, encodeJson(status.body));
   }
 
   function serverOnRequest(request: IncomingMessage, response: ServerResponse): void {
-    serve(request, response).catch((error: unknown) => {
-      if (response.headersSent) {
-        response.destroy();
-        return;
-      }
-      if (!(error instanceof ApiStatusError)) logger.error({ err: error }, 'sandbox api request failed');
-      const status = error instanceof ApiStatusError ? error : internalError(error instanceof Error ? error.message : String(error));
-      sendBytes(request, response, { statusCode: status.code, contentType: 'application/json' }, encodeJson(status.body));
+    serve(request, () => response).catch((error: unknown) => answerFailure(request, response, error));
+  }
+
+  // WebSocket (exec, attach) and SPDY upgrades arrive here instead of as requests; whatever is not
+  // switched to another protocol is answered as HTTP on the same socket, which then closes
+  function serverOnUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    function upgradeSocketOnError(error: Error): void {
+      logger.debug({ err: error }, 'upgrade socket error');
+    }
+    socket.on('error', upgradeSocketOnError);
+    const exchange = upgradeExchange(request, socket, head);
+    serve(request, () => exchange.response(), exchange).catch((error: unknown) => {
+      if (socket.destroyed) return;
+      answerFailure(request, exchange.response(), error);
     });
   }
 
@@ -168,14 +205,22 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
 
   const server: Server = createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, serverOnRequest);
   server.on('connection', serverOnConnection);
+  server.on('upgrade', serverOnUpgrade);
   server.on('tlsClientError', serverOnTlsClientError);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(valid.port, LOOPBACK_HOST, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(valid.port, LOOPBACK_HOST, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    // nothing was served, but the demo ticker and the handlers already exist
+    await router.close();
+    await pods.close();
+    throw error;
+  }
   const address = server.address();
   port = typeof address === 'object' && address !== null ? address.port : valid.port;
   const url = `https://${LOOPBACK_HOST}:${port}`;
@@ -188,14 +233,20 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
     caPem: tls.caPem,
     token: valid.token,
     store,
+    pods,
     kubeconfigYaml,
     writeKubeconfig: (path) => writeKubeconfigFile(path, kubeconfigYaml()),
+    activeStreamSessions: () => router.activeStreamSessions,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // sessions first: their processes must be gone before the pod directories are removed
+        await router.close();
+        await pods.close();
         for (const socket of sockets) socket.destroy();
+        await closed;
         logger.info({ url }, 'sandbox api closed');
-      });
+      })();
       return closing;
     },
   };

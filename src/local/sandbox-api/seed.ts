@@ -9,6 +9,9 @@ import { findResource } from './resource-catalog.js';
 
 export const SEED_NODE_NAME = 'sandbox-node-1';
 export const SEED_NODE_IP = '10.0.0.10';
+export const DEMO_POD_NAMESPACE = 'default';
+/** also the name of its one container, whose main process writes `<n> demo tick` every second */
+export const DEMO_POD_NAME = 'demo';
 export const DEMO_POD_IP = '10.244.0.10';
 export const DEMO_CONTAINER_PORT = 8080;
 export const SEED_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system'] as const;
@@ -193,10 +196,10 @@ export function seedSandbox(store: ObjectStore, minorVersion: number): void {
     resourceKey('pods'),
     runningPod(
       {
-        name: 'demo',
-        namespace: 'default',
+        name: DEMO_POD_NAME,
+        namespace: DEMO_POD_NAMESPACE,
         labels: { app: 'demo' },
-        containers: [{ name: 'demo', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', `--http-port=${DEMO_CONTAINER_PORT}`], ports: [{ containerPort: DEMO_CONTAINER_PORT, protocol: 'TCP' }] }],
+        containers: [{ name: DEMO_POD_NAME, image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', `--http-port=${DEMO_CONTAINER_PORT}`], ports: [{ containerPort: DEMO_CONTAINER_PORT, protocol: 'TCP' }] }],
         podIp: DEMO_POD_IP,
       },
       now,
