@@ -15,6 +15,10 @@ const BODY_ORDER: Readonly<Record<string, readonly string[]>> = {
     'involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime',
     'series', 'action', 'related', 'reportingComponent', 'reportingInstance',
   ],
+  Role: ['rules'],
+  ClusterRole: ['rules', 'aggregationRule'],
+  RoleBinding: ['subjects', 'roleRef'],
+  ClusterRoleBinding: ['subjects', 'roleRef'],
 };
 
 const METADATA_ORDER = [

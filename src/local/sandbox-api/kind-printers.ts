@@ -231,6 +231,60 @@ const SERVICE_ACCOUNT: KindPrinter = {
   row: (object, nowMs) => ({ cells: [nameOf(object), (arrayAt(object, 'secrets') ?? []).length, ageCell(object, nowMs)] }),
 };
 
+/** `Kind/name` of roleRef, then users, groups and namespace/name service accounts (rbac.SubjectsStrings). */
+const ROLE_BINDING: KindPrinter = {
+  columns: [
+    NAME_COLUMN,
+    { name: 'Role', type: 'string', description: 'RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.' },
+    AGE_COLUMN,
+    { name: 'Users', type: 'string', priority: 1, description: 'Users in the roleBinding' },
+    { name: 'Groups', type: 'string', priority: 1, description: 'Groups in the roleBinding' },
+    { name: 'ServiceAccounts', type: 'string', priority: 1, description: 'ServiceAccounts in the roleBinding' },
+  ],
+  row: (object, nowMs) => {
+    const roleRef = objectAt(object, 'roleRef');
+    const users: string[] = [];
+    const groups: string[] = [];
+    const serviceAccounts: string[] = [];
+    for (const subject of objects(object, 'subjects')) {
+      const name = stringAt(subject, 'name') ?? '';
+      const namespace = stringAt(subject, 'namespace') ?? '';
+      if (subject['kind'] === 'User') users.push(name);
+      else if (subject['kind'] === 'Group') groups.push(name);
+      else if (subject['kind'] === 'ServiceAccount') serviceAccounts.push(namespace === '' ? name : `${namespace}/${name}`);
+    }
+    return {
+      cells: [
+        nameOf(object), `${stringAt(roleRef, 'kind') ?? ''}/${stringAt(roleRef, 'name') ?? ''}`, ageCell(object, nowMs),
+        users.join(', '), groups.join(', '), serviceAccounts.join(', '),
+      ],
+    };
+  },
+};
+
+function intOrStringCell(value: JsonValue | undefined): string {
+  return typeof value === 'number' || typeof value === 'string' ? String(value) : 'N/A';
+}
+
+const POD_DISRUPTION_BUDGET: KindPrinter = {
+  columns: [
+    NAME_COLUMN,
+    { name: 'Min Available', type: 'string', description: 'The minimum number or percentage of available pods this budget requires.' },
+    { name: 'Max Unavailable', type: 'string', description: 'The maximum number or percentage of unavailable pods this budget requires.' },
+    { name: 'Allowed Disruptions', type: 'integer', description: 'Calculated number of pods that may be disrupted at this time.' },
+    AGE_COLUMN,
+  ],
+  row: (object, nowMs) => {
+    const spec = objectAt(object, 'spec');
+    return {
+      cells: [
+        nameOf(object), intOrStringCell(spec?.['minAvailable']), intOrStringCell(spec?.['maxUnavailable']),
+        numberAt(objectAt(object, 'status'), 'disruptionsAllowed') ?? 0, ageCell(object, nowMs),
+      ],
+    };
+  },
+};
+
 /** The apiserver's default table for kinds without a printer. */
 export const DEFAULT_PRINTER: KindPrinter = {
   columns: [
@@ -251,6 +305,10 @@ const PRINTERS: Readonly<Record<string, KindPrinter>> = {
   Ingress: INGRESS,
   Endpoints: ENDPOINTS,
   ServiceAccount: SERVICE_ACCOUNT,
+  RoleBinding: ROLE_BINDING,
+  ClusterRoleBinding: ROLE_BINDING,
+  PodDisruptionBudget: POD_DISRUPTION_BUDGET,
+  // Role and ClusterRole print Name and Created At, which is the default table
 };
 
 export function printerFor(kind: string): KindPrinter {

@@ -14,7 +14,7 @@ export interface DefaultingContext {
   allocateNodePort(taken: ReadonlySet<number>): number;
 }
 
-const GENERATION_KINDS = new Set(['Deployment', 'Ingress']);
+const GENERATION_KINDS = new Set(['Deployment', 'Ingress', 'PodDisruptionBudget']);
 
 function setDefault(target: JsonObject, key: string, value: JsonValue): void {
   if (target[key] === undefined) target[key] = value;
@@ -150,6 +150,10 @@ export function prepareForCreate(definition: ResourceDefinition, object: JsonObj
       break;
     case 'Service':
       object['status'] = { loadBalancer: {} };
+      break;
+    case 'PodDisruptionBudget':
+      // the v1 status counters have no omitempty: a fresh PDB shows them as 0
+      object['status'] = { disruptionsAllowed: 0, currentHealthy: 0, desiredHealthy: 0, expectedPods: 0 };
       break;
     case 'Namespace': {
       const name = stringAt(metadata, 'name') ?? '';

@@ -121,6 +121,10 @@ const TOP_LEVEL_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime',
     'series', 'action', 'related', 'reportingComponent', 'reportingInstance',
   ],
+  Role: ['rules'],
+  ClusterRole: ['rules', 'aggregationRule'],
+  RoleBinding: ['subjects', 'roleRef'],
+  ClusterRoleBinding: ['subjects', 'roleRef'],
 };
 
 /** Paths of fields a strict decode would reject (top level and metadata; nested schemas are not modelled). */

@@ -55,6 +55,7 @@ function status(kind: string): SubresourceDefinition {
 }
 
 const CORE = { group: '', version: 'v1' } as const;
+const RBAC = { group: 'rbac.authorization.k8s.io', version: 'v1' } as const;
 
 export const RESOURCES: readonly ResourceDefinition[] = [
   {
@@ -126,10 +127,37 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     shortNames: ['ing'], categories: [], verbs: ALL_VERBS, subresources: [status('Ingress')],
     storageVersionHash: '39NQlfNR+bo=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
   },
+  // The kinds of deploy/ (install.sh is tested against the sandbox). PDB has a status subresource like the
+  // apiserver's; RBAC objects have none and their names are path segments (rbac ValidateRBACName).
+  {
+    group: 'policy', version: 'v1', resource: 'poddisruptionbudgets', singular: 'poddisruptionbudget', kind: 'PodDisruptionBudget',
+    namespaced: true, shortNames: ['pdb'], categories: [], verbs: ALL_VERBS, subresources: [status('PodDisruptionBudget')],
+    storageVersionHash: 'EVWiDmWqyJw=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
+  },
+  {
+    ...RBAC, resource: 'clusterrolebindings', singular: 'clusterrolebinding', kind: 'ClusterRoleBinding', namespaced: false,
+    shortNames: [], categories: [], verbs: ALL_VERBS, subresources: [], storageVersionHash: '48tpQ8gZHFc=',
+    nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
+  },
+  {
+    ...RBAC, resource: 'clusterroles', singular: 'clusterrole', kind: 'ClusterRole', namespaced: false,
+    shortNames: [], categories: [], verbs: ALL_VERBS, subresources: [], storageVersionHash: 'bYE5ZWDrJ44=',
+    nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
+  },
+  {
+    ...RBAC, resource: 'rolebindings', singular: 'rolebinding', kind: 'RoleBinding', namespaced: true,
+    shortNames: [], categories: [], verbs: ALL_VERBS, subresources: [], storageVersionHash: 'eGsCzGH6b1g=',
+    nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
+  },
+  {
+    ...RBAC, resource: 'roles', singular: 'role', kind: 'Role', namespaced: true,
+    shortNames: [], categories: [], verbs: ALL_VERBS, subresources: [], storageVersionHash: '7FuwZcIIItM=',
+    nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
+  },
 ];
 
 /** API groups in the order kube-apiserver lists them (by group priority); '' is the legacy core group. */
-export const GROUP_ORDER: readonly string[] = ['', 'apps', 'networking.k8s.io'];
+export const GROUP_ORDER: readonly string[] = ['', 'apps', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io'];
 
 export function groupVersions(group: string): readonly string[] {
   return [...new Set(RESOURCES.filter((r) => r.group === group).map((r) => r.version))];
