@@ -110,7 +110,7 @@ class Relay {
     this.#context.logger.debug({ requestId: this.#task.requestId, method: request.method, isKube }, 'relaying request');
     const exchange = startExchange({ upstream, request, isKube, shouldDropAcceptEncoding: config.dropAcceptEncoding, body });
     if (body instanceof Uint8Array) this.#bytes.sent = body.length;
-    this.#controller.signal.addEventListener('abort', () => exchange.outgoing.destroy(), { once: true });
+    this.#controller.signal.addEventListener('abort', () => exchange.destroy(), { once: true });
     const response = await this.#untilAborted(exchange.response);
     if (this.#isStreaming) await this.#streamResponse(response, isKube);
     else await this.#bufferResponse(response, isKube);

@@ -29,22 +29,52 @@ export function failureLabel(isKube: boolean): string {
   return isKube ? 'kubernetes API request failed' : 'service request failed';
 }
 
-/** Starts the call; `response` settles with the head, or rejects with a RelayFailure. */
-export function startExchange(options: ExchangeOptions): { outgoing: ClientRequest; response: Promise<IncomingMessage> } {
+/** Errors of a kept-alive socket the server closed just as it was reused: nothing reached the server. */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+export interface Exchange {
+  readonly response: Promise<IncomingMessage>;
+  /** Aborts the call (cancel, deadline): the upstream connection is closed. */
+  destroy(): void;
+}
+
+/**
+ * Starts the call; `response` settles with the head, or rejects with a RelayFailure. A request with an
+ * inline body that fails on a reused keep-alive socket before any response is sent once more on a fresh
+ * one: the server closed an idle connection as the agent picked it up, so the request never arrived.
+ */
+export function startExchange(options: ExchangeOptions): Exchange {
   const { upstream, request, isKube, body } = options;
   const target = (request.path.startsWith('/') ? request.path : `/${request.path}`) + (request.query === '' ? '' : `?${request.query}`);
-  const outgoing = upstream.request({
-    method: request.method,
-    target,
-    headers: upstreamRequestHeaders(request.headers, isKube && options.shouldDropAcceptEncoding),
-    bodyLength: body instanceof Uint8Array ? body.length : undefined,
-    host: isKube ? undefined : firstHeader(request.headers, 'host'),
-  });
-  const response = new Promise<IncomingMessage>((resolve, reject) => {
-    outgoing.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
-    outgoing.on('response', resolve);
-  });
-  if (body instanceof Uint8Array) outgoing.end(body.length > 0 ? body : undefined);
-  else body.attach(outgoing);
-  return { outgoing, response };
+  let current: ClientRequest | undefined;
+  let isDestroyed = false;
+  const send = (isRetry: boolean): Promise<IncomingMessage> =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const outgoing = upstream.request({
+        method: request.method,
+        target,
+        headers: upstreamRequestHeaders(request.headers, isKube && options.shouldDropAcceptEncoding),
+        bodyLength: body instanceof Uint8Array ? body.length : undefined,
+        host: isKube ? undefined : firstHeader(request.headers, 'host'),
+      });
+      current = outgoing;
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        const isStale = outgoing.reusedSocket && STALE_SOCKET_CODES.has(error.code ?? '') && body instanceof Uint8Array;
+        if (isStale && !isRetry && !isDestroyed) {
+          send(true).then(resolve, reject);
+          return;
+        }
+        reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`));
+      });
+      outgoing.on('response', resolve);
+      if (body instanceof Uint8Array) outgoing.end(body.length > 0 ? body : undefined);
+      else body.attach(outgoing);
+    });
+  return {
+    response: send(false),
+    destroy() {
+      isDestroyed = true;
+      current?.destroy();
+    },
+  };
 }

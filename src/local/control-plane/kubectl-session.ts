@@ -21,12 +21,23 @@ export const CLIENT_QUEUE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export const AGENT_DISCONNECTED_REASON = 'agent disconnected';
 
+/**
+ * The protocol has no "dialled" acknowledgement, and the agent may hold at most 100 frames of a session
+ * before its dial to the API server completes (PROTOCOL.md §13.3). kubectl starts streaming stdin (a whole
+ * `kubectl cp` archive) the moment its upgrade is accepted, so after this many frames the control plane
+ * stops reading kubectl until the agent sends anything for the session or the grace below has passed.
+ */
+export const DIAL_GRACE_FRAMES = 64;
+export const DIAL_GRACE_MS = 2_000;
+
 /** What a session needs from the agent socket that carries it (implemented by SessionTable). */
 export interface SessionHost {
   /** Sends one framed client message (`data` already base64) as proxy_websocket_data. */
   sendData(streamId: string, data: string): void;
   /** Sends proxy_websocket_close for the stream. */
   sendClose(streamId: string): void;
+  /** True while every client is paused because the agent socket is backed up. */
+  readonly isAgentPaused: boolean;
   /** Called exactly once when the session ends, however it ends. */
   ended(session: KubectlSession): void;
 }
@@ -64,6 +75,10 @@ export class KubectlSession {
   #isClientSlow = false;
   /** How often kubectl fell behind what the agent sent (for the end-of-session log line). */
   #slowEpisodes = 0;
+  readonly #startedMs = Date.now();
+  #framesToAgent = 0;
+  #hasHeardFromAgent = false;
+  #holdTimer: NodeJS.Timeout | undefined;
 
   constructor(options: KubectlSessionOptions) {
     this.streamId = options.streamId;
@@ -81,15 +96,36 @@ export class KubectlSession {
     return this.#isEnded;
   }
 
+  /** kubectl is paused until the agent has had time to dial (see DIAL_GRACE_FRAMES). */
+  get isHeld(): boolean {
+    return this.#holdTimer !== undefined;
+  }
+
   fromClient(bytes: Buffer, isBinary: boolean): void {
     // messages that were in flight while we closed the client belong to a stream the agent has ended
     if (this.#isEnded) return;
     this.#host.sendData(this.streamId, encodeFrameData(isBinary, bytes));
+    this.#framesToAgent++;
+    if (!this.#hasHeardFromAgent && !this.isHeld && this.#framesToAgent >= DIAL_GRACE_FRAMES) {
+      const remainingMs = this.#startedMs + DIAL_GRACE_MS - Date.now();
+      if (remainingMs > 0) {
+        this.client.pause();
+        this.#holdTimer = setTimeout(() => this.#release(), remainingMs);
+      }
+    }
+  }
+
+  #release(): void {
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    if (!this.#host.isAgentPaused) this.client.resume();
   }
 
   /** One proxy_websocket_data from the agent, already decoded. */
   fromAgent(frame: WsFrame): void {
     if (this.#isEnded) return;
+    this.#hasHeardFromAgent = true;
+    if (this.isHeld) this.#release();
     switch (frame.type) {
       case WsFrameType.text:
       case WsFrameType.binary:
@@ -156,6 +192,8 @@ export class KubectlSession {
   /** `tellAgent`: the end started on the kubectl side, so the agent must hear of it (before 'session-ended'). */
   #end(tellAgent: boolean): void {
     this.#isEnded = true;
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
     if (tellAgent) this.#host.sendClose(this.streamId);
     if (this.#slowEpisodes > 0) this.logger.info({ slowEpisodes: this.#slowEpisodes }, 'session ended after slow-client episodes');
     this.#host.ended(this);

@@ -114,6 +114,10 @@ export class SessionTable implements SessionHost {
     if (!this.isPaused && this.#context.socket.bufferedAmount > AGENT_HIGH_WATER_BYTES) this.#pause();
   }
 
+  get isAgentPaused(): boolean {
+    return this.isPaused;
+  }
+
   sendClose(streamId: string): void {
     if (this.#context.isOpen) this.#context.sendJson('proxy_websocket_close', { stream_id: streamId }, streamId);
   }
@@ -134,7 +138,7 @@ export class SessionTable implements SessionHost {
     }
     if (this.#context.socket.bufferedAmount >= AGENT_LOW_WATER_BYTES) return;
     this.#stopResumePoll();
-    for (const session of this.#sessions.values()) session.client.resume();
+    for (const session of this.#sessions.values()) if (!session.isHeld) session.client.resume();
     this.#context.logger.debug({ sessions: this.#sessions.size }, 'agent socket drained; kubectl clients resumed');
   }
 
