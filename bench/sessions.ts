@@ -1,0 +1,177 @@
+// Interactive-session costs of the tunnel, each against a baseline measured in the same run:
+//   1. exec keystroke round trip (1 byte to `cat` and back): direct to the sandbox API vs through the local
+//      control plane and the agent; p50/p99 and the added milliseconds;
+//   2. port-forward throughput of a 50 MiB download: kubectl port-forward direct vs through the tunnel;
+//   3. agent RSS per 100 idle exec sessions (the agent runs as its own process, so its RSS is its own).
+//
+//   node dist/bench/sessions.js [--keystrokes N] [--write]
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { silentLogger } from '../src/log.js';
+import { startControlPlane } from '../src/local/control-plane/control-plane-server.js';
+import { startSandboxApi, type SandboxApi } from '../src/local/sandbox-api/sandbox-server.js';
+
+const CLI = new URL('../src/cli.js', import.meta.url).pathname;
+const KUBECTL = '/usr/bin/kubectl';
+
+function flag(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+const KEYSTROKES = flag('--keystrokes', 300);
+const IDLE_SESSIONS = 100;
+const DOWNLOAD_BYTES = 50 * 1024 * 1024;
+const EXEC_PATH = '/api/v1/namespaces/default/pods/demo/exec?command=cat&stdin=true&stdout=true';
+
+const signed = (value: number, digits: number): string => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`;
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Opens a v5.channel.k8s.io exec of `cat`. */
+function openExec(url: string, options: { token?: string; ca?: string }): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, ['v5.channel.k8s.io'], {
+      perMessageDeflate: false,
+      ...(options.token === undefined ? {} : { headers: { Authorization: `Bearer ${options.token}` } }),
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
+    socket.once('open', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+async function keystrokeRoundTrips(socket: WebSocket, count: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = Buffer.from([0x61 + (i % 26)]);
+    const started = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      const onMessage = (data: Buffer): void => {
+        if (data[0] === 1 && data.subarray(1).includes(key[0]!)) {
+          socket.off('message', onMessage);
+          resolve();
+        }
+      };
+      socket.on('message', onMessage);
+      socket.send(Buffer.concat([Buffer.from([0]), key]));
+    });
+    samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function portForwardMbPerSecond(kubeconfig: string): Promise<number> {
+  const local = await freePort();
+  const child = spawn(KUBECTL, ['port-forward', 'pod/demo', `${local}:8080`], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => (chunk.toString().includes('Forwarding from') ? resolve() : undefined));
+      child.once('exit', (code) => reject(new Error(`port-forward exited ${code}`)));
+    });
+    const started = process.hrtime.bigint();
+    const size = await new Promise<number>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: local, path: `/bytes?n=${DOWNLOAD_BYTES}` }, (response) => {
+          let total = 0;
+          response.on('data', (chunk: Buffer) => (total += chunk.length));
+          response.on('end', () => resolve(total));
+        })
+        .on('error', reject);
+    });
+    if (size !== DOWNLOAD_BYTES) throw new Error(`download got ${size} bytes`);
+    return size / 1024 / 1024 / (Number(process.hrtime.bigint() - started) / 1e9);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+function rssKib(child: ChildProcess): number {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-sessions-'));
+  const sandbox: SandboxApi = await startSandboxApi({ logger: silentLogger() });
+  const sandboxKubeconfig = join(dir, 'sandbox-kubeconfig');
+  await sandbox.writeKubeconfig(sandboxKubeconfig);
+  const plane = await startControlPlane({ agentToken: 'bench-token', logger: silentLogger() });
+  const agent = spawn(process.execPath, [CLI, 'run'], {
+    env: { ...process.env, PIPEOPS_API_URL: plane.url, PIPEOPS_TOKEN: 'bench-token', PIPEOPS_CLUSTER_NAME: 'bench', KUBECONFIG: sandboxKubeconfig, AGENT_PORT: '0', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    await plane.waitForCluster('bench', 30_000);
+    const kubeconfig = join(dir, 'kubeconfig');
+    await plane.writeKubeconfig(kubeconfig, 'bench');
+    const wsBase = (url: string): string => url.replace(/^http/, 'ws');
+
+    const directSocket = await openExec(`${wsBase(sandbox.url)}${EXEC_PATH}`, { token: sandbox.token, ca: sandbox.caPem });
+    const tunnelSocket = await openExec(`${wsBase(plane.clusterUrl('bench'))}${EXEC_PATH}`, {});
+    await keystrokeRoundTrips(directSocket, 20);
+    await keystrokeRoundTrips(tunnelSocket, 20);
+    const direct = await keystrokeRoundTrips(directSocket, KEYSTROKES);
+    const tunnel = await keystrokeRoundTrips(tunnelSocket, KEYSTROKES);
+    directSocket.close();
+    tunnelSocket.close();
+
+    const forwardDirect = await portForwardMbPerSecond(sandboxKubeconfig);
+    const forwardTunnel = await portForwardMbPerSecond(kubeconfig);
+
+    const baseline = rssKib(agent);
+    const idle = await Promise.all(Array.from({ length: IDLE_SESSIONS }, () => openExec(`${wsBase(plane.clusterUrl('bench'))}${EXEC_PATH}`, {})));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const loaded = rssKib(agent);
+    for (const socket of idle) socket.close();
+
+    const rows = [
+      '| Measure | Direct to the API | Through the tunnel | Tunnel cost |',
+      '|---|---:|---:|---:|',
+      `| exec keystroke round trip p50 (ms, ${KEYSTROKES} keystrokes) | ${quantile(direct, 0.5).toFixed(2)} | ${quantile(tunnel, 0.5).toFixed(2)} | ${signed(quantile(tunnel, 0.5) - quantile(direct, 0.5), 2)} ms |`,
+      `| exec keystroke round trip p99 (ms) | ${quantile(direct, 0.99).toFixed(2)} | ${quantile(tunnel, 0.99).toFixed(2)} | ${signed(quantile(tunnel, 0.99) - quantile(direct, 0.99), 2)} ms |`,
+      `| port-forward download of 50 MiB (MB/s) | ${forwardDirect.toFixed(1)} | ${forwardTunnel.toFixed(1)} | ${(forwardTunnel / forwardDirect).toFixed(2)}x |`,
+      `| agent RSS for ${IDLE_SESSIONS} idle exec sessions (MiB) | ${(baseline / 1024).toFixed(1)} idle agent | ${(loaded / 1024).toFixed(1)} | ${signed(((loaded - baseline) / 1024 / IDLE_SESSIONS) * 100, 1)} MiB per 100 sessions |`,
+    ];
+    const table = rows.join('\n');
+    process.stdout.write(`${table}\n`);
+    if (process.argv.includes('--write')) {
+      const path = new URL('../../docs/benchmarks.md', import.meta.url);
+      const section = [
+        '<!-- sessions:start -->',
+        `Command: \`node dist/bench/sessions.js --keystrokes ${KEYSTROKES} --write\` (\`npm run bench:sessions\`), ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}.`,
+        '',
+        table,
+        '<!-- sessions:end -->',
+      ].join('\n');
+      writeFileSync(path, readFileSync(path, 'utf8').replace(/<!-- sessions:start -->[\s\S]*<!-- sessions:end -->/, section));
+    }
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
+    await plane.close();
+    await sandbox.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
