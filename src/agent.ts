@@ -7,23 +7,29 @@ import type { Logger } from 'pino';
 import { workerConfigOf, type AgentConfig, type WorkerTuning } from './config/agent-config.js';
 import { ControlPlaneLink } from './link/control-plane-link.js';
 import type { ConnectionTls } from './link/connection.js';
-import { MemoryStateStore, type StateStore } from './link/link-state.js';
+import type { StateStore } from './link/link-state.js';
 import { StreamRouter } from './router/stream-router.js';
 import { createActorHost, type ActorHost } from './pool/actor-host.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { AgentHttpServer } from './http/agent-http-server.js';
-import { ClusterFacts, deriveAgentId } from './cluster/cluster-facts.js';
-import { kubeUserToken, loadKubeConfig } from './kube/kube-endpoint.js';
+import { ClusterFacts } from './cluster/cluster-facts.js';
+import { openClusterIdentity } from './cluster/cluster-identity.js';
+import type { AgentStateStore } from './cluster/agent-state.js';
+import { RegionDetector } from './cluster/region-detection.js';
+import { MonitoringDiscovery } from './cluster/monitoring-discovery.js';
+import { loadKubeConfig, resolveKubeTarget } from './kube/kube-endpoint.js';
+import type { KubeTarget } from './kube/kube-target.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { AGENT_VERSION } from './version.js';
-
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+import { createGatewayProxy, withSessionSync } from './cluster/gateway-proxy.js';
+import type { IngressSync } from './cluster/ingress-sync.js';
 
 export interface AgentOptions {
   readonly config: AgentConfig;
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** The link's state store; when given, nothing is persisted elsewhere (CLUSTER.md §1 objects untouched). */
   readonly stateStore?: StateStore;
   /** Protocol timings and bounds of the actors; PROTOCOL.md §18 defaults when absent. */
   readonly workerTuning?: Partial<WorkerTuning>;
@@ -43,18 +49,6 @@ function controlPlaneTls(config: AgentConfig): ConnectionTls {
   };
 }
 
-/** The token handed to the control plane as `k8s_service_token`: configured, else the kubeconfig user's, else the pod's. */
-function serviceTokenOf(config: AgentConfig, kubeConfig: KubeConfig | undefined): string | undefined {
-  if (config.kubernetes.serviceToken !== undefined) return config.kubernetes.serviceToken;
-  const fromKubeconfig = kubeConfig === undefined ? undefined : kubeUserToken(kubeConfig);
-  if (fromKubeconfig !== undefined) return fromKubeconfig;
-  try {
-    return readTrimmed(SERVICE_ACCOUNT_TOKEN);
-  } catch {
-    return undefined;
-  }
-}
-
 export class Agent {
   readonly config: AgentConfig;
   readonly metrics: AgentMetrics;
@@ -66,6 +60,9 @@ export class Agent {
   readonly agentId: string;
   readonly #logger: Logger;
   readonly #http: AgentHttpServer;
+  /** The gateway proxy (ingress sync and the §9.5 route cache); undefined unless enabled. */
+  #ingressSync: IngressSync | undefined;
+  readonly #state: AgentStateStore;
 
   private constructor(parts: {
     config: AgentConfig;
@@ -77,6 +74,7 @@ export class Agent {
     agentId: string;
     logger: Logger;
     http: AgentHttpServer;
+    state: AgentStateStore;
   }) {
     this.config = parts.config;
     this.metrics = parts.metrics;
@@ -87,6 +85,11 @@ export class Agent {
     this.agentId = parts.agentId;
     this.#logger = parts.logger;
     this.#http = parts.http;
+    this.#state = parts.state;
+  }
+
+  get ingressSync(): IngressSync | undefined {
+    return this.#ingressSync;
   }
 
   /** Port of /health, /ready, /version and /metrics (the chosen one when configured as 0). */
@@ -99,34 +102,57 @@ export class Agent {
     const clock = options.clock ?? systemClock;
     const metrics = new AgentMetrics();
     let kubeConfig: KubeConfig | undefined;
+    let kubeTarget: KubeTarget | undefined;
     try {
       kubeConfig = loadKubeConfig(config.kubernetes.kubeconfig);
+      kubeTarget = resolveKubeTarget(kubeConfig);
     } catch (error) {
       logger.error({ err: error }, 'no Kubernetes access: proxied requests will fail until it is configured');
     }
-    const agentId = config.agent.id ?? deriveAgentId(config.agent.clusterName);
+    // State, agent id and credentials are settled before the first dial: the link resumes from them.
+    const identity = await openClusterIdentity({
+      config,
+      kubeConfig,
+      logger: logger.child({ part: 'state' }),
+      ...(options.stateStore === undefined ? {} : { stateStore: options.stateStore }),
+    });
+    const agentId = identity.agentId;
+    // Opt-in (CLUSTER.md §4): it advertises cluster routes to the platform, so off means nothing is built or watched.
+    const ingressSync = createGatewayProxy({
+      config,
+      kubeConfig,
+      tls: controlPlaneTls(config),
+      clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
+      clock,
+      random: options.random,
+      logger,
+    });
     const facts = new ClusterFacts({
       kubeConfig,
       agentId,
       agentVersion: AGENT_VERSION,
       clusterName: config.agent.clusterName,
       labels: config.agent.labels,
-      serviceToken: serviceTokenOf(config, kubeConfig),
+      serviceToken: undefined,
+      credentials: identity.credentials,
+      region: new RegionDetector({ kubeConfig, apiUrl: config.pipeops.apiUrl, settings: config.registration, logger: logger.child({ part: 'region' }) }),
       agentPort: config.agent.port === 0 ? 8080 : config.agent.port,
       logger,
+      gateway: ingressSync,
+      monitoring: new MonitoringDiscovery({ kubeConfig, clock, logger: logger.child({ part: 'monitoring' }) }),
     });
     const host = await createActorHost({
       workers: config.agent.workers,
       tasksPerWorker: config.agent.tasksPerWorker,
       maxQueue: config.agent.maxQueue,
-      workerConfig: workerConfigOf(config, options.workerTuning),
+      workerConfig: workerConfigOf(config, options.workerTuning, kubeTarget),
     });
     const sessionHost = await createActorHost(
       {
         workers: config.agent.workers === 0 ? 0 : Math.max(1, Math.ceil(config.agent.workers / 2)),
         tasksPerWorker: config.agent.tasksPerWorker,
         maxQueue: config.agent.maxQueue,
-        workerConfig: workerConfigOf(config, options.workerTuning),
+        workerConfig: workerConfigOf(config, options.workerTuning, kubeTarget),
       },
       'ws-session',
     );
@@ -143,8 +169,8 @@ export class Agent {
       token: tokenFile === undefined ? () => config.pipeops.token : () => readTrimmed(tokenFile),
       registerPayload: (state) => facts.registerPayload(state, clock.now()),
       heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
-      stateStore: options.stateStore ?? new MemoryStateStore(),
-      session: router,
+      stateStore: identity.linkStore,
+      session: withSessionSync(router, ingressSync),
       clock,
       ...(options.random === undefined ? {} : { random: options.random }),
       logger: logger.child({ part: 'link' }),
@@ -163,15 +189,21 @@ export class Agent {
       await sessionHost.close();
       throw error;
     }
-    const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http });
+    const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http, state: identity.state });
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
+    agent.#ingressSync = ingressSync;
+    ingressSync?.start();
     await link.start();
     return agent;
   }
 
   async stop(): Promise<void> {
     this.#logger.info('agent stopping');
+    // First, so no route call starts while the link goes down.
+    await this.#ingressSync?.stop();
     await this.link.stop();
+    // A registration that just succeeded may still be writing its state; a restart must find it.
+    await this.#state.flush();
     await this.router.close();
     await this.host.close();
     await this.sessionHost.close();

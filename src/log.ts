@@ -8,19 +8,31 @@ export type { Logger } from 'pino';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const REDACT_PATHS = [
+// Keys whose values are credentials wherever they sit, top level or one object down (`{payload: {...}}`).
+const SECRET_KEYS = [
   'token',
-  '*.token',
   'authorization',
   'Authorization',
-  '*.authorization',
-  '*.Authorization',
-  'headers.authorization',
-  'headers.Authorization',
-  '*.headers.authorization',
-  '*.headers.Authorization',
   'k8s_service_token',
-  '*.k8s_service_token',
+  'cluster_token',
+  'password',
+  'prometheus_password',
+  'loki_password',
+  'grafana_password',
+  'opencost_password',
+];
+// Header maps as logged from requests and messages; hyphenated names need the bracket form.
+const SECRET_HEADERS = ['authorization', 'Authorization', '["proxy-authorization"]', '["Proxy-Authorization"]'];
+
+const REDACT_PATHS = [
+  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`]),
+  ...SECRET_HEADERS.flatMap((header) => {
+    const suffix = header.startsWith('[') ? header : `.${header}`;
+    return [`headers${suffix}`, `*.headers${suffix}`, `*.*.headers${suffix}`];
+  }),
+  // The k3s join token inside a heartbeat's worker_join (PROTOCOL.md §6.4).
+  'worker_join.env.K3S_TOKEN',
+  '*.worker_join.env.K3S_TOKEN',
 ];
 
 export interface LoggerOptions {

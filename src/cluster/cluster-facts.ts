@@ -11,6 +11,9 @@ import { REGISTER_FEATURES } from '../protocol/message-types.js';
 import type { JsonObject } from '../protocol/envelope.js';
 import type { LinkState } from '../link/link-state.js';
 import { rfc3339 } from '../protocol/envelope.js';
+import type { GatewayFacts } from './ingress-sync.js';
+import { kubeFailureOf, monitoringHeartbeatFields, type MonitoringSource } from './monitoring-discovery.js';
+import type { RegionSource } from './region-detection.js';
 
 const KUBE_CALL_TIMEOUT_MS = 5_000;
 const FALLBACK_K8S_VERSION = 'v1.28.0+k3s1';
@@ -24,6 +27,14 @@ export interface ClusterFactsOptions {
   readonly serviceToken: string | undefined;
   readonly agentPort: number;
   readonly logger: Logger;
+  /** The gateway proxy's view while ingress sync runs (CLUSTER.md §4); absent: private, no routes. */
+  readonly gateway?: GatewayFacts | undefined;
+  /** Cached monitoring endpoints for the heartbeat (PROTOCOL.md §6.4); none are sent without it. */
+  readonly monitoring?: MonitoringSource;
+  /** Region, provider, public IP and ip-intel metadata (CLUSTER.md §5); defaults and the interface IP without it. */
+  readonly region?: RegionSource;
+  /** Picks `k8s_service_token` at each registration (CLUSTER.md §2); `serviceToken` is sent as is without it. */
+  readonly credentials?: { serviceToken(): Promise<string | undefined> };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -103,7 +114,7 @@ export class ClusterFacts {
       this.#k8sVersion = info.gitVersion;
       return info.gitVersion;
     } catch (error) {
-      this.#options.logger.warn({ err: error }, 'could not read the Kubernetes version');
+      this.#options.logger.warn(kubeFailureOf(error), 'could not read the Kubernetes version');
       return FALLBACK_K8S_VERSION;
     }
   }
@@ -117,7 +128,7 @@ export class ClusterFacts {
       withTimeout(api.listPodForAllNamespaces({ limit: 1 }), KUBE_CALL_TIMEOUT_MS, 'pod count'),
     ]);
     for (const result of [nodes, pods]) {
-      if (result.status === 'rejected') this.#options.logger.debug({ err: result.reason }, 'count failed');
+      if (result.status === 'rejected') this.#options.logger.debug(kubeFailureOf(result.reason), 'count failed');
     }
     return {
       nodes: nodes.status === 'fulfilled' ? countOf(nodes.value) : 0,
@@ -127,16 +138,24 @@ export class ClusterFacts {
 
   async registerPayload(state: Readonly<LinkState>, nowMs: number): Promise<JsonObject> {
     const options = this.#options;
+    // Starts a discovery beside the registration round trip, so the first heartbeat can already carry it.
+    options.monitoring?.current();
     const hostname = os.hostname();
+    // In parallel: the region lookups carry their own overall deadline, the version read its call bound.
+    const [k8sVersion, region, serviceToken] = await Promise.all([
+      this.k8sVersion(),
+      options.region?.detect(),
+      options.credentials === undefined ? options.serviceToken : options.credentials.serviceToken(),
+    ]);
     const payload: JsonObject = {
       agent_id: options.agentId,
       name: options.clusterName,
-      k8s_version: await this.k8sVersion(),
+      k8s_version: k8sVersion,
       hostname,
       agent_version: options.agentVersion,
-      server_ip: primaryIp(),
-      region: 'unknown-country',
-      cloud_provider: 'agent',
+      server_ip: region?.serverIp ?? primaryIp(),
+      region: region?.region ?? 'unknown-country',
+      cloud_provider: region?.cloudProvider ?? 'agent',
       tunnel_port_config: { kubernetes_api: 6443, kubelet: 10250, agent_http: options.agentPort },
       labels: { ...options.labels, hostname, 'agent.pipeops.io/version': options.agentVersion },
       server_specs: serverSpecs(),
@@ -145,14 +164,17 @@ export class ClusterFacts {
         agent_mode: 'vm-agent',
         registration_mode: state.clusterId === undefined ? 'fresh' : 'resume',
         registration_timestamp: rfc3339(nowMs).replace(/\.\d{3}Z$/, 'Z'),
+        ...region?.metadata,
       },
     };
     if (state.clusterId !== undefined) payload['cluster_id'] = state.clusterId;
-    if (options.serviceToken !== undefined) payload['k8s_service_token'] = options.serviceToken;
+    if (serviceToken !== undefined) payload['k8s_service_token'] = serviceToken;
     return payload;
   }
 
   async heartbeatPayload(state: Readonly<LinkState>, isConnected: boolean): Promise<JsonObject> {
+    // Read before any await: the heartbeat takes the cached endpoints and never waits for a discovery.
+    const monitoring = this.#options.monitoring?.current() ?? {};
     const [k8sVersion, counts] = await Promise.all([this.k8sVersion(), this.counts()]);
     return {
       cluster_id: state.clusterId ?? '',
@@ -166,10 +188,11 @@ export class ClusterFacts {
         k8s_pods: counts.pods,
         cpu_usage: '0%',
         memory_usage: '0%',
-        // No public LoadBalancer detection yet: tunnel routing is the safe assumption.
-        is_private: true,
-        gateway_routes: 0,
+        // Without the gateway proxy nothing is detected: tunnel routing is the safe assumption.
+        is_private: this.#options.gateway?.isPrivate ?? true,
+        gateway_routes: this.#options.gateway?.routeCount ?? 0,
       },
+      ...monitoringHeartbeatFields(monitoring),
     };
   }
 }

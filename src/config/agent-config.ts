@@ -2,9 +2,39 @@
 // nothing else reads environment variables or the config file.
 
 import type { LogLevel } from '../log.js';
+import type { KubeTarget } from '../kube/kube-target.js';
 
 export const CompressionEngine = { zlib: 'zlib', fflate: 'fflate', off: 'off' } as const;
 export type CompressionEngine = (typeof CompressionEngine)[keyof typeof CompressionEngine];
+
+/** Where the agent keeps its state (CLUSTER.md §1); see docs/config.md "State" for the rule. */
+export const StateBackend = { auto: 'auto', cluster: 'cluster', file: 'file', memory: 'memory' } as const;
+export type StateBackend = (typeof StateBackend)[keyof typeof StateBackend];
+
+export interface StateSettings {
+  readonly backend: StateBackend;
+  /** Explicit state namespace; else the service-account namespace, else podNamespace, else `pipeops-system`. */
+  readonly namespace: string | undefined;
+  readonly podNamespace: string | undefined;
+  readonly configMapName: string;
+  readonly secretName: string;
+  /** Local JSON state file; a leading `~/` means the home directory. */
+  readonly file: string;
+}
+
+/** Lookups for the `register` facts (CLUSTER.md §5, PROTOCOL.md §17.1). */
+export interface RegistrationSettings {
+  /** One deadline over every lookup; registration goes ahead with what arrived by then. */
+  readonly factsTimeoutMs: number;
+  /** Public-IP echo service; undefined means the primary interface IP. */
+  readonly publicIpUrl: string | undefined;
+  /** GeoIP service asked about the caller; undefined means no GeoIP lookup. No third party is asked by default. */
+  readonly geoipUrl: string | undefined;
+  /** SKIP_GEOIP, or CI when SKIP_GEOIP is not given. */
+  readonly skipGeoip: boolean;
+  /** Cloud metadata probes (169.254.169.254 and friends) are opt-in: skipped unless this is false. */
+  readonly skipMetadata: boolean;
+}
 
 export interface ControlPlaneTls {
   /** PEM bundle trusted in addition to the system store. */
@@ -50,7 +80,13 @@ export interface AgentConfig {
     readonly kubeconfig: string | undefined;
     /** Token handed to the control plane as `k8s_service_token`, when configured. */
     readonly serviceToken: string | undefined;
+    /** Cluster CA bundle (base64 PEM) recorded as `cluster_cert_data`, when configured. */
+    readonly caCertData?: string | undefined;
   };
+  /** Absent in configs built by hand (tests, benches): then nothing is persisted. */
+  readonly state?: StateSettings;
+  /** Absent in configs built by hand: then only Kubernetes node facts are used, no HTTP lookups. */
+  readonly registration?: RegistrationSettings;
   readonly tunnel: {
     readonly enabled: boolean;
     /** Inbound message cap in bytes (close 1009 above it). */
@@ -96,16 +132,19 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
 export interface WorkerConfig {
   readonly logLevel: LogLevel;
   readonly kubeconfig: string | undefined;
+  /** The Kubernetes API, resolved on the main thread; undefined when the agent has no Kubernetes access. */
+  readonly kube: KubeTarget | undefined;
   readonly compression: CompressionEngine;
   readonly requestTimeoutMs: number;
   readonly dropAcceptEncoding: boolean;
   readonly tuning: WorkerTuning;
 }
 
-export function workerConfigOf(config: AgentConfig, tuning: Partial<WorkerTuning> = {}): WorkerConfig {
+export function workerConfigOf(config: AgentConfig, tuning: Partial<WorkerTuning> = {}, kube?: KubeTarget): WorkerConfig {
   return {
     logLevel: config.logging.level,
     kubeconfig: config.kubernetes.kubeconfig,
+    kube,
     compression: config.agent.compression,
     requestTimeoutMs: config.tunnel.requestTimeoutMs,
     dropAcceptEncoding: config.tunnel.dropAcceptEncoding,

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
-import { CompressionEngine } from './agent-config.js';
+import { CompressionEngine, StateBackend } from './agent-config.js';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HTTP_DEADLINE_MS,
@@ -42,6 +42,12 @@ export const DEFAULT_TASKS_PER_WORKER = 64;
 export const DEFAULT_MAX_QUEUE = 1024;
 export const MIN_HEARTBEAT_INTERVAL_MS = 1000;
 export const MIN_INBOUND_CAP_BYTES = 1024;
+export const DEFAULT_STATE_CONFIGMAP_NAME = 'pipeops-agent-state';
+export const DEFAULT_STATE_SECRET_NAME = 'pipeops-agent-secrets';
+export const DEFAULT_STATE_FILE = '~/.pipeops-agent/state.json';
+export const DEFAULT_REGISTRATION_FACTS_TIMEOUT_MS = 5_000;
+/** Registration itself waits 30 s for its reply; the facts gathered before it must stay well inside that. */
+export const MAX_REGISTRATION_FACTS_TIMEOUT_MS = 30_000;
 /** setTimeout clamps larger delays to 1 ms, so no duration may exceed it. */
 export const MAX_TIMER_MS = 2_147_483_647;
 const MAX_NAME_CHARS = 253;
@@ -159,6 +165,44 @@ function secretToken(raw: unknown): ParseResult<string> {
   return typeof raw === 'string' && /^[^\s\p{Cc}]+$/u.test(raw.trim())
     ? ok(raw.trim())
     : fail('must be a non-empty string without whitespace');
+}
+
+/** http(s) URL of a lookup service. */
+function lookupUrl(raw: unknown): ParseResult<string> {
+  const problem = 'must be an absolute http or https URL';
+  const text = textOf(raw);
+  if (text === undefined || !URL.canParse(text)) return fail(problem);
+  const url = new URL(text);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? ok(text) : fail(problem);
+}
+
+/** Namespace names are DNS-1123 labels. */
+function namespaceName(raw: unknown): ParseResult<string> {
+  const text = textOf(raw);
+  return text !== undefined && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(text)
+    ? ok(text)
+    : fail('must be a namespace name: 1-63 lowercase letters, digits or "-", starting and ending alphanumeric');
+}
+
+/** ConfigMap and Secret names are DNS-1123 subdomains. */
+function objectName(raw: unknown): ParseResult<string> {
+  const text = textOf(raw);
+  return text !== undefined && /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(text)
+    ? ok(text)
+    : fail('must be 1-253 lowercase letters, digits, "-" or ".", starting and ending alphanumeric');
+}
+
+const PEM_MARKER = '-----BEGIN ';
+
+/** A PEM bundle, given as is or base64-encoded; kept base64-encoded, the form cluster_cert_data uses. */
+function caCertData(raw: unknown): ParseResult<string> {
+  const problem = 'must be a PEM certificate bundle or its base64 encoding';
+  if (typeof raw !== 'string' || raw.trim() === '') return fail(problem);
+  const text = raw.trim();
+  if (text.includes(PEM_MARKER)) return ok(Buffer.from(`${text}\n`, 'utf8').toString('base64'));
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(text)) return fail(problem);
+  const compact = text.replace(/\s+/g, '');
+  return Buffer.from(compact, 'base64').toString('utf8').includes(PEM_MARKER) ? ok(compact) : fail(problem);
 }
 
 const LABEL_KEY = /^[^\s\p{Cc}=,]{1,253}$/u;
@@ -304,6 +348,72 @@ export const ENV_SPEC = [
     key: 'kubernetes.service_token', env: ['PIPEOPS_K8S_SERVICE_TOKEN'], flag: NO_FLAG, default: undefined,
     description: 'Token handed to the control plane as k8s_service_token (else the service account token)',
     isSecret: true, isRequired: false, parse: secretToken,
+  }),
+  row({
+    key: 'kubernetes.ca_cert_data', env: ['PIPEOPS_K8S_CERT_DATA'], flag: NO_FLAG, default: undefined,
+    defaultText: 'persisted, else the service-account ca.crt',
+    description: 'Cluster CA bundle recorded as cluster_cert_data: PEM or base64 PEM',
+    isSecret: false, isRequired: false, parse: caCertData,
+  }),
+  row({
+    key: 'state.backend', env: ['AGENT_STATE_BACKEND'], flag: NO_FLAG, default: StateBackend.auto,
+    description: 'Where state lives: auto, cluster, file or memory',
+    isSecret: false, isRequired: false, parse: oneOf(Object.values(StateBackend)),
+  }),
+  row({
+    key: 'state.namespace', env: ['PIPEOPS_STATE_NAMESPACE'], flag: NO_FLAG, default: undefined,
+    defaultText: 'service-account namespace, else state.pod_namespace, else pipeops-system',
+    description: 'Namespace of the state ConfigMap and Secret',
+    isSecret: false, isRequired: false, parse: namespaceName,
+  }),
+  row({
+    key: 'state.pod_namespace', env: ['PIPEOPS_POD_NAMESPACE'], flag: NO_FLAG, default: undefined,
+    description: 'The pod namespace (downward API); used for state when no service-account namespace file exists',
+    isSecret: false, isRequired: false, parse: namespaceName,
+  }),
+  row({
+    key: 'state.configmap_name', env: ['PIPEOPS_STATE_CONFIGMAP_NAME'], flag: NO_FLAG,
+    default: DEFAULT_STATE_CONFIGMAP_NAME, description: 'ConfigMap holding agent_id, cluster_id and gateway_ws_url',
+    isSecret: false, isRequired: false, parse: objectName,
+  }),
+  row({
+    key: 'state.secret_name', env: ['PIPEOPS_STATE_SECRET_NAME'], flag: NO_FLAG,
+    default: DEFAULT_STATE_SECRET_NAME, description: 'Secret holding cluster_token and cluster_cert_data',
+    isSecret: false, isRequired: false, parse: objectName,
+  }),
+  row({
+    key: 'state.file', env: ['AGENT_STATE_FILE'], flag: NO_FLAG, default: DEFAULT_STATE_FILE,
+    description: 'Local state file (mode 600) used outside a pod when the cluster objects are unusable',
+    isSecret: false, isRequired: false, parse: filePath,
+  }),
+  row({
+    key: 'registration.facts_timeout', env: ['AGENT_REGISTRATION_FACTS_TIMEOUT_MS'], flag: NO_FLAG,
+    default: DEFAULT_REGISTRATION_FACTS_TIMEOUT_MS, defaultText: `${DEFAULT_REGISTRATION_FACTS_TIMEOUT_MS} (5s)`,
+    description: 'One deadline over the region, provider and public-IP lookups done before register',
+    isSecret: false, isRequired: false, parse: durationIn(1, MAX_REGISTRATION_FACTS_TIMEOUT_MS),
+  }),
+  row({
+    key: 'registration.public_ip_url', env: ['AGENT_PUBLIC_IP_URL'], flag: NO_FLAG, default: undefined,
+    defaultText: 'none: the primary interface IP',
+    description: 'Public-IP echo service answering plain text or {"ip": ...}, e.g. https://api.ipify.org',
+    isSecret: false, isRequired: false, parse: lookupUrl,
+  }),
+  row({
+    key: 'registration.geoip_url', env: ['AGENT_GEOIP_URL'], flag: NO_FLAG, default: undefined,
+    defaultText: 'none: no GeoIP lookup',
+    description: 'GeoIP service asked about the caller (the region fallback), e.g. https://ipapi.co/json/',
+    isSecret: false, isRequired: false, parse: lookupUrl,
+  }),
+  row({
+    key: 'registration.skip_geoip', env: ['SKIP_GEOIP'], flag: NO_FLAG, default: false,
+    defaultText: 'false (true when CI is true)',
+    description: 'Skip the GeoIP lookup',
+    isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
+    key: 'registration.skip_metadata', env: ['SKIP_METADATA'], flag: NO_FLAG, default: true,
+    description: 'Skip the cloud metadata probes (169.254.169.254 etc.); false opts in',
+    isSecret: false, isRequired: false, parse: parseBoolean,
   }),
   row({
     key: 'tunnel.enabled', env: ['TUNNEL_ENABLED'], flag: NO_FLAG, default: true,

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { AgentConfig } from './agent-config.js';
-import { ENV_SPEC, type SettingKey, type SettingRow, type SettingValue } from './env-spec.js';
+import { ENV_SPEC, parseBoolean, type SettingKey, type SettingRow, type SettingValue } from './env-spec.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pipeops/config.yaml';
 
@@ -132,6 +132,12 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
     warnings.push(`pipeops.api_url uses ${protocol.slice(0, -1)}: the token crosses the network unencrypted`);
   }
 
+  // CI skips GeoIP as the reference agent does, unless SKIP_GEOIP (or the file) says otherwise explicitly.
+  const ciVerdict = parseBoolean(input.env['CI'] ?? '');
+  const skipGeoip = given.has('registration.skip_geoip')
+    ? need(get('registration.skip_geoip'))
+    : ciVerdict.ok && ciVerdict.value;
+
   const config: AgentConfig = {
     pipeops: {
       apiUrl,
@@ -161,6 +167,22 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
     kubernetes: {
       kubeconfig: get('kubernetes.kubeconfig'),
       serviceToken: get('kubernetes.service_token'),
+      caCertData: get('kubernetes.ca_cert_data'),
+    },
+    state: {
+      backend: need(get('state.backend')),
+      namespace: get('state.namespace'),
+      podNamespace: get('state.pod_namespace'),
+      configMapName: need(get('state.configmap_name')),
+      secretName: need(get('state.secret_name')),
+      file: need(get('state.file')),
+    },
+    registration: {
+      factsTimeoutMs: need(get('registration.facts_timeout')),
+      publicIpUrl: get('registration.public_ip_url'),
+      geoipUrl: get('registration.geoip_url'),
+      skipGeoip,
+      skipMetadata: need(get('registration.skip_metadata')),
     },
     tunnel: {
       enabled: need(get('tunnel.enabled')),
@@ -281,7 +303,7 @@ function readConfigFile(
   const root: unknown = doc.toJS();
   if (root === null || root === undefined) return values;
   if (!isMapping(root)) {
-    problems.push(`config file "${path}": must be a mapping with sections pipeops, agent, kubernetes, tunnel, logging`);
+    problems.push(`config file "${path}": must be a mapping with sections pipeops, agent, kubernetes, state, registration, tunnel, logging`);
     return values;
   }
   const walk = (node: Record<string, unknown>, prefix: string) => {

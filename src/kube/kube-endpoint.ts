@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeTarget } from './kube-target.js';
 
 export interface KubeEndpoint {
   readonly server: URL;
@@ -41,4 +42,32 @@ export function kubeUserToken(kubeConfig: KubeConfig): string | undefined {
   const token = user?.token;
   if (token !== undefined && token !== '') return token;
   return undefined;
+}
+
+const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** Resolves the plain KubeTarget the actor threads use (see kube-target.ts). */
+export function resolveKubeTarget(kubeConfig: KubeConfig): KubeTarget {
+  const endpoint = kubeEndpointOf(kubeConfig);
+  const cluster = kubeConfig.getCurrentCluster();
+  const caFile = cluster?.caData === undefined || cluster.caData === '' ? cluster?.caFile : undefined;
+  const token = kubeUserToken(kubeConfig);
+  let tokenFile: string | undefined;
+  if (token === undefined) {
+    try {
+      readFileSync(SERVICE_ACCOUNT_TOKEN_FILE);
+      tokenFile = SERVICE_ACCOUNT_TOKEN_FILE;
+    } catch {
+      tokenFile = undefined;
+    }
+  }
+  return {
+    server: endpoint.server.origin,
+    ca: endpoint.ca,
+    caFile: caFile === '' ? undefined : caFile,
+    rejectUnauthorized: endpoint.rejectUnauthorized,
+    tlsServerName: endpoint.tlsServerName,
+    agentToken: token,
+    agentTokenFile: tokenFile,
+  };
 }

@@ -75,6 +75,8 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
         PIPEOPS_CLUSTER_NAME: DEMO_CLUSTER,
         KUBECONFIG: sandboxKubeconfig,
         AGENT_PORT: env['AGENT_PORT'] ?? '0',
+        // The sandbox is fresh every run: nothing of the demo's identity is worth keeping on disk.
+        AGENT_STATE_BACKEND: 'memory',
       },
       argv: [],
     });

@@ -1,6 +1,6 @@
 // A complete AgentConfig for tests, built directly (load-config has its own tests).
 
-import type { AgentConfig } from '../../src/config/agent-config.js';
+import type { AgentConfig, RegistrationSettings, StateSettings } from '../../src/config/agent-config.js';
 
 export interface TestConfigInput {
   readonly apiUrl: string;
@@ -14,8 +14,14 @@ export interface TestConfigInput {
   readonly maxQueue?: number;
   readonly tasksPerWorker?: number;
   readonly clusterName?: string;
-  readonly agentId?: string;
+  /** null: no configured id (persisted, else derived). */
+  readonly agentId?: string | null;
   readonly readyLenient?: boolean;
+  readonly serviceToken?: string;
+  /** Absent: nothing persisted (the default for tests). */
+  readonly state?: StateSettings;
+  /** Absent: node facts only, no HTTP lookups (the default for tests). */
+  readonly registration?: RegistrationSettings;
 }
 
 export function testConfig(input: TestConfigInput): AgentConfig {
@@ -27,7 +33,7 @@ export function testConfig(input: TestConfigInput): AgentConfig {
       tls: { caFile: input.caFile, certFile: undefined, keyFile: undefined, insecureSkipVerify: false },
     },
     agent: {
-      id: input.agentId ?? 'agent-0a1b2c3d4e5f6071',
+      id: input.agentId === null ? undefined : (input.agentId ?? 'agent-0a1b2c3d4e5f6071'),
       clusterName: input.clusterName ?? 'test-cluster',
       port: 0,
       bindAddress: '127.0.0.1',
@@ -40,7 +46,9 @@ export function testConfig(input: TestConfigInput): AgentConfig {
       heartbeatIntervalMs: input.heartbeatIntervalMs ?? 30_000,
       labels: {},
     },
-    kubernetes: { kubeconfig: input.kubeconfig, serviceToken: undefined },
+    kubernetes: { kubeconfig: input.kubeconfig, serviceToken: input.serviceToken },
+    ...(input.state === undefined ? {} : { state: input.state }),
+    ...(input.registration === undefined ? {} : { registration: input.registration }),
     tunnel: { enabled: true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
     logging: { level: (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent' },
   };

@@ -126,6 +126,8 @@ export interface FakeControlPlaneOptions {
   readonly tls?: { readonly keyPem: string; readonly certPem: string };
   /** Maximum message size the server accepts from the agent. */
   readonly maxPayload?: number;
+  /** Answers plain HTTP requests from the first one on (see `requestHandler`). */
+  readonly requestHandler?: (request: http.IncomingMessage, response: http.ServerResponse) => void;
 }
 
 export class FakeControlPlane {
@@ -135,12 +137,22 @@ export class FakeControlPlane {
   readonly #sockets = new Inbox<FakeSocket>();
   /** Statuses to answer the next upgrades with, instead of accepting them. */
   readonly refusals: number[] = [];
+  /** Answers plain HTTP requests (the side channels of PROTOCOL.md §17); 404 when unset. */
+  requestHandler: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined;
   port = 0;
 
   private constructor(options: FakeControlPlaneOptions) {
+    this.requestHandler = options.requestHandler;
     this.#server =
       options.tls === undefined ? http.createServer() : https.createServer({ key: options.tls.keyPem, cert: options.tls.certPem });
     this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxPayload ?? 256 * 1024 * 1024 });
+    this.#server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
+      if (this.requestHandler !== undefined) {
+        this.requestHandler(request, response);
+        return;
+      }
+      response.writeHead(404).end();
+    });
     this.#server.on('upgrade', (request: http.IncomingMessage, socket, head) => {
       const url = new URL(request.url ?? '/', 'http://127.0.0.1');
       const handshake: Handshake = { path: url.pathname, query: url.searchParams, headers: request.headers };

@@ -59,6 +59,12 @@ export class FakeKubeWsApi {
     const tls = createLoopbackTls('fake-kube-ws');
     const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {
       request.resume();
+      if (request.url === '/api/v1/big') {
+        // a list large enough for a binary frame with gzip (§9.8)
+        response.writeHead(200, { 'Content-Type': 'application/json' });
+        response.end(JSON.stringify({ kind: 'List', items: Array.from({ length: 1000 }, (_, i) => ({ name: `item-${i}` })) }));
+        return;
+      }
       response.writeHead(200, { 'Content-Type': 'application/json' });
       response.end(request.url?.startsWith('/version') ? '{"major":"1","minor":"32","gitVersion":"v1.32.0-fake"}' : '{"kind":"List","items":[]}');
     });

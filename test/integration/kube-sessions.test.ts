@@ -2,6 +2,7 @@
 // API server stand-in that accepts real WebSocket upgrades. Frames are built and read by hand.
 
 import test, { type ExecutionContext } from 'ava';
+import http from 'node:http';
 import { startHarness, type Harness } from '../helpers/agent-harness.js';
 import { eventually } from '../helpers/eventually.js';
 import type { FakeSocket } from '../helpers/fake-control-plane.js';
@@ -226,4 +227,59 @@ test('socket loss ends every session without a close message and closes the API 
   t.is((await first.closed).code, 1000);
   t.is((await second.closed).code, 1000);
   await settled(t, stack);
+});
+
+test('/metrics after a scripted run with a legacy request, a binary+gzip request, an exec session and a reconnect', async (t) => {
+  const stack = await connected(t);
+  stack.socket.send({ type: 'proxy_request', request_id: 'small', payload: { path: '/api/v1/namespaces' } });
+  await stack.socket.next('proxy_response');
+  stack.socket.send({ type: 'proxy_request', request_id: 'big', payload: { path: '/api/v1/big' } });
+  await stack.socket.nextBinary();
+  start(stack.socket, 'exec-1');
+  const session = await nextSession(stack.api, 0);
+  stack.socket.send({ type: 'ws_data', request_id: 'exec-1', payload: { stream_id: 'exec-1', data: frame(2, Buffer.from([0, 0x68, 0x69])) } });
+  await eventually(() => session.received.length === 1, 'stdin reached the API server');
+  session.socket.send(Buffer.from([0x01, 0x68, 0x69]));
+  session.socket.send(Buffer.from([0x03, ...Buffer.from('{"metadata":{},"status":"Success"}')]));
+  await stack.socket.next('proxy_websocket_data');
+  await stack.socket.next('proxy_websocket_data');
+  session.socket.close(1000);
+  await stack.socket.next('proxy_websocket_close');
+  await settled(t, stack);
+  stack.socket.close(1000);
+  await stack.socket.closed;
+  await eventually(() => stack.clock.pendingDelays().includes(500), 'reconnect scheduled');
+  stack.clock.advance(500);
+  const again = await stack.plane.nextSocket();
+  await again.next('heartbeat');
+  const text = await new Promise<string>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: stack.agent.httpPort, path: '/metrics' }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+  const sample = (series: string): number => {
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  };
+  t.is(sample('pipeops_agent_relay_requests_total{outcome="ok",mode="json"}'), 1);
+  t.is(sample('pipeops_agent_relay_requests_total{outcome="ok",mode="binary"}'), 1);
+  t.is(sample('agent_binary_protocol_requests_total{direction="response"}'), 1);
+  t.is(sample('agent_compression_ratio_count'), 1);
+  t.is(sample('pipeops_agent_websocket_sessions_total'), 1);
+  t.is(sample('pipeops_agent_websocket_sessions_ended_total{outcome="ok"}'), 1);
+  t.is(sample('pipeops_agent_websocket_session_duration_seconds_count'), 1);
+  t.is(sample('pipeops_agent_websocket_session_frames_total{direction="to_cluster"}'), 1);
+  t.is(sample('pipeops_agent_websocket_session_frames_total{direction="to_control_plane"}'), 2);
+  t.is(sample('pipeops_agent_websocket_session_bytes_total{direction="to_cluster"}'), 3);
+  t.is(sample('pipeops_agent_websocket_sessions_active'), 0);
+  t.is(sample('pipeops_agent_actor_tasks_total{kind="ws-session",outcome="ok"}'), 1);
+  t.is(sample('pipeops_agent_actor_tasks_total{kind="http-relay",outcome="ok"}'), 2);
+  t.is(sample('pipeops_agent_websocket_reconnections_total'), 1);
+  t.is(sample('pipeops_agent_heartbeat_success_total'), 2);
+  t.is(sample('pipeops_agent_connection_state'), 2);
 });

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** src/ modules a worker may import: no main-thread state, no sockets of the main thread. */
-const NEUTRAL = [/^src\/protocol\//, /^src\/messages\//, /^src\/metrics\/catalog\.ts$/, /^src\/config\/agent-config\.ts$/, /^src\/log\.ts$/, /^src\/errors\.ts$/, /^src\/kube\//];
+const NEUTRAL = [/^src\/protocol\//, /^src\/messages\//, /^src\/metrics\/catalog\.ts$/, /^src\/config\/agent-config\.ts$/, /^src\/log\.ts$/, /^src\/errors\.ts$/, /^src\/kube\/kube-target\.ts$/];
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
@@ -32,6 +32,11 @@ test('workers/** imports only thread-neutral src/ modules', (t) => {
       .filter((target) => target.startsWith('src/') && !NEUTRAL.some((pattern) => pattern.test(target)))
       .map((target) => `${file} → ${target}`),
   );
+  t.deepEqual(offending, []);
+});
+
+test('workers/** never load @kubernetes/client-node (the main thread resolves the API for them)', (t) => {
+  const offending = sources('workers').filter((file) => /from '@kubernetes\/client-node/.test(readFileSync(join(ROOT, file), 'utf8')));
   t.deepEqual(offending, []);
 });
 

@@ -22,7 +22,8 @@ export class ActorContext {
   kubeUpstream(): Upstream | Error {
     if (this.#kube === undefined) {
       try {
-        this.#kube = createKubeUpstream(this.config.kubeconfig);
+        if (this.config.kube === undefined) throw new Error('no Kubernetes access configured (no service account, no kubeconfig)');
+        this.#kube = createKubeUpstream(this.config.kube);
       } catch (error) {
         this.#kube = error instanceof Error ? error : new Error(String(error));
         this.logger.error({ err: this.#kube }, 'kubernetes client could not be initialised');

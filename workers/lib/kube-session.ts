@@ -204,7 +204,10 @@ export class KubeSession {
 
   #write(frame: QueuedFrame): void {
     const socket = this.#socket!;
-    if (this.#inFlightFrames >= MAX_QUEUED_FRAMES || this.#inFlightBytes + frame.payload.length > MAX_QUEUED_BYTES) {
+    // Frames handed to the API socket but not yet written are bounded by bytes (16 MiB), not by count:
+    // kubectl's port-forward writes every SPDY field as its own message, so a burst of connections is
+    // hundreds of tiny frames. The 100-frame bound of §13.3 applies to the queue before the dial.
+    if (this.#inFlightBytes + frame.payload.length > MAX_QUEUED_BYTES) {
       this.#fail('stream input queue overflow');
       return;
     }

@@ -31,6 +31,7 @@ export function failureLabel(isKube: boolean): string {
 
 /** Errors of a kept-alive socket the server closed just as it was reused: nothing reached the server. */
 const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const MAX_STALE_RETRIES = 3;
 
 export interface Exchange {
   readonly response: Promise<IncomingMessage>;
@@ -48,7 +49,7 @@ export function startExchange(options: ExchangeOptions): Exchange {
   const target = (request.path.startsWith('/') ? request.path : `/${request.path}`) + (request.query === '' ? '' : `?${request.query}`);
   let current: ClientRequest | undefined;
   let isDestroyed = false;
-  const send = (isRetry: boolean): Promise<IncomingMessage> =>
+  const send = (attempt: number): Promise<IncomingMessage> =>
     new Promise<IncomingMessage>((resolve, reject) => {
       const outgoing = upstream.request({
         method: request.method,
@@ -60,8 +61,9 @@ export function startExchange(options: ExchangeOptions): Exchange {
       current = outgoing;
       outgoing.on('error', (error: NodeJS.ErrnoException) => {
         const isStale = outgoing.reusedSocket && STALE_SOCKET_CODES.has(error.code ?? '') && body instanceof Uint8Array;
-        if (isStale && !isRetry && !isDestroyed) {
-          send(true).then(resolve, reject);
+        // After a burst, many idle sockets expire together: each stale one is dropped on use, so retry a few.
+        if (isStale && attempt < MAX_STALE_RETRIES && !isDestroyed) {
+          send(attempt + 1).then(resolve, reject);
           return;
         }
         reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`));
@@ -71,7 +73,7 @@ export function startExchange(options: ExchangeOptions): Exchange {
       else body.attach(outgoing);
     });
   return {
-    response: send(false),
+    response: send(0),
     destroy() {
       isDestroyed = true;
       current?.destroy();

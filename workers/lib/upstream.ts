@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { HeaderMap } from '../../src/protocol/headers.js';
 import { readFileSync } from 'node:fs';
-import { kubeEndpointOf, kubeUserToken, loadKubeConfig } from '../../src/kube/kube-endpoint.js';
+import type { KubeTarget } from '../../src/kube/kube-target.js';
 
 export interface UpstreamCall {
   readonly method: string;
@@ -72,12 +72,14 @@ export class Upstream {
   }
 }
 
+// LIFO reuses the most recently active socket, the one least likely to have been closed by the server's
+// keep-alive timer (commonly 5 s) while it sat idle.
 const AGENT_OPTIONS = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' } as const;
 
-export function createKubeUpstream(kubeconfigPath: string | undefined): Upstream {
-  const kubeConfig = loadKubeConfig(kubeconfigPath);
-  const endpoint = kubeEndpointOf(kubeConfig);
-  const origin = new URL(endpoint.server.origin);
+export function createKubeUpstream(target: KubeTarget): Upstream {
+  const ca = target.caFile === undefined ? target.ca : readFileSync(target.caFile, 'utf8');
+  const endpoint = { ca, rejectUnauthorized: target.rejectUnauthorized, tlsServerName: target.tlsServerName };
+  const origin = new URL(target.server);
   const agent =
     origin.protocol === 'https:'
       ? new https.Agent({
@@ -88,18 +90,16 @@ export function createKubeUpstream(kubeconfigPath: string | undefined): Upstream
         })
       : new http.Agent(AGENT_OPTIONS);
   const tls: UpstreamTls = { ca: endpoint.ca, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.tlsServerName };
-  return new Upstream(origin, agent, tls, agentBearerToken(kubeConfig));
+  return new Upstream(origin, agent, tls, agentBearerToken(target));
 }
 
 const SERVICE_TLS: UpstreamTls = { ca: undefined, rejectUnauthorized: false, servername: undefined };
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/** The kubeconfig user's token, or the pod's service-account token. */
-function agentBearerToken(kubeConfig: ReturnType<typeof loadKubeConfig>): string | undefined {
-  const fromKubeconfig = kubeUserToken(kubeConfig);
-  if (fromKubeconfig !== undefined) return fromKubeconfig;
+/** The kubeconfig user's token, or the pod's service-account token (read now: it rotates). */
+function agentBearerToken(target: KubeTarget): string | undefined {
+  if (target.agentToken !== undefined) return target.agentToken;
+  if (target.agentTokenFile === undefined) return undefined;
   try {
-    const token = readFileSync(SERVICE_ACCOUNT_TOKEN, 'utf8').trim();
+    const token = readFileSync(target.agentTokenFile, 'utf8').trim();
     return token === '' ? undefined : token;
   } catch {
     return undefined;

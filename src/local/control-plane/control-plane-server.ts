@@ -21,6 +21,7 @@ import { kubeconfigYaml, writeKubeconfigFile } from './kubeconfig.js';
 import { CLUSTER_PATH_PREFIX, KubectlEndpoint } from './kubectl-endpoint.js';
 import { WireMode } from './proxy-request.js';
 import { SessionEndpoint } from './session-endpoint.js';
+import { RoutesEndpoint, type GatewayRoutes, type GatewayRoutesOptions } from './routes-endpoint.js';
 
 export { WireMode } from './proxy-request.js';
 export type { ClusterInfo } from './cluster-registry.js';
@@ -46,6 +47,8 @@ export interface ControlPlaneOptions {
   mode?: WireMode;
   /** `timeout` sent in proxy_request, in milliseconds; default 120000. */
   requestTimeoutMs?: number;
+  /** The ingress route endpoints (PROTOCOL.md §17.2), e.g. to fail the next calls in retry tests. */
+  gatewayRoutes?: GatewayRoutesOptions;
   logger?: Logger;
 }
 
@@ -60,6 +63,8 @@ export interface ControlPlane {
   cluster(name: string): ClusterInfo | undefined;
   /** Emits the ControlPlaneEvent names with the payloads of control-plane-events.ts. */
   readonly events: EventEmitter;
+  /** The routes agents registered and synced, and the calls that did it. */
+  readonly gatewayRoutes: GatewayRoutes;
   /** Sends a raw frame on the cluster's session socket; throws when it is not connected. */
   sendToAgent(clusterName: string, data: string | Uint8Array, isBinary?: boolean): void;
   /** Closes the cluster's session socket with `code` (default 1000; 1006 drops it without a close frame). */
@@ -115,6 +120,7 @@ class LocalControlPlane implements ControlPlane {
   readonly #agents: AgentEndpoint;
   readonly #kubectl: KubectlEndpoint;
   readonly #sessions: SessionEndpoint;
+  readonly gatewayRoutes: RoutesEndpoint;
   readonly logger: Logger;
   readonly #waiters = new Set<(error: Error) => void>();
 
@@ -138,6 +144,12 @@ class LocalControlPlane implements ControlPlane {
       logger: this.logger,
     });
     this.#sessions = new SessionEndpoint({ registry: this.#registry, clusterToken: options.clusterToken, logger: this.logger });
+    this.gatewayRoutes = new RoutesEndpoint({
+      ...options.gatewayRoutes,
+      agentToken: options.agentToken,
+      clusterName: (uuid) => this.#registry.findById(uuid)?.name,
+      logger: this.logger,
+    });
     PLANE_BY_SERVER.set(server, this);
     server.on('request', serverOnRequest);
     server.on('upgrade', serverOnUpgrade);
@@ -145,6 +157,10 @@ class LocalControlPlane implements ControlPlane {
   }
 
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.gatewayRoutes.handles(req)) {
+      this.gatewayRoutes.handleRequest(req, res);
+      return;
+    }
     this.#kubectl.handleRequest(req, res);
   }
 

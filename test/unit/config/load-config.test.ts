@@ -69,7 +69,22 @@ test('defaults apply when only the required settings are given', (t) => {
       heartbeatIntervalMs: 30_000,
       labels: {},
     },
-    kubernetes: { kubeconfig: undefined, serviceToken: undefined },
+    kubernetes: { kubeconfig: undefined, serviceToken: undefined, caCertData: undefined },
+    state: {
+      backend: 'auto',
+      namespace: undefined,
+      podNamespace: undefined,
+      configMapName: 'pipeops-agent-state',
+      secretName: 'pipeops-agent-secrets',
+      file: '~/.pipeops-agent/state.json',
+    },
+    registration: {
+      factsTimeoutMs: 5_000,
+      publicIpUrl: undefined,
+      geoipUrl: undefined,
+      skipGeoip: false,
+      skipMetadata: true,
+    },
     tunnel: { enabled: true, inboundCapBytes: 67_108_864, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
     logging: { level: 'info' },
   });
@@ -325,7 +340,7 @@ test('config file: the default path is optional, an explicit path is not, and sh
   t.notThrows(() => load(BASE_ENV));
   t.deepEqual(problemsOf(BASE_ENV, ['--config', '/nope.yaml']), ['config file "/nope.yaml": cannot read (ENOENT)']);
   t.deepEqual(problemsOf(BASE_ENV, ['--config', '/c.yaml'], { '/c.yaml': '- a\n- b\n' }), [
-    'config file "/c.yaml": must be a mapping with sections pipeops, agent, kubernetes, tunnel, logging',
+    'config file "/c.yaml": must be a mapping with sections pipeops, agent, kubernetes, state, registration, tunnel, logging',
   ]);
   t.deepEqual(problemsOf(BASE_ENV, ['--config', '/c.yaml'], { '/c.yaml': 'agent: 5\n' }), [
     'config file "/c.yaml": agent must be a mapping',
