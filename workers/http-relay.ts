@@ -22,6 +22,9 @@ import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-r
 import { CreditWindow } from './lib/credit-window.js';
 import { gzipEngine } from './lib/gzip-engine.js';
 import { KubeSession } from './lib/kube-session.js';
+import { AppRelay, AppRelayFailure } from './lib/app-relay.js';
+import { aliasLookup } from './lib/host-aliases.js';
+import { DEFAULT_RELAY_DEADLINE_MS } from '../src/protocol/constants.js';
 import { isValidSessionPath } from '../src/protocol/kube-session-rules.js';
 
 export { ActorContext } from './lib/actor-context.js';
@@ -45,6 +48,8 @@ class Relay {
   #credit: CreditWindow;
   /** Set when the request turned out to be a kubectl WebSocket session (§13.8). */
   #session: KubeSession | undefined;
+  /** Set when the request is an application WebSocket relay (§14). */
+  #appRelay: AppRelay | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   readonly #bytes: UpstreamBytes = { sent: 0, received: 0 };
 
@@ -54,10 +59,18 @@ class Relay {
     this.#port = new RouterPort(task.port, task.requestId);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
-      onFrame: (data) => (this.#session === undefined ? this.#streamedBody?.accept(data) : this.#session.onFrame(data)),
+      onFrame: (data) => {
+        if (this.#appRelay !== undefined) this.#appRelay.onFrame(data);
+        else if (this.#session !== undefined) this.#session.onFrame(data);
+        else this.#streamedBody?.accept(data);
+      },
       onBody: (data) => this.#binaryWait?.deliver(data),
       onCredit: (bytes) => (this.#session === undefined ? this.#credit.grant(bytes) : this.#session.onCredit(bytes)),
-      onCancel: (reason) => (this.#session === undefined ? this.#cancel(reason) : this.#session.cancel(reason)),
+      onCancel: (reason) => {
+        if (this.#appRelay !== undefined) this.#appRelay.cancel();
+        else if (this.#session !== undefined) this.#session.cancel(reason);
+        else this.#cancel(reason);
+      },
     });
   }
 
@@ -93,7 +106,8 @@ class Relay {
         await this.#runKubeSession(request);
         return;
       }
-      throw new RelayFailure('upstream_error', 'failed to connect to service WebSocket: application WebSocket relays are not supported by this agent version');
+      await this.#runAppRelay(request);
+      return;
     }
     if (request.body.kind === 'binary-frame') this.#binaryWait = new BinaryBodyWait(config.tuning.binaryBodyTimeoutMs);
     if (request.body.kind === 'stream') {
@@ -136,6 +150,42 @@ class Relay {
     );
     this.#session = session;
     await session.run();
+  }
+
+  /** §14: dial the in-cluster service, answer 101, relay until either side ends (24 h default deadline). */
+  async #runAppRelay(request: ProxyRequest): Promise<void> {
+    const service = request.service;
+    if (service === undefined) throw new RelayFailure('upstream_error', 'missing service routing information for WebSocket');
+    const invalid = serviceCallError(service, request.path, request.query);
+    if (invalid !== undefined) throw new RelayFailure('invalid', invalid);
+    const { tuning } = this.#context.config;
+    const deadlineMs = request.hasExplicitDeadline ? request.deadlineMs : this.#startedMs + DEFAULT_RELAY_DEADLINE_MS;
+    const relay = new AppRelay(
+      {
+        requestId: this.#task.requestId,
+        origin: serviceOrigin(service, detectClusterDomain()),
+        target: request.path + (request.query === '' ? '' : `?${request.query}`),
+        headers: request.headers,
+        isStreaming: this.#isStreaming,
+        deadlineMs,
+        capacity: tuning.relayChannelCapacity,
+        lookup: aliasLookup(tuning.hostAliases),
+      },
+      this.#port,
+    );
+    this.#appRelay = relay;
+    this.#mode = 'none';
+    try {
+      await relay.run();
+    } catch (error) {
+      if (!(error instanceof AppRelayFailure)) throw error;
+      if (this.#isStreaming) {
+        this.#port.sendJson(OutboundType.proxyResponseHeader, { status: error.status, headers: null });
+        this.#port.sendJson(OutboundType.proxyResponseAbort, { error: error.message });
+      } else {
+        this.#port.sendJson(OutboundType.proxyError, { error: error.message });
+      }
+    }
   }
 
   #chooseUpstream(request: ProxyRequest): Upstream {

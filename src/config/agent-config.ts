@@ -117,6 +117,10 @@ export interface WorkerTuning {
    * the baseline the wire benchmarks compare against.
    */
   readonly isBinaryResponseEnabled: boolean;
+  /** Host name → IP address pairs resolved before DNS, like /etc/hosts (tests point service names at loopback). */
+  readonly hostAliases: Readonly<Record<string, string>>;
+  /** Frames an application relay queues towards its backend before it drops one with `backpressure` (§14.4). */
+  readonly relayChannelCapacity: number;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
@@ -126,6 +130,8 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
   streamCreditBytes: 256 * 1024,
   maxBufferedBodyBytes: 48 * 1024 * 1024,
   isBinaryResponseEnabled: true,
+  hostAliases: {},
+  relayChannelCapacity: 100,
 });
 
 /** The cloneable subset a worker thread needs (passed through piscina workerData). */

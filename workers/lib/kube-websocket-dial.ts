@@ -12,6 +12,7 @@ import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
+import type { LookupFunction } from 'node:net';
 
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -24,6 +25,8 @@ export interface DialOptions {
   readonly tls: { readonly ca?: string | undefined; readonly rejectUnauthorized: boolean; readonly servername?: string | undefined };
   readonly timeoutMs: number;
   readonly maxPayload: number;
+  /** Resolves host names itself (test host aliases); the system resolver otherwise. */
+  readonly lookup?: LookupFunction | undefined;
 }
 
 export class DialError extends Error {
@@ -46,6 +49,8 @@ export interface DialedSocket {
   readonly socket: WebSocket;
   /** The subprotocol the API server selected ('' when none). */
   readonly protocol: string;
+  /** The 101 response's raw header list (name, value, …). */
+  readonly rawHeaders: readonly string[];
 }
 
 /** Wraps an upgraded socket in a client-side `ws` WebSocket (frames masked, server frames unmasked). */
@@ -81,6 +86,7 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
     path: options.target,
     headers,
     agent: false,
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
     ...(isHttps
       ? {
           rejectUnauthorized: options.tls.rejectUnauthorized,
@@ -131,7 +137,7 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
       if (response.headers['sec-websocket-accept'] !== expected) return fail('invalid Sec-WebSocket-Accept header');
       if (protocol !== '' && !options.offer.includes(protocol)) return fail(`server selected a subprotocol that was not offered: ${protocol}`);
       if (protocol === '' && options.offer.length > 0) return fail('server selected no subprotocol');
-      resolve({ socket: clientWebSocket(socket, head, protocol, options.maxPayload), protocol });
+      resolve({ socket: clientWebSocket(socket, head, protocol, options.maxPayload), protocol, rawHeaders: response.rawHeaders });
     });
     request.end();
   });

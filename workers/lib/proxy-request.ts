@@ -29,6 +29,8 @@ export interface ProxyRequest {
   readonly supportsResponseStreaming: boolean;
   /** Absolute deadline in ms since the epoch. */
   readonly deadlineMs: number;
+  /** The payload set a valid `deadline` or `timeout` (else the default applied, which differs for relays). */
+  readonly hasExplicitDeadline: boolean;
   /** Set when all three service routing fields are present (§9.5). */
   readonly service: ServiceTarget | undefined;
   /** Some but not all service routing fields were given. */
@@ -134,6 +136,7 @@ export function parseProxyRequest(payload: unknown, nowMs: number, defaultTimeou
       protocol,
       supportsResponseStreaming: payload['supports_response_streaming'] === true,
       deadlineMs: effectiveDeadline(payload, nowMs, defaultTimeoutMs),
+      hasExplicitDeadline: effectiveDeadline(payload, nowMs, -1) !== nowMs - 1,
       service: hasAllService
         ? { name: serviceName, namespace, port: servicePort, isHttps: stringField(payload, 'scheme').toLowerCase() === 'https' }
         : undefined,

@@ -1,0 +1,136 @@
+// Application WebSocket relays (PROTOCOL.md §14; checklist C81–C86): a WebSocket proxy_request with service
+// routing dials the in-cluster service (here a loopback ws server reached through a host alias).
+
+import test, { type ExecutionContext } from 'ava';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { startHarness, type Harness } from '../helpers/agent-harness.js';
+import { eventually } from '../helpers/eventually.js';
+import type { FakeSocket } from '../helpers/fake-control-plane.js';
+
+interface Stack extends Harness {
+  readonly socket: FakeSocket;
+  readonly port: number;
+  readonly backends: WebSocket[];
+  readonly upgrades: http.IncomingMessage[];
+}
+
+async function connected(t: ExecutionContext, capacity = 100): Promise<Stack> {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, handleProtocols: (protocols) => [...protocols][0] ?? false });
+  const backends: WebSocket[] = [];
+  const upgrades: http.IncomingMessage[] = [];
+  wss.on('connection', (ws, request) => {
+    backends.push(ws);
+    upgrades.push(request);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => {
+    for (const client of wss.clients) client.terminate();
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as AddressInfo).port;
+  const harness = await startHarness(t, { workerTuning: { hostAliases: { 'web.apps.svc.cluster.local': '127.0.0.1' }, relayChannelCapacity: capacity } });
+  const socket = await harness.plane.nextSocket();
+  await socket.acceptRegistration({ cluster_id: 'c-1' });
+  await socket.next('heartbeat');
+  return { ...harness, socket, port, backends, upgrades };
+}
+
+function relayRequest(stack: Stack, id: string, extra: Record<string, unknown> = {}): void {
+  stack.socket.send({
+    type: 'proxy_request',
+    request_id: id,
+    payload: {
+      method: 'GET',
+      path: '/chat',
+      query: 'room=1',
+      is_websocket: true,
+      service_name: 'web',
+      namespace: 'apps',
+      service_port: stack.port,
+      headers: { Host: 'chat.example.com', Cookie: 'a=1', 'Sec-WebSocket-Protocol': 'chat.v1', 'Sec-WebSocket-Key': 'x', Authorization: 'Bearer user' },
+      ...extra,
+    },
+  });
+}
+
+test('C81 C83 C84 C86: 101 with backend headers, frames both ways with ids, CP close closes the backend silently', async (t) => {
+  const stack = await connected(t);
+  relayRequest(stack, 'r-9');
+  const response = await stack.socket.next('proxy_response');
+  t.is(response.payload['status'], 101);
+  const headers = response.payload['headers'] as Record<string, string[]>;
+  t.deepEqual(headers['Upgrade'], ['websocket']);
+  t.deepEqual(headers['Connection'], ['Upgrade']);
+  t.deepEqual(headers['Sec-Websocket-Protocol'], ['chat.v1']);
+  t.truthy(headers['Sec-Websocket-Accept']);
+  const upgrade = stack.upgrades[0]!;
+  t.is(upgrade.url, '/chat?room=1');
+  t.is(upgrade.headers.host, 'chat.example.com');
+  t.is(upgrade.headers.cookie, 'a=1');
+  t.is(upgrade.headers.authorization, 'Bearer user');
+  const backend = stack.backends[0]!;
+  const received: string[] = [];
+  backend.on('message', (data: Buffer) => received.push(data.toString()));
+  stack.socket.send({ type: 'proxy_websocket_data', request_id: 'r-9', payload: { request_id: 'r-9', data: Buffer.from('\x01one').toString('base64') } });
+  stack.socket.send({ type: 'ws_data', request_id: 'r-9', payload: { stream_id: 'r-9', data: Buffer.from('two').toString('base64'), message_type: 1 } });
+  stack.socket.send({ type: 'proxy_stream_data', request_id: 'r-9', payload: { data: Buffer.from('\x01three').toString('base64') } });
+  await eventually(() => received.length === 3, 'three frames at the backend');
+  t.deepEqual(received, ['one', 'two', 'three']);
+  backend.send('hi');
+  const data = await stack.socket.next('proxy_websocket_data');
+  t.is(data.request_id, 'r-9');
+  t.deepEqual(data.payload, { request_id: 'r-9', stream_id: 'r-9', data: Buffer.from('\x01hi').toString('base64'), message_type: 1 });
+  const closed = new Promise<number>((resolve) => backend.on('close', (code) => resolve(code)));
+  stack.socket.send({ type: 'ws_close', request_id: 'r-9', payload: { request_id: 'r-9' } });
+  t.is(await closed, 1000);
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+});
+
+test('C86: a backend close is reported with exactly one proxy_websocket_close {stream_id, request_id}', async (t) => {
+  const stack = await connected(t);
+  relayRequest(stack, 'r-2', { supports_response_streaming: true });
+  const header = await stack.socket.next('proxy_response_header');
+  t.is(header.payload['status'], 101);
+  await stack.socket.next('proxy_response_end');
+  stack.backends[0]!.close(1000);
+  const close = await stack.socket.next('proxy_websocket_close');
+  t.is(close.request_id, 'r-2');
+  t.deepEqual(close.payload, { stream_id: 'r-2', request_id: 'r-2' });
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+});
+
+test('C82: a failed backend dial is proxy_error (buffered) or header + abort (streaming); no service info fails', async (t) => {
+  const stack = await connected(t);
+  relayRequest(stack, 'down', { service_port: 1 });
+  const error = await stack.socket.next('proxy_error');
+  t.regex(error.payload['error'] as string, /^failed to connect to service WebSocket: /);
+  relayRequest(stack, 'down-s', { service_port: 1, supports_response_streaming: true });
+  const header = await stack.socket.next('proxy_response_header');
+  t.is(header.payload['status'], 502);
+  const abort = await stack.socket.next('proxy_response_abort');
+  t.regex(abort.payload['error'] as string, /^failed to connect to service WebSocket: /);
+  stack.socket.send({ type: 'proxy_request', request_id: 'nowhere', payload: { path: '/chat', is_websocket: true } });
+  const missing = await stack.socket.next('proxy_error', 15_000, (m) => m.request_id === 'nowhere');
+  t.deepEqual(missing.payload, { error: 'missing service routing information for WebSocket' });
+});
+
+test('C85: a full relay queue drops the frame and sends backpressure {request_id, reason: channel_full}', async (t) => {
+  const stack = await connected(t, 2);
+  relayRequest(stack, 'bp', { timeout: 60_000 });
+  await stack.socket.next('proxy_response');
+  const backend = stack.backends[0]!;
+  // the backend stops reading: the agent's socket to it fills and frames queue up
+  (backend as unknown as { _socket: { pause(): void } })._socket.pause();
+  const big = Buffer.alloc(1024 * 1024, 0x61);
+  for (let i = 0; i < 40; i++) {
+    stack.socket.send({ type: 'ws_data', request_id: 'bp', payload: { request_id: 'bp', data: Buffer.concat([Buffer.from([2]), big]).toString('base64') } });
+  }
+  const backpressure = await stack.socket.next('backpressure', 30_000);
+  t.is(backpressure.request_id, 'bp');
+  t.deepEqual(backpressure.payload, { request_id: 'bp', reason: 'channel_full' });
+});
