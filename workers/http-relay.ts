@@ -192,7 +192,7 @@ class Relay {
     if (request.service !== undefined) {
       const error = serviceCallError(request.service, request.path, request.query);
       if (error !== undefined) throw new RelayFailure('invalid', error);
-      return serviceUpstream(serviceOrigin(request.service, detectClusterDomain()));
+      return serviceUpstream(serviceOrigin(request.service, detectClusterDomain()), aliasLookup(this.#context.config.tuning.hostAliases));
     }
     const kube = this.#context.kubeUpstream();
     if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized');

@@ -133,7 +133,7 @@ test('C28: the first dial is retried until the control plane appears', async (t)
   t.pass();
 });
 
-test('C33 C34 C35: one protocol_fallback per unknown type per socket; known no-reply types stay silent', async (t) => {
+test('C33 C34 C35 C87: one protocol_fallback per unknown type per socket; known no-reply types stay silent', async (t) => {
   const { plane, agent } = await startHarness(t);
   const socket = await plane.nextSocket();
   await socket.acceptRegistration();

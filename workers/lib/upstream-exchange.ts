@@ -51,10 +51,13 @@ export function startExchange(options: ExchangeOptions): Exchange {
   let isDestroyed = false;
   const send = (attempt: number): Promise<IncomingMessage> =>
     new Promise<IncomingMessage>((resolve, reject) => {
+      const headers = upstreamRequestHeaders(request.headers, isKube && options.shouldDropAcceptEncoding);
+      // §9.1 scheme: a service reached over TLS learns it from X-Forwarded-Proto.
+      if (!isKube && request.service?.isHttps === true) headers['X-Forwarded-Proto'] = ['https'];
       const outgoing = upstream.request({
         method: request.method,
         target,
-        headers: upstreamRequestHeaders(request.headers, isKube && options.shouldDropAcceptEncoding),
+        headers,
         bodyLength: body instanceof Uint8Array ? body.length : undefined,
         host: isKube ? undefined : firstHeader(request.headers, 'host'),
       });

@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { HeaderMap } from '../../src/protocol/headers.js';
 import { readFileSync } from 'node:fs';
 import type { KubeTarget } from '../../src/kube/kube-target.js';
+import type { LookupFunction } from 'node:net';
 
 export interface UpstreamCall {
   readonly method: string;
@@ -33,8 +34,10 @@ export class Upstream {
   readonly agentToken: string | undefined;
   readonly #agent: http.Agent;
   readonly #servername: string | undefined;
+  readonly #lookup: LookupFunction | undefined;
 
-  constructor(origin: URL, agent: http.Agent, tls: UpstreamTls, agentToken: string | undefined = undefined) {
+  constructor(origin: URL, agent: http.Agent, tls: UpstreamTls, agentToken: string | undefined = undefined, lookup?: LookupFunction) {
+    this.#lookup = lookup;
     this.origin = origin;
     this.#agent = agent;
     this.#servername = tls.servername;
@@ -64,6 +67,7 @@ export class Upstream {
       // Node would otherwise add `Connection: keep-alive`/`Host` only; no Accept-Encoding is ever added.
     };
     if (this.#servername !== undefined) options.servername = this.#servername;
+    if (this.#lookup !== undefined) options.lookup = this.#lookup;
     return this.isHttps ? https.request(options) : http.request(options);
   }
 
@@ -110,11 +114,11 @@ let serviceHttp: http.Agent | undefined;
 let serviceHttps: https.Agent | undefined;
 
 /** An in-cluster service; its certificate is not verified (§9.6). */
-export function serviceUpstream(origin: URL): Upstream {
+export function serviceUpstream(origin: URL, lookup?: LookupFunction): Upstream {
   if (origin.protocol === 'https:') {
     serviceHttps ??= new https.Agent({ ...AGENT_OPTIONS, rejectUnauthorized: false });
-    return new Upstream(origin, serviceHttps, SERVICE_TLS);
+    return new Upstream(origin, serviceHttps, SERVICE_TLS, undefined, lookup);
   }
   serviceHttp ??= new http.Agent(AGENT_OPTIONS);
-  return new Upstream(origin, serviceHttp, SERVICE_TLS);
+  return new Upstream(origin, serviceHttp, SERVICE_TLS, undefined, lookup);
 }
