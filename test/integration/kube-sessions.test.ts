@@ -283,3 +283,39 @@ test('/metrics after a scripted run with a legacy request, a binary+gzip request
   t.is(sample('pipeops_agent_heartbeat_success_total'), 2);
   t.is(sample('pipeops_agent_connection_state'), 2);
 });
+
+test('session flow control: while the control plane does not read, the agent stops reading the API server; nothing is lost', async (t) => {
+  const stack = await connected(t, 1);
+  start(stack.socket, 'flood');
+  const session = await nextSession(stack.api, 0);
+  const chunk = Buffer.alloc(64 * 1024, 0x62);
+  const total = 48 * 1024 * 1024;
+  let received = 0;
+  stack.socket.socket.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) return;
+    const message = JSON.parse(data.toString('utf8')) as { type: string; payload: { data?: string } };
+    if (message.type === 'proxy_websocket_data') received += Buffer.from(message.payload.data!, 'base64').length - 1;
+  });
+  stack.socket.pause();
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total && session.socket.bufferedAmount < 1024 * 1024) {
+      session.socket.send(chunk);
+      sent += chunk.length;
+    }
+    if (sent < total) setTimeout(pump, 20);
+  };
+  pump();
+  // the agent's reads stop: the API server's own send buffer backs up instead of the agent's memory
+  await eventually(() => session.socket.bufferedAmount >= 1024 * 1024, 'the API server is pushed back', 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const stalledAt = sent;
+  t.true(stalledAt < total, `the API server could not send everything (${stalledAt} of ${total})`);
+  t.true(stack.agent.router.outstandingStreamBytes <= 512 * 1024, `outstanding ${stack.agent.router.outstandingStreamBytes}`);
+  // another session is unaffected by the stalled one's credit
+  start(stack.socket, 'other');
+  await nextSession(stack.api, 1);
+  stack.socket.resume();
+  await eventually(() => received === total, 'every byte arrives once the control plane reads again', 120_000);
+  t.pass();
+});
