@@ -2,6 +2,7 @@
 // parts own their behaviour.
 
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { workerConfigOf, type AgentConfig, type WorkerTuning } from './config/agent-config.js';
@@ -43,7 +44,8 @@ function controlPlaneTls(config: AgentConfig): ConnectionTls {
   const tls = config.pipeops.tls;
   return {
     rejectUnauthorized: !tls.insecureSkipVerify,
-    ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile, 'utf8') }),
+    // Node's `ca` replaces the default trust store; the documented behaviour is "in addition to it".
+    ...(tls.caFile === undefined ? {} : { ca: [...rootCertificates, readFileSync(tls.caFile, 'utf8')].join('\n') }),
     ...(tls.certFile === undefined ? {} : { cert: readFileSync(tls.certFile, 'utf8') }),
     ...(tls.keyFile === undefined ? {} : { key: readFileSync(tls.keyFile, 'utf8') }),
   };
