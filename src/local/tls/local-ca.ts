@@ -28,8 +28,11 @@ function newKeyPair(): { keyPem: string; privateKey: forge.pki.rsa.PrivateKey; p
 function newCertificate(publicKey: forge.pki.rsa.PublicKey): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // positive serial: first hex digit below 8
-  cert.serialNumber = '0' + randomBytes(15).toString('hex');
+  // A DER INTEGER must be positive and minimal: a first byte in 0x01..0x7f needs neither a sign byte nor
+  // allows an illegal leading zero (a random leading 0x00 made OpenSSL reject about one cert in 256).
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  cert.serialNumber = serial.toString('hex');
   const now = Date.now();
   cert.validity.notBefore = new Date(now - 60_000);
   cert.validity.notAfter = new Date(now + VALIDITY_DAYS * 24 * 3600_000);
