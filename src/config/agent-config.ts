@@ -121,6 +121,8 @@ export interface WorkerTuning {
   readonly hostAliases: Readonly<Record<string, string>>;
   /** Frames an application relay queues towards its backend before it drops one with `backpressure` (§14.4). */
   readonly relayChannelCapacity: number;
+  /** How often actors look at a mounted cluster CA file for rotation (a stat per request would be waste). */
+  readonly caCheckIntervalMs: number;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
@@ -132,6 +134,7 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
   isBinaryResponseEnabled: true,
   hostAliases: {},
   relayChannelCapacity: 100,
+  caCheckIntervalMs: 10_000,
 });
 
 /** The cloneable subset a worker thread needs (passed through piscina workerData). */

@@ -2,6 +2,7 @@
 // first use. Pool workers get theirs from piscina's workerData; the inline host builds one per agent, so
 // two agents embedded in one process never share an upstream.
 
+import { statSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import type { WorkerConfig } from '../../src/config/agent-config.js';
@@ -12,14 +13,20 @@ export class ActorContext {
   readonly config: WorkerConfig;
   readonly logger: Logger;
   #kube: Upstream | Error | undefined;
+  #caFileMtimeMs = 0;
+  #caCheckedAtMs = 0;
 
   constructor(config: WorkerConfig) {
     this.config = config;
     this.logger = createLogger({ level: config.logLevel, bindings: { threadId, actor: 'http-relay' } });
   }
 
-  /** The Kubernetes API upstream, or the reason it cannot be built (reported once). */
+  /**
+   * The Kubernetes API upstream, or the reason it cannot be built (reported once). A rotated CA file (the
+   * service account's `ca.crt`) replaces the upstream; calls in flight finish on the old one.
+   */
   kubeUpstream(): Upstream | Error {
+    this.#checkCaRotation();
     if (this.#kube === undefined) {
       try {
         if (this.config.kube === undefined) throw new Error('no Kubernetes access configured (no service account, no kubeconfig)');
@@ -34,6 +41,27 @@ export class ActorContext {
 
   close(): void {
     if (this.#kube instanceof Upstream) this.#kube.close();
+  }
+
+  #checkCaRotation(): void {
+    const caFile = this.config.kube?.caFile;
+    if (caFile === undefined) return;
+    const now = Date.now();
+    if (this.#kube !== undefined && now - this.#caCheckedAtMs < this.config.tuning.caCheckIntervalMs) return;
+    this.#caCheckedAtMs = now;
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(caFile).mtimeMs;
+    } catch {
+      return; // a Secret volume swap in progress: keep the current upstream
+    }
+    if (mtimeMs === this.#caFileMtimeMs) return;
+    const isRotation = this.#caFileMtimeMs !== 0;
+    this.#caFileMtimeMs = mtimeMs;
+    if (!isRotation || !(this.#kube instanceof Upstream)) return;
+    this.logger.info('cluster CA file changed; new connections trust the new bundle');
+    this.#kube.retire();
+    this.#kube = undefined;
   }
 }
 

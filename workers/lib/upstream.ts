@@ -30,19 +30,23 @@ export interface UpstreamTls {
 export class Upstream {
   readonly origin: URL;
   readonly tls: UpstreamTls;
-  /** The agent's own bearer token, used only for WebSocket sessions the control plane sent without one (§13.4). */
-  readonly agentToken: string | undefined;
+  readonly #agentToken: () => string | undefined;
   readonly #agent: http.Agent;
   readonly #servername: string | undefined;
   readonly #lookup: LookupFunction | undefined;
 
-  constructor(origin: URL, agent: http.Agent, tls: UpstreamTls, agentToken: string | undefined = undefined, lookup?: LookupFunction) {
+  constructor(origin: URL, agent: http.Agent, tls: UpstreamTls, agentToken: () => string | undefined = () => undefined, lookup?: LookupFunction) {
     this.#lookup = lookup;
     this.origin = origin;
     this.#agent = agent;
     this.#servername = tls.servername;
     this.tls = tls;
-    this.agentToken = agentToken;
+    this.#agentToken = agentToken;
+  }
+
+  /** The agent's own bearer token, read at use (a projected token rotates); only for sessions without one (§13.4). */
+  get agentToken(): string | undefined {
+    return this.#agentToken();
   }
 
   get isHttps(): boolean {
@@ -74,6 +78,13 @@ export class Upstream {
   close(): void {
     this.#agent.destroy();
   }
+
+  /** Stops reusing idle connections; requests in flight finish, then their sockets close. */
+  retire(): void {
+    const agent = this.#agent as http.Agent & { keepAlive?: boolean };
+    agent.keepAlive = false;
+    for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+  }
 }
 
 // LIFO reuses the most recently active socket, the one least likely to have been closed by the server's
@@ -94,7 +105,7 @@ export function createKubeUpstream(target: KubeTarget): Upstream {
         })
       : new http.Agent(AGENT_OPTIONS);
   const tls: UpstreamTls = { ca: endpoint.ca, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.tlsServerName };
-  return new Upstream(origin, agent, tls, agentBearerToken(target));
+  return new Upstream(origin, agent, tls, () => agentBearerToken(target));
 }
 
 const SERVICE_TLS: UpstreamTls = { ca: undefined, rejectUnauthorized: false, servername: undefined };
