@@ -172,6 +172,7 @@ export class Agent {
       registerPayload: (state) => facts.registerPayload(state, clock.now()),
       heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
       stateStore: identity.linkStore,
+      onClusterToken: (token) => identity.credentials.adopt(token),
       session: withSessionSync(router, ingressSync),
       clock,
       ...(options.random === undefined ? {} : { random: options.random }),

@@ -121,6 +121,8 @@ export interface ClusterCredentialsOptions {
 
 export class ClusterCredentials {
   readonly #options: ClusterCredentialsOptions;
+  /** A token adopted from register_success in this process: the freshest candidate, persisted or not. */
+  #adoptedToken: string | undefined;
 
   constructor(options: ClusterCredentialsOptions) {
     this.#options = options;
@@ -143,6 +145,24 @@ export class ClusterCredentials {
     return chosen;
   }
 
+  /**
+   * §5.2: a `register_success.token` replaces the stored cluster token if it passes the namespace-create
+   * check (a clear "no" keeps the old one). It is persisted with the next save and used from the next
+   * registration on. Returns whether it was adopted.
+   */
+  async adopt(token: string): Promise<boolean> {
+    const { reviewer, state, logger } = this.#options;
+    if (reviewer !== undefined && (await reviewer.canCreateNamespaces(token)) === TokenVerdict.denied) {
+      logger.warn('the cluster token from register_success failed the namespace-create check; keeping the current one');
+      return false;
+    }
+    const current = await this.#choose();
+    this.#adoptedToken = token;
+    state.present({ clusterToken: token, clusterCertData: current.clusterCertData });
+    logger.info('adopted the cluster token from register_success');
+    return true;
+  }
+
   /** The `k8s_service_token` for a registration about to be sent; what it returns is persisted after success. */
   async serviceToken(): Promise<string | undefined> {
     const chosen = await this.#choose();
@@ -154,7 +174,7 @@ export class ClusterCredentials {
     const { sources, state } = this.#options;
     const stored = state.persisted;
     const clusterCertData = sources.configuredCa ?? stored.clusterCertData ?? sources.mountedCa();
-    return { clusterToken: await this.#chooseToken(stored.clusterToken), clusterCertData };
+    return { clusterToken: await this.#chooseToken(this.#adoptedToken ?? stored.clusterToken), clusterCertData };
   }
 
   /**
@@ -166,6 +186,8 @@ export class ClusterCredentials {
     const { sources, reviewer, logger } = this.#options;
     const mounted = sources.mountedToken();
     const ordered: (string | undefined)[] = [];
+    // A token the control plane issued in this process was just checked: it goes before a rotated mount.
+    if (this.#adoptedToken !== undefined) ordered.push(this.#adoptedToken);
     if (persisted !== undefined && mounted !== undefined && mounted !== persisted) ordered.push(mounted);
     ordered.push(persisted, sources.configuredToken, mounted);
     const candidates = [...new Set(ordered.filter((token): token is string => token !== undefined))];

@@ -44,6 +44,8 @@ export interface LinkDependencies {
   readonly registerPayload: (state: Readonly<LinkState>) => Promise<JsonObject>;
   readonly heartbeatPayload: (state: Readonly<LinkState>) => Promise<JsonObject>;
   readonly stateStore: StateStore;
+  /** A `register_success.token` (§5.2); resolves true when it was adopted (the state is then saved again). */
+  readonly onClusterToken?: (token: string) => Promise<boolean>;
   readonly session: SessionHandlers;
   readonly clock: Clock;
   readonly random?: () => number;
@@ -274,6 +276,13 @@ export class ControlPlaneLink {
     this.#needsRegistration = false;
     this.#isResuming = false;
     void this.#persist();
+    const token = envelope.payload['token'];
+    if (typeof token === 'string' && token !== '' && this.#deps.onClusterToken !== undefined) {
+      this.#deps.onClusterToken(token).then(
+        (isAdopted) => (isAdopted ? this.#persist() : undefined),
+        (error: unknown) => this.#deps.logger.warn({ err: error }, 'could not check the cluster token from register_success'),
+      );
+    }
     this.#deps.logger.info({ clusterId, gateway: this.#state.gatewayUrl !== undefined }, 'registered with the control plane');
     if (this.#state.gatewayUrl !== undefined) {
       // §5.4: close the controller socket with 1000 and dial the gateway at once.
