@@ -3,8 +3,8 @@
 // protocol's fallback values, never a blocked registration or heartbeat.
 
 import os from 'node:os';
+import { primaryInterfaceIp } from './region-public-ip.js';
 import { readFileSync, statfsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { CoreV1Api, VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { REGISTER_FEATURES } from '../protocol/message-types.js';
@@ -43,21 +43,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** `agent-` + 16 hex chars of a hash of stable host facts (used when no id is configured or stored). */
-export function deriveAgentId(clusterName: string): string {
-  const digest = createHash('sha256').update(`${os.hostname()}\n${clusterName}`).digest('hex');
-  return `agent-${digest.slice(0, 16)}`;
-}
-
-function primaryIp(): string {
-  for (const addresses of Object.values(os.networkInterfaces())) {
-    for (const address of addresses ?? []) {
-      if (address.family === 'IPv4' && !address.internal) return address.address;
-    }
-  }
-  return '0.0.0.0';
 }
 
 function osName(): string {
@@ -153,7 +138,7 @@ export class ClusterFacts {
       k8s_version: k8sVersion,
       hostname,
       agent_version: options.agentVersion,
-      server_ip: region?.serverIp ?? primaryIp(),
+      server_ip: region?.serverIp ?? primaryInterfaceIp(),
       region: region?.region ?? 'unknown-country',
       cloud_provider: region?.cloudProvider ?? 'agent',
       tunnel_port_config: { kubernetes_api: 6443, kubelet: 10250, agent_http: options.agentPort },

@@ -2,7 +2,8 @@
 // routing mode from it (CLUSTER.md §4): `direct` to a public LoadBalancer address, else `tunnel` through the
 // agent. Reads Services through a ServiceReader; never changes the controller or its configuration.
 
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isPublicIp } from './region-public-ip.js';
 import type { V1Service } from '@kubernetes/client-node';
 
 /** Read access to Services; `read` resolves undefined for a Service that does not exist and rejects on other failures. */
@@ -59,26 +60,6 @@ export function controllerPortOf(service: V1Service): number | undefined {
   return pickPort(service, HTTP_PORT_PREFERENCE) ?? pickPort(service, HTTPS_PORT_PREFERENCE);
 }
 
-const NOT_PUBLIC = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10], // carrier-grade NAT
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-] as const) {
-  NOT_PUBLIC.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link local
-] as const) {
-  NOT_PUBLIC.addSubnet(network, prefix, 'ipv6');
-}
 const PRIVATE_HOST_SUFFIXES = ['.local', '.localhost', '.internal'];
 
 /**
@@ -87,7 +68,7 @@ const PRIVATE_HOST_SUFFIXES = ['.local', '.localhost', '.internal'];
  */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
-  if (family !== 0) return NOT_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  if (family !== 0) return !isPublicIp(address);
   const host = address.toLowerCase().replace(/\.$/, '');
   return host === '' || host === 'localhost' || PRIVATE_HOST_SUFFIXES.some((suffix) => host.endsWith(suffix));
 }

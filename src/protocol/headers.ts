@@ -49,7 +49,7 @@ export function firstHeader(headers: HeaderMap, name: string): string | undefine
 }
 
 /** Request headers never copied upstream (§9.6), besides the names listed in `Connection`. */
-const REQUEST_HOP_BY_HOP = new Set([
+export const REQUEST_HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-authenticate',

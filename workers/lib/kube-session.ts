@@ -101,8 +101,7 @@ export class KubeSession {
   readonly #credit: CreditWindow;
   readonly #pending: QueuedFrame[] = [];
   #pendingBytes = 0;
-  /** Frames handed to the API socket whose write has not completed. */
-  #inFlightFrames = 0;
+  /** Bytes handed to the API socket whose write has not completed. */
   #inFlightBytes = 0;
   #socket: WebSocket | undefined;
   #isTranslating = false;
@@ -217,10 +216,8 @@ export class KubeSession {
     switch (frame.type) {
       case WsFrameType.text:
       case WsFrameType.binary: {
-        this.#inFlightFrames++;
         this.#inFlightBytes += payload.length;
         socket.send(payload, { binary: frame.type === WsFrameType.binary }, (error) => {
-          this.#inFlightFrames--;
           this.#inFlightBytes -= payload.length;
           if (error !== undefined && error !== null) this.#end({ shouldCloseUpstream: true, shouldReport: true, outcome: 'upstream_error' });
         });

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { encodeRequestBodyFrame } from '../../protocol/binary-frame.js';
 import type { JsonObject } from '../../protocol/envelope.js';
-import { canonicalHeaderName, type HeaderMap } from '../../protocol/headers.js';
+import { REQUEST_HOP_BY_HOP, canonicalHeaderName, type HeaderMap } from '../../protocol/headers.js';
 import type { AgentSession } from './agent-session.js';
 import type { PendingRequest } from './pending-request.js';
 
@@ -13,17 +13,6 @@ export const WireMode = { legacy: 'legacy', binary: 'binary', streaming: 'stream
 export type WireMode = (typeof WireMode)[keyof typeof WireMode];
 
 /** Client request headers that describe the client's own connection, never forwarded (§9.6). */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'trailers',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /**
  * The client's headers as a §4.4 map (canonical names, repeated lines kept in order) minus hop-by-hop
@@ -39,7 +28,7 @@ export function proxyRequestHeaders(rawHeaders: readonly string[], bearerToken: 
   const headers: HeaderMap = {};
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed.has(lower) || lower === 'host' || lower === 'authorization') continue;
+    if (REQUEST_HOP_BY_HOP.has(lower) || listed.has(lower) || lower === 'host' || lower === 'authorization') continue;
     (headers[canonicalHeaderName(rawHeaders[i]!)] ??= []).push(rawHeaders[i + 1]!);
   }
   if (bearerToken !== undefined && bearerToken !== '') headers['Authorization'] = [`Bearer ${bearerToken}`];

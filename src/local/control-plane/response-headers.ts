@@ -2,19 +2,8 @@
 // hop-by-hop headers dropped, Content-Length made to match the bytes actually sent.
 
 import type { OutgoingHttpHeaders } from 'node:http';
-import { readHeaderMap } from '../../protocol/headers.js';
+import { REQUEST_HOP_BY_HOP, readHeaderMap } from '../../protocol/headers.js';
 
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'trailers',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /** How the body reaches the client, which decides what happens to Content-Length. */
 export type BodyLength =
@@ -34,7 +23,7 @@ export function clientResponseHeaders(agentHeaders: unknown, body: BodyLength): 
   const nameByLower = new Map<string, string>();
   for (const [name, values] of Object.entries(readHeaderMap(agentHeaders))) {
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) continue;
+    if (REQUEST_HOP_BY_HOP.has(lower)) continue;
     if (lower === 'content-length' && body.kind === 'buffered') continue;
     const existing = nameByLower.get(lower);
     const key = existing ?? name;

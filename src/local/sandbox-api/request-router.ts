@@ -68,16 +68,6 @@ const POD_STREAM_METHODS: Readonly<Record<PodStreamSubresource, readonly string[
   portforward: ['GET', 'POST'],
 };
 
-/** Until port-forward is served, its path answers as it always has: the apiserver's 404 for an unknown path. */
-function createPortForwardNotServed(): PodStreamHandler {
-  return {
-    serveRequest: (_target, request, response) => replyStatus(request, response, resourceNotFound()),
-    serveUpgrade: (_target, exchange) => replyStatus(exchange.request, exchange.response(), resourceNotFound()),
-    activeSessions: 0,
-    close: async () => undefined,
-  };
-}
-
 /**
  * Which handler serves each streaming pod subresource. A server builds one instance of each when it
  * starts. Port-forward plugs in by replacing its entry, or at run time through registerPortForwardHandler.
