@@ -74,6 +74,7 @@ function agentConfig(apiUrl: string, kubeconfig: string, variant: Variant): Agen
       compression: variant.compression,
       enableIngressSync: false,
       heartbeatIntervalMs: 30_000,
+      drainTimeoutMs: 20_000,
       labels: {},
       readyLenient: false,
     },

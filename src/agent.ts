@@ -9,7 +9,8 @@ import { workerConfigOf, type AgentConfig, type WorkerTuning } from './config/ag
 import { ControlPlaneLink } from './link/control-plane-link.js';
 import type { ConnectionTls } from './link/connection.js';
 import type { StateStore } from './link/link-state.js';
-import { StreamRouter } from './router/stream-router.js';
+import { SHUTTING_DOWN, StreamRouter } from './router/stream-router.js';
+import { Lane, type LaneLimits } from './router/admission.js';
 import { createActorHost, type ActorHost } from './pool/actor-host.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { AgentHttpServer } from './http/agent-http-server.js';
@@ -34,6 +35,33 @@ export interface AgentOptions {
   readonly stateStore?: StateStore;
   /** Protocol timings and bounds of the actors; PROTOCOL.md §18 defaults when absent. */
   readonly workerTuning?: Partial<WorkerTuning>;
+  /**
+   * Told of every fault that ends streams against the agent's will: an actor that threw or whose thread died,
+   * a pool error outside any task. Tests fail on them; the agent itself logs and counts them and goes on.
+   */
+  readonly onFault?: (fault: AgentFault) => void;
+}
+
+export interface AgentFault {
+  readonly kind: 'actor-failed' | 'pool-error';
+  readonly error: Error;
+}
+
+/** Long-lived streams mostly wait on sockets: a long-lane worker holds this many times the short lane's actors. */
+const LONG_LANE_TASKS_FACTOR = 4;
+
+/** Actor slots of each lane (router/admission.ts); docs/decisions.md explains the split. */
+export function laneLimits(config: AgentConfig): Record<Lane, LaneLimits> {
+  const { workers, tasksPerWorker, maxQueue } = config.agent;
+  const longWorkers = longLaneWorkers(workers);
+  return {
+    short: { slots: Math.max(1, workers) * tasksPerWorker, maxQueue },
+    long: { slots: Math.max(1, longWorkers) * tasksPerWorker * LONG_LANE_TASKS_FACTOR, maxQueue },
+  };
+}
+
+function longLaneWorkers(workers: number): number {
+  return workers === 0 ? 0 : Math.max(1, Math.ceil(workers / 2));
 }
 
 function readTrimmed(path: string): string {
@@ -65,6 +93,10 @@ export class Agent {
   /** The gateway proxy (ingress sync and the §9.5 route cache); undefined unless enabled. */
   #ingressSync: IngressSync | undefined;
   readonly #state: AgentStateStore;
+  readonly #drainState: { isDraining: boolean };
+  #endDrainNow: (() => void) | undefined;
+  #shutdown: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
 
   private constructor(parts: {
     config: AgentConfig;
@@ -77,6 +109,7 @@ export class Agent {
     logger: Logger;
     http: AgentHttpServer;
     state: AgentStateStore;
+    drainState: { isDraining: boolean };
   }) {
     this.config = parts.config;
     this.metrics = parts.metrics;
@@ -88,6 +121,7 @@ export class Agent {
     this.#logger = parts.logger;
     this.#http = parts.http;
     this.#state = parts.state;
+    this.#drainState = parts.drainState;
   }
 
   get ingressSync(): IngressSync | undefined {
@@ -143,23 +177,31 @@ export class Agent {
       gateway: ingressSync,
       monitoring: new MonitoringDiscovery({ kubeConfig, clock, logger: logger.child({ part: 'monitoring' }) }),
     });
-    const host = await createActorHost({
-      workers: config.agent.workers,
-      tasksPerWorker: config.agent.tasksPerWorker,
-      maxQueue: config.agent.maxQueue,
-      workerConfig: workerConfigOf(config, options.workerTuning, kubeTarget),
-    });
+    const workerConfig = workerConfigOf(config, options.workerTuning, kubeTarget);
+    const onFault = options.onFault;
+    const poolOnFault = (error: Error): void => {
+      metrics.inc('workerCrashes');
+      logger.error({ err: error }, 'worker thread failed outside any request');
+      onFault?.({ kind: 'pool-error', error });
+    };
+    const { tasksPerWorker, maxQueue, workers } = config.agent;
+    const host = await createActorHost({ workers, tasksPerWorker, maxQueue, workerConfig, onFault: poolOnFault });
     const sessionHost = await createActorHost(
-      {
-        workers: config.agent.workers === 0 ? 0 : Math.max(1, Math.ceil(config.agent.workers / 2)),
-        tasksPerWorker: config.agent.tasksPerWorker,
-        maxQueue: config.agent.maxQueue,
-        workerConfig: workerConfigOf(config, options.workerTuning, kubeTarget),
-      },
+      { workers: longLaneWorkers(workers), tasksPerWorker: tasksPerWorker * LONG_LANE_TASKS_FACTOR, maxQueue, workerConfig, onFault: poolOnFault },
       'ws-session',
     );
     let link: ControlPlaneLink | undefined;
-    const router = new StreamRouter(() => link!, host, sessionHost, metrics, logger.child({ part: 'router' }), clock);
+    const router = new StreamRouter({
+      link: () => link!,
+      hosts: { short: host, long: sessionHost },
+      lanes: laneLimits(config),
+      requestTimeoutMs: config.tunnel.requestTimeoutMs,
+      outboundBufferedBytes: () => link?.sessionConnection?.bufferedAmount ?? 0,
+      metrics,
+      logger: logger.child({ part: 'router' }),
+      clock,
+      ...(onFault === undefined ? {} : { onActorFailure: (error: Error) => onFault({ kind: 'actor-failed', error }) }),
+    });
     const tokenFile = config.pipeops.tokenFile;
     link = new ControlPlaneLink({
       apiUrl: config.pipeops.apiUrl,
@@ -179,20 +221,44 @@ export class Agent {
       logger: logger.child({ part: 'link' }),
       metrics,
     });
-    metrics.observePool(host);
+    for (const [lane, laneHost] of [[Lane.short, host], [Lane.long, sessionHost]] as const) {
+      metrics.observePool(lane, {
+        get threads() {
+          return laneHost.threads;
+        },
+        get queueSize() {
+          return router.laneLoad(lane).waiting + laneHost.queueSize;
+        },
+        get activeActors() {
+          return laneHost.activeActors;
+        },
+      });
+    }
     metrics.collectOnScrape('streamOutstandingBytes', () => router.outstandingStreamBytes);
     metrics.collectOnScrape('sessionsActive', () => router.activeSessions);
     metrics.collectOnScrape('linkBufferedBytes', () => link?.sessionConnection?.bufferedAmount ?? 0);
     // Up before the first dial, so probes see "not ready" rather than a refused connection.
+    const drainState = { isDraining: false };
+    const probe = {
+      get status() {
+        return link!.status;
+      },
+      get lastHeartbeatMs() {
+        return link!.lastHeartbeatMs;
+      },
+      get isDraining() {
+        return drainState.isDraining;
+      },
+    };
     let http: AgentHttpServer;
     try {
-      http = await AgentHttpServer.start({ config, link, metrics, clock, logger: logger.child({ part: 'http' }) });
+      http = await AgentHttpServer.start({ config, link: probe, metrics, clock, logger: logger.child({ part: 'http' }) });
     } catch (error) {
       await host.close();
       await sessionHost.close();
       throw error;
     }
-    const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http, state: identity.state });
+    const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http, state: identity.state, drainState });
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     agent.#ingressSync = ingressSync;
     ingressSync?.start();
@@ -200,7 +266,51 @@ export class Agent {
     return agent;
   }
 
-  async stop(): Promise<void> {
+  /** True from the first shutdown signal on. */
+  get isDraining(): boolean {
+    return this.#drainState.isDraining;
+  }
+
+  /**
+   * §7.7: at once /ready answers 503, reconnecting stops and new work is refused with `agent shutting down`;
+   * what is in flight may finish until `limitMs` passes (AGENT_DRAIN_TIMEOUT), the socket drops or
+   * endDrainNow() is called (a second signal). Then whatever is left ends with its terminal reply and the
+   * agent stops (close 1000 within 5 s). Resolves once it has stopped; calling it again returns the same promise.
+   */
+  drainAndStop(limitMs: number = this.config.agent.drainTimeoutMs): Promise<void> {
+    this.#shutdown ??= this.#drain(limitMs);
+    return this.#shutdown;
+  }
+
+  /** Ends a drain in progress at once (§7.7 step 4). */
+  endDrainNow(): void {
+    this.#endDrainNow?.();
+  }
+
+  async #drain(limitMs: number): Promise<void> {
+    this.#drainState.isDraining = true;
+    this.router.beginDrain();
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const why = await Promise.race([
+      this.router.whenIdle().then(() => 'idle' as const),
+      new Promise<'socket lost'>((resolve) => this.link.beginDrain(() => resolve('socket lost'))),
+      new Promise<'second signal'>((resolve) => (this.#endDrainNow = () => resolve('second signal'))),
+      new Promise<'drain limit'>((resolve) => (timer = setTimeout(() => resolve('drain limit'), limitMs))),
+    ]);
+    clearTimeout(timer);
+    this.#logger.info({ why, drainMs: Date.now() - started, requests: this.router.activeRequests, sessions: this.router.activeSessions }, 'drain ended');
+    this.router.endAll(SHUTTING_DOWN);
+    await this.stop();
+  }
+
+  /** Stops at once: close 1000 to the control plane, actors cancelled, pools closed. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     this.#logger.info('agent stopping');
     // First, so no route call starts while the link goes down.
     await this.#ingressSync?.stop();

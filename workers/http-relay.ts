@@ -37,7 +37,8 @@ class Relay {
   readonly #context: ActorContext;
   readonly #port: RouterPort;
   readonly #controller = new AbortController();
-  readonly #startedMs = Date.now();
+  /** The request's arrival at the router: its deadline counts from there (§9.4). */
+  readonly #startedMs: number;
   #cancelReason: CancelReason | undefined;
   #isStreaming = false;
   #isHeaderSent = false;
@@ -55,6 +56,7 @@ class Relay {
 
   constructor(task: HttpRelayTask, context: ActorContext) {
     this.#task = task;
+    this.#startedMs = task.arrivedMs ?? Date.now();
     this.#context = context;
     this.#port = new RouterPort(task.port, task.requestId);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);

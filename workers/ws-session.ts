@@ -1,7 +1,7 @@
 // The WebSocket session actor: one kubectl exec/attach/cp/port-forward stream (PROTOCOL.md §13). It runs
 // in the session pool, apart from the HTTP relays, so long sessions never starve short requests.
 
-import type { WsSessionTask } from '../src/messages/actor-messages.js';
+import type { ActorTask } from '../src/messages/actor-messages.js';
 import { parseEnvelope } from '../src/protocol/envelope.js';
 import { readHeaderMap } from '../src/protocol/headers.js';
 import { OutboundType } from '../src/protocol/message-types.js';
@@ -9,9 +9,19 @@ import { ActorContext, workerActorContext } from './lib/actor-context.js';
 import { KubeSession } from './lib/kube-session.js';
 import { RouterPort } from './lib/router-port.js';
 
+import httpRelay from './http-relay.js';
+
 export { ActorContext } from './lib/actor-context.js';
 
-export default async function wsSession(task: WsSessionTask, context: ActorContext = workerActorContext()): Promise<void> {
+/**
+ * The long lane's entry: kubectl sessions started by `proxy_websocket_start`, and `proxy_request`s that live
+ * long (WebSocket upgrades, watches, `logs -f`), which run the HTTP relay actor here, apart from short requests.
+ */
+export default async function wsSession(task: ActorTask, context: ActorContext = workerActorContext()): Promise<void> {
+  if (task.kind === 'http-relay') {
+    await httpRelay(task, context);
+    return;
+  }
   const startedMs = Date.now();
   const port = new RouterPort(task.port, task.streamId);
   const envelope = parseEnvelope(task.frame);

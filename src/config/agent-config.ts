@@ -73,6 +73,8 @@ export interface AgentConfig {
     readonly compression: CompressionEngine;
     readonly enableIngressSync: boolean;
     readonly heartbeatIntervalMs: number;
+    /** §7.7 drain limit: in-flight work may finish this long after the first shutdown signal. */
+    readonly drainTimeoutMs: number;
     readonly labels: Readonly<Record<string, string>>;
   };
   readonly kubernetes: {

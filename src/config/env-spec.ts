@@ -40,6 +40,9 @@ export const DEFAULT_BIND_ADDRESS = '0.0.0.0';
 export const MAX_WORKERS = 64;
 export const DEFAULT_TASKS_PER_WORKER = 64;
 export const DEFAULT_MAX_QUEUE = 1024;
+/** §7.7: the manifests' terminationGracePeriodSeconds must stay above it. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000;
+const MAX_DRAIN_TIMEOUT_MS = 10 * 60_000;
 export const MIN_HEARTBEAT_INTERVAL_MS = 1000;
 export const MIN_INBOUND_CAP_BYTES = 1024;
 export const DEFAULT_STATE_CONFIGMAP_NAME = 'pipeops-agent-state';
@@ -332,6 +335,12 @@ export const ENV_SPEC = [
     default: DEFAULT_HEARTBEAT_INTERVAL_MS, defaultText: `${DEFAULT_HEARTBEAT_INTERVAL_MS} (30s)`,
     description: 'Heartbeat period: milliseconds or a duration such as 30s (at least 1s)',
     isSecret: false, isRequired: false, parse: durationIn(MIN_HEARTBEAT_INTERVAL_MS, MAX_TIMER_MS),
+  }),
+  row({
+    key: 'agent.drain_timeout', env: ['AGENT_DRAIN_TIMEOUT'], flag: NO_FLAG,
+    default: DEFAULT_DRAIN_TIMEOUT_MS, defaultText: `${DEFAULT_DRAIN_TIMEOUT_MS} (20s)`,
+    description: 'Drain limit at shutdown: how long in-flight requests and sessions may finish after SIGTERM (0-10m)',
+    isSecret: false, isRequired: false, parse: durationIn(0, MAX_DRAIN_TIMEOUT_MS),
   }),
   row({
     key: 'agent.labels', env: ['PIPEOPS_LABELS'], flag: NO_FLAG, default: {}, defaultText: '{} (none)',

@@ -162,6 +162,7 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
       compression: need(get('agent.compression')),
       enableIngressSync: need(get('agent.enable_ingress_sync')),
       heartbeatIntervalMs: need(get('agent.heartbeat_interval')),
+      drainTimeoutMs: need(get('agent.drain_timeout')),
       labels: { ...need(get('agent.labels')) },
     },
     kubernetes: {

@@ -18,6 +18,8 @@ export interface LinkProbe {
   readonly status: LinkStatus;
   /** Clock time (ms) at which the last heartbeat was written, if any. */
   readonly lastHeartbeatMs: number | undefined;
+  /** True from the first shutdown signal on (§7.7): /ready then answers 503 whatever the link does. */
+  readonly isDraining?: boolean;
 }
 
 export interface AgentHttpServerOptions {
@@ -106,6 +108,7 @@ class Endpoints {
       nowMs: clock.now(),
       heartbeatIntervalMs: config.agent.heartbeatIntervalMs,
       isLenient: config.agent.readyLenient,
+      isDraining: link.isDraining === true,
     });
     return jsonReply(readiness.isReady ? 200 : 503, readiness.body);
   }

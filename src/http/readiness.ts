@@ -12,6 +12,8 @@ export interface ReadinessInput {
   readonly nowMs: number;
   readonly heartbeatIntervalMs: number;
   readonly isLenient: boolean;
+  /** The agent is shutting down (§7.7): not ready, so the Service stops sending it anything new. */
+  readonly isDraining?: boolean;
 }
 
 /** The JSON body of /ready; `reason` is present exactly when `status` is `not ready`. */
@@ -54,6 +56,7 @@ export function readinessOf(input: ReadinessInput): Readiness {
   });
   const ready: Readiness = { isReady: true, body: { status: 'ready', mode, link, ...age } };
 
+  if (input.isDraining === true) return notReady('shutting down');
   if (input.isLenient) return LENIENT_STATUSES.has(input.status) ? ready : notReady('not connected');
   if (input.status !== LinkStatus.connected) return notReady('not connected');
   if (input.lastHeartbeatMs === undefined || ageSeconds === undefined) return notReady('no heartbeat yet');

@@ -67,6 +67,9 @@ export class ControlPlaneLink {
   #heartbeatTimer: TimerHandle | undefined;
   #reconnectTimer: TimerHandle | undefined;
   #isStopping = false;
+  /** §7.7: set by beginDrain; the link then never dials again and reports the session's loss once. */
+  #onDrainLost: (() => void) | undefined;
+  #isDraining = false;
   /** Dialling the stored gateway without a register in this process (§5.7). */
   #isResuming = false;
   #hasConnectedOnce = false;
@@ -105,6 +108,28 @@ export class ControlPlaneLink {
     this.#isResuming = this.#state.clusterId !== undefined && this.#state.gatewayUrl !== undefined;
     this.#target = this.#isResuming ? 'gateway' : 'controller';
     this.#dial();
+  }
+
+  /**
+   * §7.7 drain: from now on the link never reconnects or dials again; the current session keeps its
+   * heartbeats and pings. `onLost` runs once when there is no session any more (at once if there is none).
+   */
+  beginDrain(onLost: () => void): void {
+    this.#isDraining = true;
+    this.#onDrainLost = onLost;
+    this.#reconnectTimer?.cancel();
+    this.#reconnectTimer = undefined;
+    if (this.#sessionConnection === undefined || !this.#sessionConnection.isOpen) this.#reportDrainLoss();
+  }
+
+  get isDraining(): boolean {
+    return this.#isDraining;
+  }
+
+  #reportDrainLoss(): void {
+    const onLost = this.#onDrainLost;
+    this.#onDrainLost = undefined;
+    onLost?.();
   }
 
   /** Local shutdown (§7.7): close 1000 within 5 s, abort the session, stop reconnecting. */
@@ -161,6 +186,10 @@ export class ControlPlaneLink {
 
   #dial(): void {
     if (this.#isStopping) return;
+    if (this.#isDraining) {
+      this.#reportDrainLoss();
+      return;
+    }
     const url = this.#urlFor(this.#target);
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
     this.#deps.logger.debug({ target: this.#target }, 'dialling control plane');
@@ -374,6 +403,10 @@ export class ControlPlaneLink {
   }
 
   #scheduleReconnect(): void {
+    if (this.#isDraining) {
+      this.#reportDrainLoss();
+      return;
+    }
     if (this.#isStopping || this.#reconnectTimer !== undefined) return;
     const waitMs = this.#backoff.next();
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);

@@ -18,6 +18,8 @@ export interface HttpRelayTask {
   /** The whole `proxy_request` envelope as UTF-8 JSON, still undecoded. */
   readonly frame: Uint8Array;
   readonly port: MessagePort;
+  /** When the request arrived (Date.now()): its deadline runs from here, also while it waited for a slot (§9.4). */
+  readonly arrivedMs?: number;
 }
 
 /** The task for one kubectl WebSocket session: the undecoded `proxy_websocket_start` envelope. */

@@ -15,12 +15,18 @@ export interface PoolGaugeSource {
   readonly activeActors: number;
 }
 
-/** Scrape-time readers by gauge: prom-client calls `collect` with the gauge as `this`. */
-const SCRAPE_READERS = new WeakMap<Gauge, () => number>();
+interface ScrapeReader {
+  readonly labels: LabelValues;
+  readonly read: () => number;
+}
+
+/** Scrape-time readers by gauge and label set: prom-client calls `collect` with the gauge as `this`. */
+const SCRAPE_READERS = new WeakMap<Gauge, Map<string, ScrapeReader>>();
 
 function gaugeOnCollect(this: Gauge): void {
-  const read = SCRAPE_READERS.get(this);
-  if (read !== undefined) this.set(read());
+  const readers = SCRAPE_READERS.get(this);
+  if (readers === undefined) return;
+  for (const { labels, read } of readers.values()) this.set(labels, read());
 }
 
 export class AgentMetrics {
@@ -55,16 +61,19 @@ export class AgentMetrics {
    * Makes a gauge take its value from `read` at every scrape (and every `value()` call), so state owned
    * elsewhere, such as pool sizes, costs nothing between scrapes. A later call replaces the reader.
    */
-  collectOnScrape(key: GaugeKey, read: () => number): void {
+  collectOnScrape(key: GaugeKey, read: () => number, labels: LabelValues = {}): void {
     const gauge = this.#gauges.get(key);
-    if (gauge !== undefined) SCRAPE_READERS.set(gauge, read);
+    if (gauge === undefined) return;
+    let readers = SCRAPE_READERS.get(gauge);
+    if (readers === undefined) SCRAPE_READERS.set(gauge, (readers = new Map()));
+    readers.set(JSON.stringify(labels), { labels, read });
   }
 
-  /** Reads threads, queue size and active actors of the actor host at scrape time. */
-  observePool(pool: PoolGaugeSource): void {
-    this.collectOnScrape('poolThreads', () => pool.threads);
-    this.collectOnScrape('poolQueueSize', () => pool.queueSize);
-    this.collectOnScrape('poolActiveActors', () => pool.activeActors);
+  /** Reads threads, waiting requests and active actors of one pool (`pool` label) at scrape time. */
+  observePool(pool: string, source: PoolGaugeSource): void {
+    this.collectOnScrape('poolThreads', () => source.threads, { pool });
+    this.collectOnScrape('poolQueueSize', () => source.queueSize, { pool });
+    this.collectOnScrape('poolActiveActors', () => source.activeActors, { pool });
   }
 
   /** Counts an unknown message type with a bounded label set. */

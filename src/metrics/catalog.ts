@@ -129,19 +129,19 @@ export const METRICS = {
     name: 'pipeops_agent_pool_threads',
     type: 'gauge',
     help: 'Worker threads running actors, read at scrape time (0 when actors run inline)',
-    labels: [],
+    labels: ['pool'],
   },
   poolQueueSize: {
     name: 'pipeops_agent_pool_queue_size',
     type: 'gauge',
-    help: 'Actors waiting for a free worker slot, read at scrape time',
-    labels: [],
+    help: 'Requests waiting for a free actor slot of the pool (admission queue), read at scrape time',
+    labels: ['pool'],
   },
   poolActiveActors: {
     name: 'pipeops_agent_pool_active_actors',
     type: 'gauge',
     help: 'Actors started and not yet finished, read at scrape time',
-    labels: [],
+    labels: ['pool'],
   },
   sessionsActive: {
     name: 'pipeops_agent_websocket_sessions_active',
@@ -244,8 +244,14 @@ export const METRICS = {
   workerCrashes: {
     name: 'pipeops_agent_worker_crashes_total',
     type: 'counter',
-    help: 'Actor tasks lost because their worker thread died',
+    help: 'Actor tasks lost because their worker thread died, and worker threads that died outside any task',
     labels: [],
+  },
+  unhandledErrors: {
+    name: 'pipeops_agent_unhandled_errors_total',
+    type: 'counter',
+    help: 'Rejections and exceptions on the main thread that no code handled; logged, and the agent goes on',
+    labels: ['kind'],
   },
   metricDeltasLost: {
     name: 'pipeops_agent_metric_deltas_lost_total',

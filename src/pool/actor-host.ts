@@ -1,6 +1,6 @@
 // Runs actors: in a piscina pool of worker threads, or inline on the main thread (AGENT_WORKERS=0) with
-// the very same actor code and port interface. Admission is a boolean asked before run(): the router
-// refuses work with the protocol's error instead of queueing without bound.
+// the very same actor code and port interface. Admission happens before run() (router/admission.ts): the
+// router starts no more actors than a host has slots, so the pool's own queue stays short.
 
 import { Piscina } from 'piscina';
 import type { Worker } from 'node:worker_threads';
@@ -9,8 +9,6 @@ import type { ActorKind, ActorTask } from '../messages/actor-messages.js';
 import { mapPoolError } from './dispatch.js';
 
 export interface ActorHost {
-  /** False when a new actor would exceed the queue limit. */
-  canAdmit(): boolean;
   run(task: ActorTask): Promise<void>;
   /** Actors started and not yet finished. */
   readonly activeActors: number;
@@ -26,6 +24,13 @@ export interface PoolOptions {
   readonly tasksPerWorker: number;
   readonly maxQueue: number;
   readonly workerConfig: WorkerConfig;
+  /**
+   * A fault outside any task: a worker thread that died while running none (an unobserved rejection, say).
+   * Without this listener the pool's 'error' event would end the process (C93).
+   */
+  readonly onFault?: (error: Error) => void;
+  /** The worker entry, when not the actor kind's own (fault tests run a worker that fails on purpose). */
+  readonly workerFile?: URL;
 }
 
 /** One worker entry per actor kind: HTTP relays and WebSocket sessions run in separate pools. */
@@ -50,13 +55,11 @@ interface InlineContext {
 
 class PoolActorHost implements ActorHost {
   readonly #pool: Piscina;
-  readonly #maxQueue: number;
   #active = 0;
 
   constructor(options: PoolOptions, kind: ActorKind) {
-    this.#maxQueue = options.maxQueue;
     this.#pool = new Piscina({
-      filename: WORKER_URLS[kind].href,
+      filename: (options.workerFile ?? WORKER_URLS[kind]).href,
       minThreads: options.workers,
       maxThreads: options.workers,
       concurrentTasksPerWorker: options.tasksPerWorker,
@@ -69,10 +72,10 @@ class PoolActorHost implements ActorHost {
       closeTimeout: CLOSE_TIMEOUT_MS,
       workerData: options.workerConfig,
     });
-  }
-
-  canAdmit(): boolean {
-    return this.#pool.queueSize < this.#maxQueue;
+    const onFault = options.onFault;
+    this.#pool.on('error', function poolOnError(error: unknown) {
+      onFault?.(error instanceof Error ? error : new Error(String(error)));
+    });
   }
 
   async run(task: ActorTask): Promise<void> {
@@ -113,10 +116,6 @@ class InlineActorHost implements ActorHost {
     const context = new module.ActorContext(config);
     this.#context = context;
     this.#actor = (task) => module.default(task, context);
-  }
-
-  canAdmit(): boolean {
-    return true;
   }
 
   async run(task: ActorTask): Promise<void> {

@@ -19,6 +19,22 @@ export interface EnvelopePeek {
   readonly payloadKind: 'object' | 'other';
   /** `payload.body_binary` is literally `true`: a request-body frame will follow (§9.14). */
   readonly payloadBodyBinary: boolean;
+  /** For a `proxy_request`: what admission needs to place it, read from small payload fields only. */
+  readonly request: RequestTraits | undefined;
+}
+
+/** The few scalar fields of a `proxy_request` the router reads to place it and to time it out (§9.2, §9.4). */
+export interface RequestTraits {
+  /** §9.2: is_websocket / isWebSocket, a non-empty protocol, an Upgrade header with `websocket`, or a Sec-WebSocket-* header. */
+  readonly isWebSocket: boolean;
+  /** A watch (`watch=true` or a `/watch/` path segment) or `follow=true` logs: a stream that lives as long as the client wants. */
+  readonly isLongLived: boolean;
+  readonly isStreamingResponse: boolean;
+  /** §9.5 step 2: a WebSocket upgrade for `/api/…` or `/apis/…` without complete service info is a kubectl session (§13.8). */
+  readonly isKubeSession: boolean;
+  readonly deadline: string | undefined;
+  /** Milliseconds (a JSON number) or a Go duration string, as sent. */
+  readonly timeout: number | string | undefined;
 }
 
 const QUOTE = 0x22;
@@ -31,6 +47,10 @@ const COLON = 0x3a;
 const COMMA = 0x2c;
 
 class PeekError extends Error {}
+
+/** Values Go's strconv.ParseBool reads as true, which is what kube-apiserver accepts for `watch` and `follow`. */
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const WEBSOCKET_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol']);
 
 function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
@@ -56,6 +76,15 @@ function skipString(bytes: Uint8Array, index: number): number {
 }
 
 function decodeString(bytes: Uint8Array, start: number, end: number): string {
+  // Most keys and ids carry no escape: read them directly; JSON.parse only for the rest.
+  let hasEscape = false;
+  for (let i = start + 1; i < end - 1; i++) {
+    if (bytes[i] === BACKSLASH) {
+      hasEscape = true;
+      break;
+    }
+  }
+  if (!hasEscape) return Buffer.from(bytes.buffer, bytes.byteOffset + start + 1, end - start - 2).toString('utf8');
   const raw = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
   const value: unknown = JSON.parse(raw);
   if (typeof value !== 'string') throw new PeekError('not a string');
@@ -129,6 +158,99 @@ function stringAt(bytes: Uint8Array, start: number, end: number): string | undef
   return bytes[start] === QUOTE ? decodeString(bytes, start, end) : undefined;
 }
 
+function isTrueLiteral(bytes: Uint8Array, start: number, end: number): boolean {
+  return end - start === 4 && bytes[start] === 0x74;
+}
+
+/** The payload fields of a proxy_request that admission reads; everything else (the body above all) is skipped. */
+class RequestFields {
+  #path = '';
+  #query = '';
+  #isWebSocketFlag = false;
+  #hasProtocol = false;
+  #hasUpgradeHeader = false;
+  #isStreamingResponse = false;
+  #deadline: string | undefined;
+  #timeout: number | string | undefined;
+  readonly #serviceFields = new Set<string>();
+
+  visit(bytes: Uint8Array, key: string, start: number, end: number): void {
+    switch (key) {
+      case 'path':
+        this.#path = stringAt(bytes, start, end) ?? '';
+        break;
+      case 'query':
+        this.#query = stringAt(bytes, start, end) ?? '';
+        break;
+      case 'is_websocket':
+      case 'isWebSocket':
+        this.#isWebSocketFlag ||= isTrueLiteral(bytes, start, end);
+        break;
+      case 'protocol':
+        this.#hasProtocol = (stringAt(bytes, start, end) ?? '') !== '';
+        break;
+      case 'supports_response_streaming':
+        this.#isStreamingResponse = isTrueLiteral(bytes, start, end);
+        break;
+      case 'deadline':
+        this.#deadline = stringAt(bytes, start, end);
+        break;
+      case 'timeout':
+        this.#timeout = bytes[start] === QUOTE ? stringAt(bytes, start, end) : numberAt(bytes, start, end);
+        break;
+      case 'service_name':
+      case 'namespace':
+        if ((stringAt(bytes, start, end) ?? '') !== '') this.#serviceFields.add(key);
+        else this.#serviceFields.delete(key);
+        break;
+      case 'service_port':
+        if (bytes[start] !== 0x6e && !(bytes[start] === QUOTE && end - start === 2)) this.#serviceFields.add(key);
+        else this.#serviceFields.delete(key);
+        break;
+      case 'headers':
+        if (bytes[start] === OPEN_BRACE) this.#visitHeaders(bytes, start, end);
+        break;
+      default:
+        break;
+    }
+  }
+
+  traits(): RequestTraits {
+    const query = this.#query;
+    const params = query.includes('watch') || query.includes('follow') ? new URLSearchParams(query.startsWith('?') ? query.slice(1) : query) : undefined;
+    const isTrue = (name: string): boolean => params !== undefined && GO_TRUE.has(params.get(name) ?? '');
+    const segments = this.#path.split('/');
+    const isWatch = isTrue('watch') || segments.includes('watch');
+    const isFollow = segments.at(-1) === 'log' && isTrue('follow');
+    const isWebSocket = this.#isWebSocketFlag || this.#hasProtocol || this.#hasUpgradeHeader;
+    const isKubePath = this.#path.startsWith('/api/') || this.#path.startsWith('/apis/');
+    return {
+      isWebSocket,
+      isLongLived: isWatch || isFollow,
+      isKubeSession: isWebSocket && isKubePath && this.#serviceFields.size < 3,
+      isStreamingResponse: this.#isStreamingResponse,
+      deadline: this.#deadline,
+      timeout: this.#timeout,
+    };
+  }
+
+  #visitHeaders(bytes: Uint8Array, start: number, end: number): void {
+    walkObject(bytes.subarray(0, end), start, (name, valueStart, valueEnd) => {
+      const lower = name.toLowerCase();
+      if (WEBSOCKET_HEADERS.has(lower)) this.#hasUpgradeHeader = true;
+      else if (lower === 'upgrade') {
+        const text = Buffer.from(bytes.buffer, bytes.byteOffset + valueStart, valueEnd - valueStart).toString('utf8');
+        if (/websocket/i.test(text)) this.#hasUpgradeHeader = true;
+      }
+    });
+  }
+}
+
+function numberAt(bytes: Uint8Array, start: number, end: number): number | undefined {
+  const value = Number(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1'));
+  return Number.isFinite(value) ? value : undefined;
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
@@ -166,6 +288,8 @@ export function peekEnvelope(bytes: Uint8Array): EnvelopePeek | undefined {
     let payloadStreamId: string | undefined;
     let payloadRequestId: string | undefined;
     let payloadBodyBinary = false;
+    const isRequest = type === 'proxy_request';
+    const fields = new RequestFields();
     if (payloadStart >= 0) {
       const first = bytes[payloadStart];
       if (first === OPEN_BRACE) {
@@ -174,6 +298,7 @@ export function peekEnvelope(bytes: Uint8Array): EnvelopePeek | undefined {
           if (key === 'stream_id') payloadStreamId = stringAt(bytes, start, valueEnd);
           else if (key === 'request_id') payloadRequestId = stringAt(bytes, start, valueEnd);
           else if (key === 'body_binary') payloadBodyBinary = valueEnd - start === 4 && bytes[start] === 0x74;
+          else if (isRequest) fields.visit(bytes, key, start, valueEnd);
         });
       } else if (payloadEnd - payloadStart !== 4 || bytes[payloadStart] !== 0x6e) {
         payloadKind = 'other'; // anything but an object or `null`
@@ -186,6 +311,7 @@ export function peekEnvelope(bytes: Uint8Array): EnvelopePeek | undefined {
       payloadRequestId: nonEmpty(payloadRequestId),
       payloadKind,
       payloadBodyBinary,
+      request: isRequest ? fields.traits() : undefined,
     };
   } catch (error) {
     if (error instanceof PeekError || error instanceof SyntaxError) return undefined;

@@ -1,36 +1,35 @@
 // The router: peeks at every inbound frame (type and ids only, never the body), hands control messages
-// back to the link, starts one actor per `proxy_request`, forwards later frames of a request to its
-// actor's port, and writes what actors send back, but only on the socket their request came in on
-// (PROTOCOL.md §3.4: nothing of an old socket is sent on a new one).
+// back to the link, admits one actor per `proxy_request` / `proxy_websocket_start`, forwards later frames
+// of a stream to its actor's port, and writes what actors send back, but only on the socket their stream
+// came in on (PROTOCOL.md §3.4: nothing of an old socket is sent on a new one). It also owes every stream
+// exactly one terminal reply: when an actor fails, its thread dies, it waited past its deadline, or the
+// drain limit passes, the router sends what the stream still owes (reply-ledger.ts) and detaches it.
 //
 //   frame ─► peek ─┬─ control type ─────────────► link.handleControl
-//                  ├─ proxy_request ─► admit ─► host.run(actor, port) ── send/done ─► link.send (same socket only)
-//                  ├─ chunk/end/cancel ─► actor port (unknown id: count)
+//                  ├─ proxy_request / ws_start ─► admission (lane) ─► host.run(actor, port) ── send/done ─► link.send (same socket only)
+//                  ├─ chunk/end/cancel/data ─► actor port (unknown id: count)
 //                  └─ unknown type ─► count + protocol_fallback once per socket
 
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Connection } from '../link/connection.js';
 import type { SessionHandlers } from '../link/control-plane-link.js';
-import { peekEnvelope, type EnvelopePeek } from '../protocol/envelope-peek.js';
+import { peekEnvelope, type EnvelopePeek, type RequestTraits } from '../protocol/envelope-peek.js';
 import { encodeEnvelope, parseEnvelope, type Envelope, type JsonObject } from '../protocol/envelope.js';
 import { decodeRequestBodyFrame } from '../protocol/binary-frame.js';
 import { InboundType, OutboundType, SUPPORTED_TYPES, isKnownInboundType } from '../protocol/message-types.js';
 import { isValidSessionPath } from '../protocol/kube-session-rules.js';
-import {
-  ActorKind,
-  CancelReason,
-  isActorOutbound,
-  ownedCopy,
-  type ActorInbound,
-  type ActorOutbound,
-} from '../messages/actor-messages.js';
+import { effectiveDeadlineMs } from '../protocol/request-deadline.js';
+import { ActorKind, CancelReason, isActorOutbound, ownedCopy, type ActorInbound, type ActorTask } from '../messages/actor-messages.js';
 import { FALLBACK_AGENT_NAME, FALLBACK_MODE, FALLBACK_PROTOCOL_VERSION } from '../protocol/constants.js';
 import type { ActorHost } from '../pool/actor-host.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import { applyActorDone, countActorFailure } from '../metrics/actor-deltas.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
+import { Admission, Lane, type LaneLimits, type Ticket } from './admission.js';
+import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
 
 /** What the router needs from the link. */
 export interface RouterLink {
@@ -38,10 +37,29 @@ export interface RouterLink {
   handleControl(connection: Connection, envelope: Envelope): void;
 }
 
+export interface RouterOptions {
+  readonly link: () => RouterLink;
+  /** The actor host of each lane: short requests, and long-lived streams (watches, follows, sessions, relays). */
+  readonly hosts: Readonly<Record<Lane, ActorHost>>;
+  readonly lanes: Readonly<Record<Lane, LaneLimits>>;
+  /** Deadline of a request that names none (§9.2), counted from its arrival while it waits for a slot. */
+  readonly requestTimeoutMs: number;
+  readonly metrics: AgentMetrics;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Bytes queued on the current session socket: above the high-water mark no new actor starts (C99). */
+  readonly outboundBufferedBytes?: () => number;
+  /** Told of every actor that failed instead of reporting `done` (tests fail on it). */
+  readonly onActorFailure?: (error: Error) => void;
+}
+
 interface ActorEntry {
   readonly requestId: string;
   readonly connection: Connection;
   readonly port: MessagePort;
+  readonly actorKind: ActorKind;
+  readonly ledger: ReplyLedger;
+  ticket: Ticket | undefined;
   isDone: boolean;
   isDetached: boolean;
   /** A `body_binary` request whose request-body frame has not arrived yet (§9.14). */
@@ -55,6 +73,12 @@ export const OUTBOUND_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 export const OUTBOUND_LOW_WATER_BYTES = 1024 * 1024;
 /** Flow control is not a protocol timer: the drain poll runs on real time even under a simulated clock. */
 const DRAIN_POLL_MS = 20;
+/** How long a shutdown waits for cancelled actors to report `done` before the pools are closed. */
+const ACTOR_SETTLE_WAIT_MS = 2_000;
+
+export const SHUTTING_DOWN = 'agent shutting down';
+const DEADLINE_EXCEEDED = 'context deadline exceeded';
+const TOO_MANY = 'too many concurrent requests';
 
 const CONTROL_TYPES: ReadonlySet<string> = new Set([
   InboundType.registerSuccess,
@@ -66,29 +90,44 @@ const CONTROL_TYPES: ReadonlySet<string> = new Set([
   InboundType.gatewayHello,
 ]);
 
+/** A proxy_request's lane: anything that may live as long as its client wants goes to the long lane (C96). */
+function laneOf(traits: RequestTraits | undefined): Lane {
+  return traits !== undefined && (traits.isWebSocket || traits.isLongLived) ? Lane.long : Lane.short;
+}
+
 export class StreamRouter implements SessionHandlers {
   readonly #link: () => RouterLink;
-  readonly #host: ActorHost;
-  readonly #sessionHost: ActorHost;
+  readonly #hosts: Readonly<Record<Lane, ActorHost>>;
+  readonly #admission: Admission;
+  readonly #requestTimeoutMs: number;
   readonly #metrics: AgentMetrics;
   readonly #logger: Logger;
   readonly #clock: Clock;
+  readonly #onActorFailure: ((error: Error) => void) | undefined;
   readonly #actors = new Map<string, ActorEntry>();
   /** kubectl sessions by stream id (§13); sessions started through proxy_request live in #actors. */
   readonly #sessions = new Map<string, ActorEntry>();
   readonly #recent = new RecentIds(4096);
-  readonly #running = new Set<Promise<void>>();
   /** Credit held back while the socket's buffer is above the high-water mark. */
   readonly #heldGrants: { entry: ActorEntry; bytes: number }[] = [];
   #drainTimer: TimerHandle | undefined;
+  /** §7.7: set at the first shutdown signal; new streams are refused from then on. */
+  #isDraining = false;
+  #idleWaiters: (() => void)[] = [];
 
-  constructor(link: () => RouterLink, host: ActorHost, sessionHost: ActorHost, metrics: AgentMetrics, logger: Logger, clock: Clock) {
-    this.#link = link;
-    this.#host = host;
-    this.#sessionHost = sessionHost;
-    this.#metrics = metrics;
-    this.#logger = logger;
-    this.#clock = clock;
+  constructor(options: RouterOptions) {
+    this.#link = options.link;
+    this.#hosts = options.hosts;
+    // Request deadlines run on real time, as the actors' do (they compare against Date.now()).
+    const buffered = options.outboundBufferedBytes ?? ((): number => 0);
+    // C99: every kind of outbound data counts. Streams pause through credit; buffered responses cannot be
+    // paused once read, so no new actor starts while the socket is above the high-water mark.
+    this.#admission = new Admission(options.lanes, systemClock, () => buffered() <= OUTBOUND_HIGH_WATER_BYTES);
+    this.#requestTimeoutMs = options.requestTimeoutMs;
+    this.#metrics = options.metrics;
+    this.#logger = options.logger;
+    this.#clock = options.clock;
+    this.#onActorFailure = options.onActorFailure;
   }
 
   /** Requests whose actor has not reported `done` and whose socket is still open. */
@@ -99,6 +138,11 @@ export class StreamRouter implements SessionHandlers {
   /** kubectl WebSocket sessions in progress. */
   get activeSessions(): number {
     return this.#sessions.size;
+  }
+
+  /** Actors running and requests waiting for a slot, per lane. */
+  laneLoad(lane: Lane): { readonly running: number; readonly waiting: number; readonly slots: number } {
+    return { running: this.#admission.running(lane), waiting: this.#admission.waiting(lane), slots: this.#admission.slots(lane) };
   }
 
   /** Bytes streaming actors have sent that the socket has not yet confirmed (bounded by their credit). */
@@ -151,10 +195,35 @@ export class StreamRouter implements SessionHandlers {
     this.#logger.debug({ bytes: data.length }, 'binary frame dropped');
   }
 
-  /** Cancels every actor and waits (bounded by the actors' own cancellation) for them to finish. */
+  /** §7.7 step 1: from now on every new request and session is refused with `agent shutting down`. */
+  beginDrain(): void {
+    this.#isDraining = true;
+  }
+
+  /** Resolves when no request or session is in flight or waiting (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * §7.7 step 3: ends whatever is still in flight with the terminal reply it owes (`agent shutting down`;
+   * a session its one `proxy_websocket_close`), and cancels the actors.
+   */
+  endAll(error: string = SHUTTING_DOWN): void {
+    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) this.#terminate(entry, error, CancelReason.shutdown);
+  }
+
+  /** Cancels every actor and waits, bounded, for them to finish; nothing more is sent. */
   async close(): Promise<void> {
     for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) this.#detach(entry, CancelReason.shutdown);
-    await Promise.allSettled([...this.#running]);
+    let timer: TimerHandle | undefined;
+    await Promise.race([
+      this.#admission.settled(),
+      new Promise<void>((resolve) => (timer = systemClock.setTimer(ACTOR_SETTLE_WAIT_MS, resolve))),
+    ]);
+    timer?.cancel();
+    this.#admission.close();
     this.#drainTimer?.cancel();
     this.#drainTimer = undefined;
     this.#heldGrants.length = 0;
@@ -184,7 +253,7 @@ export class StreamRouter implements SessionHandlers {
         return;
       case InboundType.proxyRequestChunk:
       case InboundType.proxyRequestStreamEnd:
-        this.#forward(peek.requestId, { type: 'frame', data: ownedCopy(data), isBinary: false }, 'requestChunkUnknown');
+        this.#forward(peek.requestId, data, 'requestChunkUnknown');
         return;
       case InboundType.proxyCancel:
         this.#cancel(peek.requestId);
@@ -204,7 +273,9 @@ export class StreamRouter implements SessionHandlers {
       case InboundType.proxyWebsocketClose:
       case InboundType.wsClose: {
         const entry = this.#resolveStream(peek);
-        if (entry !== undefined) this.#postFrame(entry, data); // a close for an unknown stream is ignored (§12.2)
+        if (entry === undefined) return; // a close for an unknown stream is ignored (§12.2)
+        entry.ledger.noteCloseFromPeer();
+        this.#postFrame(entry, data);
         return;
       }
       case InboundType.tcpTunnelStart:
@@ -236,7 +307,7 @@ export class StreamRouter implements SessionHandlers {
     };
     if (peek.requestId !== undefined) payload['original_request_id'] = peek.requestId.replace(/[\r\n]/g, '');
     this.#reply(connection, OutboundType.protocolFallback, payload, undefined);
-    this.#logger.warn({ type: peek.type.slice(0, 64) }, 'unknown message type');
+    this.#logger.debug({ type: peek.type.slice(0, 64) }, 'unknown message type');
   }
 
   /**
@@ -255,23 +326,30 @@ export class StreamRouter implements SessionHandlers {
       this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: 'invalid path: must be a Kubernetes API path' }, streamId);
       return;
     }
+    if (this.#isDraining) {
+      this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: SHUTTING_DOWN }, streamId);
+      this.#metrics.inc('admissionRefused', { reason: 'shutting_down' });
+      return;
+    }
     const previous = this.#sessions.get(streamId);
     if (previous !== undefined) this.#detach(previous, CancelReason.replaced);
-    if (!this.#sessionHost.canAdmit()) {
-      this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: 'too many concurrent requests' }, streamId);
+    const channel = new MessageChannel();
+    const entry = this.#newEntry(streamId, connection, channel.port1, {
+      actorKind: ActorKind.wsSession,
+      ledger: new ReplyLedger(StreamKind.session, streamId, false),
+      awaitsBinaryBody: false,
+    });
+    const task: ActorTask = { kind: ActorKind.wsSession, streamId, frame: ownedCopy(data), port: channel.port2 };
+    const ticket = this.#admit(entry, Lane.long, task, undefined);
+    if (ticket === undefined) {
+      channel.port1.close();
+      this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: TOO_MANY }, streamId);
       this.#reply(connection, OutboundType.proxyWebsocketClose, { stream_id: streamId }, streamId);
       this.#metrics.inc('admissionRefused', { reason: 'saturated' });
       return;
     }
-    const channel = new MessageChannel();
-    const entry = this.#newEntry(streamId, connection, channel.port1, false);
     this.#sessions.set(streamId, entry);
     this.#metrics.inc('sessionsStarted');
-    const running = this.#sessionHost
-      .run({ kind: ActorKind.wsSession, streamId, frame: ownedCopy(data), port: channel.port2 })
-      .catch((error: unknown) => this.#actorOnFailure(entry, error))
-      .finally(() => this.#running.delete(running));
-    this.#running.add(running);
   }
 
   /** §12.2: a payload stream_id naming a session wins; else the first non-empty id, sessions then relays. */
@@ -295,13 +373,47 @@ export class StreamRouter implements SessionHandlers {
     entry.port.postMessage(message, [bytes.buffer as ArrayBuffer]);
   }
 
-  #newEntry(id: string, connection: Connection, port: MessagePort, awaitsBinaryBody: boolean): ActorEntry {
-    const entry: ActorEntry = { requestId: id, connection, port, isDone: false, isDetached: false, awaitsBinaryBody, outstandingBytes: 0 };
+  #newEntry(
+    id: string,
+    connection: Connection,
+    port: MessagePort,
+    parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean },
+  ): ActorEntry {
+    const entry: ActorEntry = {
+      requestId: id,
+      connection,
+      port,
+      actorKind: parts.actorKind,
+      ledger: parts.ledger,
+      ticket: undefined,
+      isDone: false,
+      isDetached: false,
+      awaitsBinaryBody: parts.awaitsBinaryBody,
+      outstandingBytes: 0,
+    };
     port.on('message', (message: unknown) => this.#portOnMessage(entry, message));
     return entry;
   }
 
+  /** Offers the actor to its lane; a request still waiting at its deadline is answered here (§9.4). */
+  #admit(entry: ActorEntry, lane: Lane, task: ActorTask, deadlineMs: number | undefined): Ticket | undefined {
+    const host = this.#hosts[lane];
+    const ticket = this.#admission.offer(lane, {
+      deadlineMs,
+      start: () =>
+        host.run(task).catch((error: unknown) => this.#actorOnFailure(entry, error)),
+      onExpire: () => {
+        this.#metrics.inc('admissionRefused', { reason: 'deadline' });
+        this.#terminate(entry, DEADLINE_EXCEEDED, CancelReason.shutdown);
+        this.#finish(entry);
+      },
+    });
+    entry.ticket = ticket;
+    return ticket;
+  }
+
   #startRelay(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
+    const arrivedMs = Date.now();
     const requestId = peek.requestId;
     if (requestId === undefined) {
       this.#metrics.inc('inboundMalformed');
@@ -318,37 +430,51 @@ export class StreamRouter implements SessionHandlers {
       this.#metrics.inc('admissionRefused', { reason: 'duplicate' });
       return;
     }
-    if (!this.#host.canAdmit()) {
-      this.#reply(connection, OutboundType.proxyError, { error: 'too many concurrent requests' }, requestId);
+    if (this.#isDraining) {
+      this.#reply(connection, OutboundType.proxyError, { error: SHUTTING_DOWN }, requestId);
+      this.#metrics.inc('admissionRefused', { reason: 'shutting_down' });
+      return;
+    }
+    const traits = peek.request;
+    const kind = traits?.isWebSocket === true ? StreamKind.upgrade : StreamKind.request;
+    const channel = new MessageChannel();
+    const entry = this.#newEntry(requestId, connection, channel.port1, {
+      actorKind: ActorKind.httpRelay,
+      ledger: new ReplyLedger(kind, requestId, kind === StreamKind.upgrade && traits?.isKubeSession !== true),
+      awaitsBinaryBody: peek.payloadBodyBinary,
+    });
+    const task: ActorTask = { kind: ActorKind.httpRelay, requestId, frame: ownedCopy(data), port: channel.port2, arrivedMs };
+    // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
+    const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
+    if (this.#admit(entry, laneOf(traits), task, deadlineMs) === undefined) {
+      channel.port1.close();
+      this.#reply(connection, OutboundType.proxyError, { error: TOO_MANY }, requestId);
       this.#metrics.inc('admissionRefused', { reason: 'saturated' });
       return;
     }
-    const channel = new MessageChannel();
-    const entry = this.#newEntry(requestId, connection, channel.port1, peek.payloadBodyBinary);
     this.#actors.set(requestId, entry);
-    const frame = ownedCopy(data);
-    const running = this.#host
-      .run({ kind: ActorKind.httpRelay, requestId, frame, port: channel.port2 })
-      .catch((error: unknown) => this.#actorOnFailure(entry, error))
-      .finally(() => this.#running.delete(running));
-    this.#running.add(running);
   }
 
   #portOnMessage(entry: ActorEntry, message: unknown): void {
     if (!isActorOutbound(message)) return;
-    const outbound: ActorOutbound = message;
-    if (outbound.type === 'send') {
-      if (entry.isDetached) return; // its socket is gone: never send it on a newer one (C32)
-      const bytes = Buffer.from(outbound.data.buffer, outbound.data.byteOffset, outbound.data.byteLength);
-      if (!outbound.needsCredit) {
-        this.#link().send(entry.connection, bytes, outbound.isBinary);
+    if (message.type === 'send') {
+      if (entry.isDetached) return; // its socket is gone, or the router already ended it: never a second reply (C32, C93)
+      const bytes = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
+      entry.ledger.note(message.isBinary, message.isBinary ? undefined : outboundType(bytes));
+      if (!message.needsCredit) {
+        this.#link().send(entry.connection, bytes, message.isBinary);
         return;
       }
       entry.outstandingBytes += bytes.length;
-      this.#link().send(entry.connection, bytes, outbound.isBinary, () => this.#grant(entry, bytes.length));
+      this.#link().send(entry.connection, bytes, message.isBinary, () => this.#grant(entry, bytes.length));
       return;
     }
-    this.#applyDeltas(outbound);
+    applyActorDone(this.#metrics, message);
+    if (!entry.isDetached && !entry.ledger.isSettled) {
+      // An actor that ends without its terminal reply is a bug; the stream still gets one (C93).
+      this.#logger.error({ requestId: entry.requestId, kind: entry.actorKind }, 'actor ended without its terminal reply');
+      this.#terminate(entry, 'agent error: stream ended without a reply', CancelReason.shutdown);
+    }
     this.#finish(entry);
   }
 
@@ -383,50 +509,28 @@ export class StreamRouter implements SessionHandlers {
     entry.port.postMessage(message);
   }
 
-  /** The actor's metric deltas, flushed with its `done`. */
-  #applyDeltas(done: Extract<ActorOutbound, { type: 'done' }>): void {
-    const metrics = this.#metrics;
-    if (done.kind === ActorKind.wsSession) {
-      metrics.inc('actorTasks', { kind: done.kind, outcome: done.outcome });
-      metrics.inc('sessionsEnded', { outcome: done.outcome });
-      metrics.observe('sessionDuration', done.durationMs / 1000);
-      metrics.inc('sessionFrames', { direction: 'to_cluster' }, done.session?.framesIn ?? 0);
-      metrics.inc('sessionFrames', { direction: 'to_control_plane' }, done.session?.framesOut ?? 0);
-      metrics.inc('sessionBytes', { direction: 'to_cluster' }, done.upstreamBytesSent);
-      metrics.inc('sessionBytes', { direction: 'to_control_plane' }, done.upstreamBytesReceived);
-      metrics.inc('wsDataUnknownStream', {}, done.session?.dropped ?? 0);
-      return;
-    }
-    metrics.inc('relayRequests', { outcome: done.outcome, mode: done.mode });
-    metrics.observe('relayDuration', done.durationMs / 1000, { mode: done.mode });
-    metrics.inc('actorTasks', { kind: ActorKind.httpRelay, outcome: done.outcome });
-    metrics.inc('kubeApiBytes', { direction: 'sent' }, done.upstreamBytesSent);
-    metrics.inc('kubeApiBytes', { direction: 'received' }, done.upstreamBytesReceived);
-    if (done.mode === 'binary') metrics.inc('binaryProtocolRequests', { direction: 'response' });
-    const compression = done.compression;
-    if (compression === undefined) return;
-    if (compression.skipReason === undefined) {
-      metrics.inc('compressionDecisions', { outcome: 'compressed', reason: 'none' });
-      metrics.observe('compressionRatio', compression.rawBytes === 0 ? 1 : compression.wireBytes / compression.rawBytes);
-      metrics.inc('bandwidthSaved', {}, compression.rawBytes - compression.wireBytes);
-    } else {
-      metrics.inc('compressionDecisions', { outcome: 'skipped', reason: compression.skipReason });
-    }
-  }
-
+  /** The actor's task rejected: it threw, or its thread died (then every actor on that thread lands here). */
   #actorOnFailure(entry: ActorEntry, error: unknown): void {
     if (entry.isDone) return;
     const failure = error instanceof AgentError ? error : new AgentError(ErrorCode.actorFailed, `actor failed: ${String(error)}`);
     this.#logger.error({ err: error, requestId: entry.requestId, code: failure.code }, 'actor ended without done');
-    if (!entry.isDetached) this.#reply(entry.connection, OutboundType.proxyError, { error: failure.message }, entry.requestId);
-    this.#metrics.inc('relayRequests', { outcome: 'actor_error', mode: 'none' });
-    this.#metrics.inc('actorTasks', { kind: ActorKind.httpRelay, outcome: 'actor_error' });
-    this.#metrics.inc('actorErrors', { code: failure.code });
-    if (failure.code === ErrorCode.actorFailed) {
-      this.#metrics.inc('workerCrashes');
-      this.#metrics.inc('metricDeltasLost');
-    }
+    countActorFailure(this.#metrics, entry.actorKind, failure.code, failure.code === ErrorCode.actorFailed);
+    this.#terminate(entry, failure.message, CancelReason.shutdown);
     this.#finish(entry);
+    this.#onActorFailure?.(failure);
+  }
+
+  /** Sends the one terminal reply the stream still owes (none once its socket is gone) and detaches it. */
+  #terminate(entry: ActorEntry, error: string, reason: CancelReason): void {
+    if (!entry.isDetached) {
+      const id = entry.requestId;
+      for (const owed of entry.ledger.owed(error)) {
+        const payload = owed.type === OutboundType.proxyError && entry.actorKind === ActorKind.wsSession ? { request_id: id, ...owed.payload } : owed.payload;
+        this.#reply(entry.connection, owed.type, payload, id);
+      }
+      entry.ledger.settle();
+    }
+    this.#detach(entry, reason);
   }
 
   #finish(entry: ActorEntry): void {
@@ -440,30 +544,47 @@ export class StreamRouter implements SessionHandlers {
     if (this.#actors.get(entry.requestId) === entry) this.#actors.delete(entry.requestId);
     if (this.#sessions.get(entry.requestId) === entry) this.#sessions.delete(entry.requestId);
     this.#recent.add(entry.requestId);
+    if (this.#isIdle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  #isIdle(): boolean {
+    return this.#actors.size === 0 && this.#sessions.size === 0;
   }
 
   /** Stops an actor's output from reaching any socket and tells it to cancel; `done` still closes the port. */
   #detach(entry: ActorEntry, reason: CancelReason): void {
     entry.isDetached = true;
+    const ticket = entry.ticket;
+    if (ticket?.isWaiting === true) {
+      // It never got a slot: there is no actor to tell, and none will report `done`.
+      this.#admission.withdraw(ticket);
+      this.#finish(entry);
+      return;
+    }
     this.#forget(entry);
     const message: ActorInbound = { type: 'cancel', reason };
     entry.port.postMessage(message);
   }
 
-  #forward(requestId: string | undefined, message: ActorInbound, unknownCounter: 'requestChunkUnknown'): void {
+  #forward(requestId: string | undefined, data: Buffer, unknownCounter: 'requestChunkUnknown'): void {
     const entry = requestId === undefined ? undefined : this.#actors.get(requestId);
     if (entry === undefined) {
       this.#metrics.inc(requestId !== undefined && this.#recent.has(requestId) ? 'lateMessage' : unknownCounter);
       return;
     }
-    const transfer = message.type === 'frame' ? [message.data.buffer as ArrayBuffer] : [];
-    entry.port.postMessage(message, transfer);
+    this.#postFrame(entry, data);
   }
 
   #cancel(requestId: string | undefined): void {
     const entry = requestId === undefined ? undefined : this.#actors.get(requestId);
     if (entry === undefined) {
       this.#metrics.inc('lateMessage'); // unknown or finished ids are ignored (§9.13)
+      return;
+    }
+    entry.ledger.noteCancel();
+    if (entry.ticket?.isWaiting === true) {
+      // Still waiting for a slot: nothing was sent, so nothing is owed (§9.12 cancellation).
+      this.#detach(entry, CancelReason.proxyCancel);
       return;
     }
     // Not detached: a started stream still owes its `proxy_response_abort {"error":"canceled"}`.

@@ -13,6 +13,7 @@ import { startControlPlane, WireMode } from '../../src/local/control-plane/contr
 import { startSandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
 import { KUBECTL, kubectl } from '../helpers/kubectl.js';
 import { testConfig } from '../helpers/agent-config.js';
+import { failOnFault } from '../helpers/agent-harness.js';
 
 interface Stack {
   readonly kubeconfig: string;
@@ -31,6 +32,7 @@ async function startStack(t: ExecutionContext, mode: WireMode): Promise<Stack> {
   const agent = await Agent.start({
     config: testConfig({ apiUrl: plane.url, token: 'modes-token', kubeconfig: directKubeconfig, workers: 2, clusterName: 'modes' }),
     logger: silentLogger(),
+    onFault: failOnFault(t),
   });
   t.teardown(() => agent.stop());
   await plane.waitForCluster('modes', 20_000);

@@ -17,6 +17,7 @@ import { startSandboxApi, type SandboxApi } from '../../src/local/sandbox-api/sa
 import { KUBECTL, kubectl } from '../helpers/kubectl.js';
 import { testConfig } from '../helpers/agent-config.js';
 import { eventually } from '../helpers/eventually.js';
+import { failOnFault } from '../helpers/agent-harness.js';
 
 interface Stack {
   readonly dir: string;
@@ -36,6 +37,7 @@ async function startStack(t: ExecutionContext, workers: number): Promise<Stack> 
   const agent = await Agent.start({
     config: testConfig({ apiUrl: plane.url, token: 'sessions-token', kubeconfig: directKubeconfig, workers, clusterName: 'sessions' }),
     logger: silentLogger(),
+    onFault: failOnFault(t),
   });
   t.teardown(() => agent.stop());
   await plane.waitForCluster('sessions', 20_000);

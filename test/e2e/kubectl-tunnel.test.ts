@@ -14,6 +14,7 @@ import { startSandboxApi, type SandboxApi } from '../../src/local/sandbox-api/sa
 import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
 import { kubectl } from '../helpers/kubectl.js';
 import { testConfig } from '../helpers/agent-config.js';
+import { failOnFault } from '../helpers/agent-harness.js';
 
 interface Stack {
   readonly sandbox: SandboxApi;
@@ -51,6 +52,7 @@ async function startStack(t: ExecutionContext, workers: number, isTls: boolean):
       ...(caFile === undefined ? {} : { caFile }),
     }),
     logger: silentLogger(),
+    onFault: failOnFault(t),
   });
   t.teardown(() => agent.stop());
   await plane.waitForCluster('e2e', 20_000);

@@ -10,6 +10,7 @@ export interface TestConfigInput {
   readonly tokenFile?: string;
   readonly caFile?: string;
   readonly heartbeatIntervalMs?: number;
+  readonly drainTimeoutMs?: number;
   readonly inboundCapBytes?: number;
   readonly maxQueue?: number;
   readonly tasksPerWorker?: number;
@@ -44,6 +45,7 @@ export function testConfig(input: TestConfigInput): AgentConfig {
       compression: 'zlib',
       enableIngressSync: false,
       heartbeatIntervalMs: input.heartbeatIntervalMs ?? 30_000,
+      drainTimeoutMs: input.drainTimeoutMs ?? 20_000,
       labels: {},
     },
     kubernetes: { kubeconfig: input.kubeconfig, serviceToken: input.serviceToken },

@@ -2,7 +2,7 @@
 // clock, and tears everything down with the test.
 
 import type { ExecutionContext } from 'ava';
-import { Agent } from '../../src/agent.js';
+import { Agent, type AgentFault } from '../../src/agent.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStateStore, type StateStore } from '../../src/link/link-state.js';
 import type { WorkerTuning } from '../../src/config/agent-config.js';
@@ -25,6 +25,13 @@ export interface HarnessOptions {
   /** Uniform jitter source; 0 makes backoff waits exactly nominal. */
   readonly random?: () => number;
   readonly workerTuning?: Partial<WorkerTuning>;
+  /** The test kills workers or makes actors fail on purpose; otherwise any such fault fails the test. */
+  readonly expectFaults?: boolean;
+}
+
+/** An agent fault (an actor that failed, a worker that died) fails the test that caused it (C93). */
+export function failOnFault(t: ExecutionContext): (fault: AgentFault) => void {
+  return (fault) => t.fail(`agent fault (${fault.kind}): ${fault.error.stack ?? fault.error.message}`);
 }
 
 export async function startHarness(t: ExecutionContext, options: HarnessOptions = {}): Promise<Harness> {
@@ -40,6 +47,7 @@ export async function startHarness(t: ExecutionContext, options: HarnessOptions 
     random: options.random ?? (() => 0),
     stateStore: options.stateStore ?? new MemoryStateStore(),
     ...(options.workerTuning === undefined ? {} : { workerTuning: options.workerTuning }),
+    ...(options.expectFaults === true ? {} : { onFault: failOnFault(t) }),
   });
   t.teardown(() => agent.stop());
   return { agent, plane, kube, clock };

@@ -40,6 +40,8 @@ export class FakeKubeWsApi {
   onSession: (session: FakeWsSession) => void = () => undefined;
   /** Delay before an upgrade is answered, to hold a session in its dialling state. */
   upgradeDelayMs = 0;
+  /** Answers plain HTTP requests instead of the built-in lists, when set. */
+  httpHandler: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined;
   readonly kubeconfigPath: string;
   readonly #server: https.Server;
   readonly #wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
@@ -57,8 +59,13 @@ export class FakeKubeWsApi {
 
   static async start(): Promise<FakeKubeWsApi> {
     const tls = createLoopbackTls('fake-kube-ws');
+    let api: FakeKubeWsApi | undefined;
     const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {
       request.resume();
+      if (api?.httpHandler !== undefined) {
+        api.httpHandler(request, response);
+        return;
+      }
       if (request.url === '/api/v1/big') {
         // a list large enough for a binary frame with gzip (§9.8)
         response.writeHead(200, { 'Content-Type': 'application/json' });
@@ -76,7 +83,8 @@ export class FakeKubeWsApi {
       kubeconfigPath,
       `apiVersion: v1\nkind: Config\nclusters:\n- name: f\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority-data: ${Buffer.from(tls.caPem).toString('base64')}\nusers:\n- name: f\n  user:\n    token: agent-sa-token\ncontexts:\n- name: f\n  context: {cluster: f, user: f}\ncurrent-context: f\n`,
     );
-    return new FakeKubeWsApi(server, kubeconfigPath);
+    api = new FakeKubeWsApi(server, kubeconfigPath);
+    return api;
   }
 
   #onUpgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {

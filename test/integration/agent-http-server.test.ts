@@ -135,9 +135,11 @@ test('/metrics shows the connected state and exactly the heartbeats the scripted
   t.true(lines.includes('pipeops_agent_heartbeat_success_total 3'));
   t.true(lines.includes('pipeops_agent_heartbeat_failures_total 0'));
   t.true(lines.includes('pipeops_agent_registrations_total{outcome="success"} 1'));
-  t.true(lines.includes('pipeops_agent_pool_threads 0'), 'actors run inline');
-  t.true(lines.includes('pipeops_agent_pool_queue_size 0'));
-  t.true(lines.includes('pipeops_agent_pool_active_actors 0'));
+  for (const pool of ['short', 'long']) {
+    t.true(lines.includes(`pipeops_agent_pool_threads{pool="${pool}"} 0`), 'actors run inline');
+    t.true(lines.includes(`pipeops_agent_pool_queue_size{pool="${pool}"} 0`));
+    t.true(lines.includes(`pipeops_agent_pool_active_actors{pool="${pool}"} 0`));
+  }
 
   // One more heartbeat, then a drop: the reconnected session starts with a heartbeat of its own.
   clock.advance(HEARTBEAT_INTERVAL_MS);
@@ -171,16 +173,18 @@ test('/metrics reads the pool gauges at scrape time (2 worker threads, one actor
   socket.send({ type: 'proxy_request', request_id: 'slow-1', payload: { method: 'GET', path: '/api/v1/namespaces/default/pods/slow' } });
   await eventually(() => held.length === 1, 'the request reaches the Kubernetes API');
   const during = (await request(agent.httpPort, '/metrics')).text.split('\n');
-  t.true(during.includes('pipeops_agent_pool_threads 2'));
-  t.true(during.includes('pipeops_agent_pool_active_actors 1'));
-  t.true(during.includes('pipeops_agent_pool_queue_size 0'));
+  t.true(during.includes('pipeops_agent_pool_threads{pool="short"} 2'));
+  t.true(during.includes('pipeops_agent_pool_threads{pool="long"} 1'), 'the long lane has half the threads, rounded up');
+  t.true(during.includes('pipeops_agent_pool_active_actors{pool="short"} 1'));
+  t.true(during.includes('pipeops_agent_pool_active_actors{pool="long"} 0'));
+  t.true(during.includes('pipeops_agent_pool_queue_size{pool="short"} 0'));
 
   const response = held[0];
   response?.writeHead(200, { 'Content-Type': 'application/json' });
   response?.end('{}');
   await socket.next('proxy_response');
   await eventually(() => agent.host.activeActors === 0, 'the actor finishes');
-  t.true((await request(agent.httpPort, '/metrics')).text.split('\n').includes('pipeops_agent_pool_active_actors 0'));
+  t.true((await request(agent.httpPort, '/metrics')).text.split('\n').includes('pipeops_agent_pool_active_actors{pool="short"} 0'));
 });
 
 test('unknown paths get 404, other methods 405 with Allow: GET, and no answer carries the token', async (t) => {

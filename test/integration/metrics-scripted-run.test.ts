@@ -89,13 +89,13 @@ for (const workers of [0, 2]) {
     t.is(sample(text, 'pipeops_agent_connection_state'), 2);
     t.is(sample(text, 'pipeops_agent_connection_state_changes_total{state="reconnecting"}'), 1);
     t.true(sample(text, 'pipeops_agent_control_plane_bytes_total{direction="out"}') > json.length / 10);
-    t.is(sample(text, 'pipeops_agent_pool_threads'), workers);
+    t.is(sample(text, 'pipeops_agent_pool_threads{pool="short"}'), workers);
     t.is(sample(text, 'pipeops_agent_stream_outstanding_bytes'), 0);
   });
 }
 
 test('a worker killed mid-request: the crash is counted, the request gets proxy_error, earlier metrics survive', async (t) => {
-  const { agent, plane, kube } = await startHarness(t, { config: { workers: 1 } });
+  const { agent, plane, kube } = await startHarness(t, { config: { workers: 1 }, expectFaults: true });
   let hung = false;
   kube.handler = (request, response) => {
     if (request.url.startsWith('/api/v1/hang')) {

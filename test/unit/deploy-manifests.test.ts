@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { parseAllDocuments } from 'yaml';
 import { kubectl } from '../helpers/kubectl.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../../src/config/env-spec.js';
 
 // dist/test/unit/ → repo root.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -81,8 +82,8 @@ test('the Deployment: probes on /health and /ready, port 8080 named http, one re
   t.deepEqual(container['ports'], [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
   t.deepEqual(at(container, 'livenessProbe', 'httpGet'), { path: '/health', port: 'http' });
   t.deepEqual(at(container, 'readinessProbe', 'httpGet'), { path: '/ready', port: 'http' });
-  // the agent closes its socket within 5 s of SIGTERM
-  t.true(Number(pod['terminationGracePeriodSeconds']) >= 10);
+  // §7.7: the grace period covers the default drain limit plus the 5 s close
+  t.true(Number(pod['terminationGracePeriodSeconds']) * 1000 > DEFAULT_DRAIN_TIMEOUT_MS + 5_000);
   t.is(pod['serviceAccountName'], 'pipeops-agent');
   t.is(pod['enableServiceLinks'], false);
 });

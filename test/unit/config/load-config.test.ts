@@ -67,6 +67,7 @@ test('defaults apply when only the required settings are given', (t) => {
       compression: 'zlib',
       enableIngressSync: false,
       heartbeatIntervalMs: 30_000,
+      drainTimeoutMs: 20_000,
       labels: {},
     },
     kubernetes: { kubeconfig: undefined, serviceToken: undefined, caCertData: undefined },
@@ -171,6 +172,9 @@ test('durations accept milliseconds and unit strings', (t) => {
   for (const [raw, expected] of cases) t.is(parseDurationMs(raw), expected, String(raw));
   t.is(load({ ...BASE_ENV, AGENT_HEARTBEAT_INTERVAL_MS: '1m' }).config.agent.heartbeatIntervalMs, 60_000);
   t.is(load({ ...BASE_ENV, AGENT_REQUEST_TIMEOUT_MS: '5s' }).config.tunnel.requestTimeoutMs, 5000);
+  t.is(load({ ...BASE_ENV, AGENT_DRAIN_TIMEOUT: '45s' }).config.agent.drainTimeoutMs, 45_000);
+  t.is(load({ ...BASE_ENV, AGENT_DRAIN_TIMEOUT: '0' }).config.agent.drainTimeoutMs, 0);
+  t.throws(() => load({ ...BASE_ENV, AGENT_DRAIN_TIMEOUT: '1h' }), { message: /agent\.drain_timeout \(AGENT_DRAIN_TIMEOUT\): must be a duration between 0 and 600000 ms/ });
 });
 
 const INVALID: Array<[Env, string]> = [

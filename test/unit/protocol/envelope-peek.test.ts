@@ -5,7 +5,7 @@ const peek = (text: string) => peekEnvelope(Buffer.from(text, 'utf8'));
 
 test('C7: keys match case-insensitively, the last one wins, unknown keys are ignored', (t) => {
   const result = peek('{"Type":"ping","REQUEST_ID":"a","request_id":"b","extra":{"type":"x"},"payload":{"stream_id":"s","request_id":"pr"}}');
-  t.deepEqual(result, { type: 'ping', requestId: 'b', payloadStreamId: 's', payloadRequestId: 'pr', payloadKind: 'object', payloadBodyBinary: false });
+  t.deepEqual(result, { type: 'ping', requestId: 'b', payloadStreamId: 's', payloadRequestId: 'pr', payloadKind: 'object', payloadBodyBinary: false, request: undefined });
 });
 
 test('C6: timestamp is never looked at', (t) => {
@@ -31,7 +31,15 @@ test('payload kind: absent and null count as an object, anything else does not',
 test('bodies are skipped without being decoded, escapes included', (t) => {
   const body = 'x'.repeat(100_000) + '\\"}{[' + '\\\\';
   const result = peek(`{"payload":{"body":"${body}","nested":[{"a":"}"}]},"type":"proxy_request","request_id":"r\\u0031"}`);
-  t.deepEqual(result, { type: 'proxy_request', requestId: 'r1', payloadStreamId: undefined, payloadRequestId: undefined, payloadKind: 'object', payloadBodyBinary: false });
+  t.deepEqual(result, {
+    type: 'proxy_request',
+    requestId: 'r1',
+    payloadStreamId: undefined,
+    payloadRequestId: undefined,
+    payloadKind: 'object',
+    payloadBodyBinary: false,
+    request: { isWebSocket: false, isLongLived: false, isStreamingResponse: false, isKubeSession: false, deadline: undefined, timeout: undefined },
+  });
 });
 
 test('a non-string request_id counts as absent (§4.2 rule 5)', (t) => {
@@ -43,4 +51,45 @@ test('body_binary is seen only when it is literally true', (t) => {
   t.true(peek('{"type":"proxy_request","payload":{"body_binary":true}}')!.payloadBodyBinary);
   t.false(peek('{"type":"proxy_request","payload":{"body_binary":"true"}}')!.payloadBodyBinary);
   t.false(peek('{"type":"proxy_request","payload":{"x":{"body_binary":true}}}')!.payloadBodyBinary);
+});
+
+const traits = (payload: Record<string, unknown>) => peek(JSON.stringify({ type: 'proxy_request', request_id: 'r', payload }))?.request;
+
+test('request traits: watches and follows are long-lived, with Go ParseBool values as kube-apiserver reads them', (t) => {
+  for (const value of ['1', 't', 'T', 'TRUE', 'true', 'True']) {
+    t.true(traits({ path: '/api/v1/pods', query: `watch=${value}` })?.isLongLived, `watch=${value}`);
+    t.true(traits({ path: '/api/v1/namespaces/d/pods/p/log', query: `follow=${value}&container=c` })?.isLongLived, `follow=${value}`);
+  }
+  for (const value of ['0', 'false', 'yes', '']) t.false(traits({ path: '/api/v1/pods', query: `watch=${value}` })?.isLongLived, `watch=${value}`);
+  t.true(traits({ path: '/api/v1/watch/namespaces/d/pods' })?.isLongLived, 'the legacy /watch/ path');
+  t.true(traits({ path: '/apis/apps/v1/deployments', query: '?labelSelector=a%3Db&watch=1' })?.isLongLived, 'one leading ? is removed');
+  t.false(traits({ path: '/api/v1/namespaces/d/pods/p/log', query: 'follow=false' })?.isLongLived);
+  t.false(traits({ path: '/api/v1/pods', query: 'limit=500' })?.isLongLived);
+});
+
+test('request traits: WebSocket upgrades by flag, protocol or headers (§9.2); kubectl sessions by path and service info (§9.5)', (t) => {
+  t.true(traits({ path: '/api/v1/x', is_websocket: true })?.isWebSocket);
+  t.true(traits({ path: '/api/v1/x', isWebSocket: true })?.isWebSocket);
+  t.true(traits({ path: '/x', protocol: 'v5.channel.k8s.io' })?.isWebSocket);
+  t.true(traits({ path: '/x', headers: { upgrade: ['WebSocket'] } })?.isWebSocket);
+  t.true(traits({ path: '/x', headers: { 'Sec-WebSocket-Key': 'abc' } })?.isWebSocket);
+  t.false(traits({ path: '/x', headers: { Upgrade: 'h2c', Connection: ['Upgrade'] } })?.isWebSocket);
+  t.false(traits({ path: '/x', is_websocket: 'true' })?.isWebSocket, 'a string is not the boolean');
+  t.true(traits({ path: '/api/v1/namespaces/d/pods/p/exec', is_websocket: true })?.isKubeSession);
+  t.false(traits({ path: '/api/v1/x', is_websocket: true, service_name: 's', namespace: 'n', service_port: 80 })?.isKubeSession);
+  t.true(traits({ path: '/api/v1/x', is_websocket: true, service_name: 's', namespace: 'n' })?.isKubeSession, 'incomplete service info');
+  t.false(traits({ path: '/chat', is_websocket: true })?.isKubeSession);
+});
+
+test('request traits: deadline, timeout and response streaming are read as sent', (t) => {
+  t.deepEqual(traits({ timeout: 1500, deadline: '2026-01-02T03:04:05Z', supports_response_streaming: true }), {
+    isWebSocket: false,
+    isLongLived: false,
+    isStreamingResponse: true,
+    isKubeSession: false,
+    deadline: '2026-01-02T03:04:05Z',
+    timeout: 1500,
+  });
+  t.is(traits({ timeout: '8760h' })?.timeout, '8760h');
+  t.is(peek('{"type":"ping","payload":{"timeout":5}}')?.request, undefined, 'only proxy_request carries traits');
 });
