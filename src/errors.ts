@@ -13,6 +13,7 @@ export const ErrorCode = {
   responseTooLarge: 'AGENT_ERR_RESPONSE_TOO_LARGE',
   linkAuthRejected: 'AGENT_ERR_LINK_AUTH_REJECTED',
   linkRegistrationFailed: 'AGENT_ERR_LINK_REGISTRATION_FAILED',
+  shuttingDown: 'AGENT_ERR_SHUTTING_DOWN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -247,6 +247,12 @@ export const METRICS = {
     help: 'Actor tasks lost because their worker thread died, and worker threads that died outside any task',
     labels: [],
   },
+  streamErrors: {
+    name: 'pipeops_agent_stream_errors_total',
+    type: 'counter',
+    help: 'Requests and sessions that ended with an error, by error code (docs/errors.md)',
+    labels: ['code'],
+  },
   unhandledErrors: {
     name: 'pipeops_agent_unhandled_errors_total',
     type: 'counter',

@@ -211,7 +211,10 @@ export class StreamRouter implements SessionHandlers {
    * a session its one `proxy_websocket_close`), and cancels the actors.
    */
   endAll(error: string = SHUTTING_DOWN): void {
-    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) this.#terminate(entry, error, CancelReason.shutdown);
+    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) {
+      this.#metrics.inc('streamErrors', { code: ErrorCode.shuttingDown });
+      this.#terminate(entry, error, CancelReason.shutdown);
+    }
   }
 
   /** Cancels every actor and waits, bounded, for them to finish; nothing more is sent. */
@@ -327,8 +330,7 @@ export class StreamRouter implements SessionHandlers {
       return;
     }
     if (this.#isDraining) {
-      this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: SHUTTING_DOWN }, streamId);
-      this.#metrics.inc('admissionRefused', { reason: 'shutting_down' });
+      this.#refuse(connection, streamId, new AgentError(ErrorCode.shuttingDown, SHUTTING_DOWN), 'shutting_down', { request_id: streamId });
       return;
     }
     const previous = this.#sessions.get(streamId);
@@ -343,9 +345,8 @@ export class StreamRouter implements SessionHandlers {
     const ticket = this.#admit(entry, Lane.long, task, undefined);
     if (ticket === undefined) {
       channel.port1.close();
-      this.#reply(connection, OutboundType.proxyError, { request_id: streamId, error: TOO_MANY }, streamId);
+      this.#refuse(connection, streamId, new AgentError(ErrorCode.poolSaturated, TOO_MANY), 'saturated', { request_id: streamId });
       this.#reply(connection, OutboundType.proxyWebsocketClose, { stream_id: streamId }, streamId);
-      this.#metrics.inc('admissionRefused', { reason: 'saturated' });
       return;
     }
     this.#sessions.set(streamId, entry);
@@ -404,6 +405,7 @@ export class StreamRouter implements SessionHandlers {
         host.run(task).catch((error: unknown) => this.#actorOnFailure(entry, error)),
       onExpire: () => {
         this.#metrics.inc('admissionRefused', { reason: 'deadline' });
+        this.#metrics.inc('streamErrors', { code: ErrorCode.upstreamTimeout });
         this.#terminate(entry, DEADLINE_EXCEEDED, CancelReason.shutdown);
         this.#finish(entry);
       },
@@ -421,18 +423,16 @@ export class StreamRouter implements SessionHandlers {
       return;
     }
     if (peek.payloadKind !== 'object') {
-      this.#reply(connection, OutboundType.proxyError, { error: 'invalid proxy_request: payload must be a JSON object' }, requestId);
+      this.#refuse(connection, requestId, new AgentError(ErrorCode.requestInvalid, 'invalid proxy_request: payload must be a JSON object'), undefined);
       this.#metrics.inc('relayRequests', { outcome: 'invalid', mode: 'none' });
       return;
     }
     if (this.#actors.has(requestId)) {
-      this.#reply(connection, OutboundType.proxyError, { error: 'duplicate request_id' }, requestId);
-      this.#metrics.inc('admissionRefused', { reason: 'duplicate' });
+      this.#refuse(connection, requestId, new AgentError(ErrorCode.requestDuplicate, 'duplicate request_id'), 'duplicate');
       return;
     }
     if (this.#isDraining) {
-      this.#reply(connection, OutboundType.proxyError, { error: SHUTTING_DOWN }, requestId);
-      this.#metrics.inc('admissionRefused', { reason: 'shutting_down' });
+      this.#refuse(connection, requestId, new AgentError(ErrorCode.shuttingDown, SHUTTING_DOWN), 'shutting_down');
       return;
     }
     const traits = peek.request;
@@ -448,8 +448,7 @@ export class StreamRouter implements SessionHandlers {
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
     if (this.#admit(entry, laneOf(traits), task, deadlineMs) === undefined) {
       channel.port1.close();
-      this.#reply(connection, OutboundType.proxyError, { error: TOO_MANY }, requestId);
-      this.#metrics.inc('admissionRefused', { reason: 'saturated' });
+      this.#refuse(connection, requestId, new AgentError(ErrorCode.poolSaturated, TOO_MANY), 'saturated');
       return;
     }
     this.#actors.set(requestId, entry);
@@ -473,6 +472,7 @@ export class StreamRouter implements SessionHandlers {
     if (!entry.isDetached && !entry.ledger.isSettled) {
       // An actor that ends without its terminal reply is a bug; the stream still gets one (C93).
       this.#logger.error({ requestId: entry.requestId, kind: entry.actorKind }, 'actor ended without its terminal reply');
+      this.#metrics.inc('streamErrors', { code: ErrorCode.actorFailed });
       this.#terminate(entry, 'agent error: stream ended without a reply', CancelReason.shutdown);
     }
     this.#finish(entry);
@@ -515,6 +515,7 @@ export class StreamRouter implements SessionHandlers {
     const failure = error instanceof AgentError ? error : new AgentError(ErrorCode.actorFailed, `actor failed: ${String(error)}`);
     this.#logger.error({ err: error, requestId: entry.requestId, code: failure.code }, 'actor ended without done');
     countActorFailure(this.#metrics, entry.actorKind, failure.code, failure.code === ErrorCode.actorFailed);
+    this.#metrics.inc('streamErrors', { code: failure.code });
     this.#terminate(entry, failure.message, CancelReason.shutdown);
     this.#finish(entry);
     this.#onActorFailure?.(failure);
@@ -590,6 +591,14 @@ export class StreamRouter implements SessionHandlers {
     // Not detached: a started stream still owes its `proxy_response_abort {"error":"canceled"}`.
     const message: ActorInbound = { type: 'cancel', reason: CancelReason.proxyCancel };
     entry.port.postMessage(message);
+  }
+
+  /** Refuses a stream before any state exists: one proxy_error, counted by code (and by admission reason). */
+  #refuse(connection: Connection, id: string, error: AgentError, reason: string | undefined, payload: JsonObject = {}): void {
+    this.#reply(connection, OutboundType.proxyError, { ...payload, error: error.message }, id);
+    this.#metrics.inc('streamErrors', { code: error.code });
+    if (reason !== undefined) this.#metrics.inc('admissionRefused', { reason });
+    this.#logger.debug({ requestId: id, code: error.code }, 'stream refused');
   }
 
   #reply(connection: Connection, type: string, payload: JsonObject, requestId: string | undefined): void {
