@@ -17,7 +17,7 @@ import { detectClusterDomain, serviceCallError, serviceOrigin } from './lib/serv
 import { serviceUpstream, type Upstream } from './lib/upstream.js';
 import { RouterPort, type UpstreamBytes } from './lib/router-port.js';
 import { BinaryBodyWait, BodyIntakeError, StreamedBody } from './lib/request-body.js';
-import { RelayFailure, failureLabel, startExchange } from './lib/upstream-exchange.js';
+import { RelayFailure, failureLabel, startExchange, type Exchange } from './lib/upstream-exchange.js';
 import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
 import { CreditWindow } from './lib/credit-window.js';
 import { gzipEngine } from './lib/gzip-engine.js';
@@ -51,6 +51,7 @@ class Relay {
   /** Set when the request is an application WebSocket relay (§14). */
   #appRelay: AppRelay | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
+  #exchange: Exchange | undefined;
   readonly #bytes: UpstreamBytes = { sent: 0, received: 0 };
 
   constructor(task: HttpRelayTask, context: ActorContext) {
@@ -59,19 +60,33 @@ class Relay {
     this.#port = new RouterPort(task.port, task.requestId);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
-      onFrame: (data) => {
+      onFrame: this.#contained((data) => {
         if (this.#appRelay !== undefined) this.#appRelay.onFrame(data);
         else if (this.#session !== undefined) this.#session.onFrame(data);
         else this.#streamedBody?.accept(data);
-      },
-      onBody: (data) => this.#binaryWait?.deliver(data),
-      onCredit: (bytes) => (this.#session === undefined ? this.#credit.grant(bytes) : this.#session.onCredit(bytes)),
-      onCancel: (reason) => {
+      }),
+      onBody: this.#contained((data) => this.#binaryWait?.deliver(data)),
+      onCredit: this.#contained((bytes) => (this.#session === undefined ? this.#credit.grant(bytes) : this.#session.onCredit(bytes))),
+      onCancel: this.#contained((reason) => {
         if (this.#appRelay !== undefined) this.#appRelay.cancel();
         else if (this.#session !== undefined) this.#session.cancel(reason);
         else this.#cancel(reason);
-      },
+      }),
     });
+  }
+
+  /**
+   * Port listeners run outside `run()`'s try: an exception there would be uncaught and take the process or
+   * the worker thread down with every stream on it. It ends this request instead (C93).
+   */
+  #contained<T>(listener: (value: T) => void): (value: T) => void {
+    return (value) => {
+      try {
+        listener(value);
+      } catch (error) {
+        this.#abortWith(asRelayFailure(error));
+      }
+    };
   }
 
   async run(): Promise<void> {
@@ -80,8 +95,10 @@ class Relay {
       await this.#relay();
     } catch (error) {
       outcome = this.#report(error);
+      this.#exchange?.destroy();
     } finally {
       clearTimeout(this.#deadlineTimer);
+      this.#binaryWait?.dispose();
       this.#streamedBody?.stop();
       if (this.#streamedBody !== undefined) this.#bytes.sent = this.#streamedBody.writtenBytes;
       const durationMs = Date.now() - this.#startedMs;
@@ -109,22 +126,25 @@ class Relay {
       await this.#runAppRelay(request);
       return;
     }
+    const deadlineFailure = new RelayFailure('timeout', 'context deadline exceeded');
+    if (request.deadlineMs <= this.#startedMs) throw deadlineFailure;
+    const upstream = this.#chooseUpstream(request);
+    // Everything that can fail at once has been checked: only now are body timers armed.
     if (request.body.kind === 'binary-frame') this.#binaryWait = new BinaryBodyWait(config.tuning.binaryBodyTimeoutMs);
     if (request.body.kind === 'stream') {
       this.#streamedBody = new StreamedBody(config.tuning.bodyQueueBytes, config.tuning.bodyStreamGapMs, (error) => this.#abortWith(error));
     }
-    const deadlineFailure = new RelayFailure('timeout', 'context deadline exceeded');
-    if (request.deadlineMs <= this.#startedMs) throw deadlineFailure;
     this.#deadlineTimer = setTimeout(() => this.#abortWith(deadlineFailure), request.deadlineMs - this.#startedMs);
-    const upstream = this.#chooseUpstream(request);
     const isKube = request.service === undefined;
     let body: Uint8Array | StreamedBody = request.body.kind === 'bytes' ? request.body.bytes : new Uint8Array(0);
     if (this.#binaryWait !== undefined) body = await this.#untilAborted(this.#binaryWait.promise);
     if (this.#streamedBody !== undefined) body = this.#streamedBody;
     this.#context.logger.debug({ requestId: this.#task.requestId, method: request.method, isKube }, 'relaying request');
     const exchange = startExchange({ upstream, request, isKube, shouldDropAcceptEncoding: config.dropAcceptEncoding, body });
+    this.#exchange = exchange;
     if (body instanceof Uint8Array) this.#bytes.sent = body.length;
-    this.#controller.signal.addEventListener('abort', () => exchange.destroy(), { once: true });
+    if (this.#controller.signal.aborted) exchange.destroy();
+    else this.#controller.signal.addEventListener('abort', () => exchange.destroy(), { once: true });
     const response = await this.#untilAborted(exchange.response);
     if (this.#isStreaming) await this.#streamResponse(response, isKube);
     else await this.#bufferResponse(response, isKube);
@@ -267,7 +287,10 @@ class Relay {
   /** Races `promise` against cancellation, the deadline and body-intake failures. */
   #untilAborted<T>(promise: Promise<T>): Promise<T> {
     const signal = this.#controller.signal;
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (signal.aborted) {
+      promise.catch(() => undefined); // its later rejection must not go unobserved
+      return Promise.reject(signal.reason as Error);
+    }
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => reject(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -297,12 +320,7 @@ class Relay {
 
   /** Sends the failure the protocol asks for in this state (§9.12) and returns the outcome. */
   #report(error: unknown): RelayOutcome {
-    const failure =
-      error instanceof RelayFailure
-        ? error
-        : error instanceof BodyIntakeError
-          ? new RelayFailure('invalid', error.message)
-          : new RelayFailure('upstream_error', `agent error: ${error instanceof Error ? error.message : String(error)}`);
+    const failure = asRelayFailure(error);
     if (this.#cancelReason !== undefined) {
       // Buffered mode sends nothing more; a started stream ends with `canceled` (§9.13).
       if (this.#isStreaming && this.#isHeaderSent && this.#cancelReason === 'proxy_cancel') {
@@ -318,6 +336,12 @@ class Relay {
     }
     return failure.outcome;
   }
+}
+
+function asRelayFailure(error: unknown): RelayFailure {
+  if (error instanceof RelayFailure) return error;
+  if (error instanceof BodyIntakeError) return new RelayFailure('invalid', error.message);
+  return new RelayFailure('upstream_error', `agent error: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 /** The actor. `context` is given by the inline host; pool workers use their thread's. */

@@ -11,7 +11,10 @@ export const DEFAULT_BODY_QUEUE_BYTES = 8 * 1024 * 1024;
 
 export class BodyIntakeError extends Error {}
 
-/** Waits for the binary body; rejects with "binary body not received" after `timeoutMs`. */
+/**
+ * Waits for the binary body; rejects with "binary body not received" after `timeoutMs`. The owner calls
+ * `dispose()` when the request ends, however it ends: the timer never outlives the request.
+ */
 export class BinaryBodyWait {
   readonly promise: Promise<Uint8Array>;
   #resolve!: (body: Uint8Array) => void;
@@ -23,6 +26,9 @@ export class BinaryBodyWait {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+    // A request can fail before it awaits its body; an unobserved rejection would then end the process (inline)
+    // or the worker thread with every stream on it. Whoever awaits `promise` still sees the rejection.
+    this.promise.catch(() => undefined);
     this.#timer = setTimeout(() => this.#reject(new BodyIntakeError('binary body not received')), timeoutMs);
   }
 
@@ -34,6 +40,11 @@ export class BinaryBodyWait {
   abort(error: Error): void {
     clearTimeout(this.#timer);
     this.#reject(error);
+  }
+
+  /** Ends the wait, settled or not: the timer is cleared and a later body is ignored. */
+  dispose(): void {
+    this.abort(new BodyIntakeError('request ended'));
   }
 }
 
