@@ -26,6 +26,7 @@ import { AppRelay, AppRelayFailure } from './lib/app-relay.js';
 import { aliasLookup } from './lib/host-aliases.js';
 import { DEFAULT_RELAY_DEADLINE_MS } from '../src/protocol/constants.js';
 import { isValidSessionPath } from '../src/protocol/kube-session-rules.js';
+import { setLongTimeout } from '../src/protocol/long-timeout.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
@@ -134,7 +135,7 @@ class Relay {
     if (request.body.kind === 'stream') {
       this.#streamedBody = new StreamedBody(config.tuning.bodyQueueBytes, config.tuning.bodyStreamGapMs, (error) => this.#abortWith(error));
     }
-    this.#deadlineTimer = setTimeout(() => this.#abortWith(deadlineFailure), request.deadlineMs - this.#startedMs);
+    this.#deadlineTimer = setLongTimeout(() => this.#abortWith(deadlineFailure), request.deadlineMs - Date.now());
     const isKube = request.service === undefined;
     let body: Uint8Array | StreamedBody = request.body.kind === 'bytes' ? request.body.bytes : new Uint8Array(0);
     if (this.#binaryWait !== undefined) body = await this.#untilAborted(this.#binaryWait.promise);
