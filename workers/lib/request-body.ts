@@ -84,8 +84,12 @@ export class StreamedBody {
   /** One `proxy_request_chunk` or `proxy_request_stream_end` envelope for this request. */
   accept(frame: Uint8Array): void {
     if (this.#isEnded) return;
+    // The router routed it by a peek at type and id; the JSON can still be broken further in (§9.15).
     const envelope = parseEnvelope(frame);
-    if (envelope === undefined) return;
+    if (envelope === undefined) {
+      this.#fail(new BodyIntakeError('invalid request body chunk'));
+      return;
+    }
     if (envelope.type === InboundType.proxyRequestStreamEnd) {
       this.#isEnded = true;
       clearTimeout(this.#gapTimer);

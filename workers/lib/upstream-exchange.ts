@@ -86,7 +86,11 @@ export function startExchange(options: ExchangeOptions): Exchange {
       });
       outgoing.on('response', resolve);
       if (body instanceof Uint8Array) outgoing.end(body.length > 0 ? body : undefined);
-      else body.attach(outgoing);
+      else {
+        // §9.15: the call starts at once; without this, Node holds the head back until the first chunk.
+        outgoing.flushHeaders();
+        body.attach(outgoing);
+      }
     });
   return {
     response: send(0),
