@@ -24,7 +24,7 @@ import { gzipEngine } from './lib/gzip-engine.js';
 import { KubeSession } from './lib/kube-session.js';
 import { AppRelay, AppRelayFailure } from './lib/app-relay.js';
 import { aliasLookup } from './lib/host-aliases.js';
-import { DEFAULT_RELAY_DEADLINE_MS } from '../src/protocol/constants.js';
+import { DEFAULT_RELAY_DEADLINE_MS, MAX_BINARY_ID_BYTES } from '../src/protocol/constants.js';
 import { isValidSessionPath } from '../src/protocol/kube-session-rules.js';
 import { setLongTimeout } from '../src/protocol/long-timeout.js';
 
@@ -117,6 +117,10 @@ class Relay {
     const parsed = parseProxyRequest(envelope.payload, this.#startedMs, config.requestTimeoutMs);
     if (!parsed.ok) throw new RelayFailure('invalid', `invalid proxy_request: ${parsed.reason}`);
     const request = parsed.request;
+    if (request.body.kind === 'binary-frame' && Buffer.byteLength(this.#task.requestId, 'utf8') > MAX_BINARY_ID_BYTES) {
+      // §9.3: a request-body frame names its request in at most 65,535 bytes; this one could never arrive.
+      throw new RelayFailure('invalid', `invalid proxy_request: body_binary needs a request id of at most ${MAX_BINARY_ID_BYTES} UTF-8 bytes`);
+    }
     this.#isStreaming = request.supportsResponseStreaming;
     if (request.isWebSocket) {
       const isKubePath = request.path.startsWith('/api/') || request.path.startsWith('/apis/');
