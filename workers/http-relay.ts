@@ -16,14 +16,15 @@ import { parseProxyRequest, type ProxyRequest } from './lib/proxy-request.js';
 import { detectClusterDomain, serviceCallError, serviceOrigin } from './lib/service-target.js';
 import { serviceUpstream, type Upstream } from './lib/upstream.js';
 import { RouterPort, type UpstreamBytes } from './lib/router-port.js';
-import { BinaryBodyWait, BodyIntakeError, StreamedBody } from './lib/request-body.js';
-import { RelayFailure, failureLabel, startExchange, type Exchange } from './lib/upstream-exchange.js';
+import { BinaryBodyWait, StreamedBody } from './lib/request-body.js';
+import { RelayFailure, asRelayFailure, failureLabel, startExchange, type Exchange } from './lib/upstream-exchange.js';
 import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
 import { CreditWindow } from './lib/credit-window.js';
 import { gzipEngine } from './lib/gzip-engine.js';
 import { KubeSession } from './lib/kube-session.js';
 import { AppRelay, AppRelayFailure } from './lib/app-relay.js';
 import { aliasLookup } from './lib/host-aliases.js';
+import { ErrorCode } from '../src/errors.js';
 import { DEFAULT_RELAY_DEADLINE_MS, MAX_BINARY_ID_BYTES } from '../src/protocol/constants.js';
 import { isValidSessionPath } from '../src/protocol/kube-session-rules.js';
 import { setLongTimeout } from '../src/protocol/long-timeout.js';
@@ -92,10 +93,13 @@ class Relay {
 
   async run(): Promise<void> {
     let outcome: RelayOutcome = 'ok';
+    /** What ended the request, when it did not succeed; its `code` is one of src/errors.ts. */
+    let failure: RelayFailure | undefined;
     try {
       await this.#relay();
     } catch (error) {
-      outcome = this.#report(error);
+      failure = this.#report(error);
+      outcome = failure.outcome;
       this.#exchange?.destroy();
     } finally {
       clearTimeout(this.#deadlineTimer);
@@ -106,7 +110,7 @@ class Relay {
       this.#port.done(outcome, this.#mode, durationMs, this.#bytes, this.#compression);
       this.#port.close();
     }
-    this.#context.logger.debug({ requestId: this.#task.requestId, outcome, mode: this.#mode }, 'request finished');
+    this.#context.logger.debug({ requestId: this.#task.requestId, outcome, code: failure?.code, mode: this.#mode }, 'request finished');
   }
 
   async #relay(): Promise<void> {
@@ -220,7 +224,7 @@ class Relay {
       return serviceUpstream(serviceOrigin(request.service, detectClusterDomain()), aliasLookup(this.#context.config.tuning.hostAliases));
     }
     const kube = this.#context.kubeUpstream();
-    if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized');
+    if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized', ErrorCode.kubeUnavailable);
     return kube;
   }
 
@@ -235,7 +239,7 @@ class Relay {
           this.#bytes.received += chunk.length;
           if (size > limit) {
             response.destroy();
-            reject(new RelayFailure('upstream_error', 'response body too large'));
+            reject(new RelayFailure('upstream_error', 'response body too large', ErrorCode.responseTooLarge));
           } else chunks.push(chunk);
         });
         response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
@@ -323,15 +327,15 @@ class Relay {
     this.#abortWith(new RelayFailure('canceled', 'canceled'));
   }
 
-  /** Sends the failure the protocol asks for in this state (§9.12) and returns the outcome. */
-  #report(error: unknown): RelayOutcome {
+  /** Sends the failure the protocol asks for in this state (§9.12) and returns it. */
+  #report(error: unknown): RelayFailure {
     const failure = asRelayFailure(error);
     if (this.#cancelReason !== undefined) {
       // Buffered mode sends nothing more; a started stream ends with `canceled` (§9.13).
       if (this.#isStreaming && this.#isHeaderSent && this.#cancelReason === 'proxy_cancel') {
         this.#port.sendJson(OutboundType.proxyResponseAbort, { error: 'canceled' });
       }
-      return 'canceled';
+      return failure.outcome === 'canceled' ? failure : new RelayFailure('canceled', 'canceled');
     }
     const isIntakeOrParse = failure.outcome === 'invalid';
     if (this.#isStreaming && (this.#isHeaderSent || !isIntakeOrParse)) {
@@ -339,14 +343,8 @@ class Relay {
     } else {
       this.#port.sendJson(OutboundType.proxyError, { error: failure.message });
     }
-    return failure.outcome;
+    return failure;
   }
-}
-
-function asRelayFailure(error: unknown): RelayFailure {
-  if (error instanceof RelayFailure) return error;
-  if (error instanceof BodyIntakeError) return new RelayFailure('invalid', error.message);
-  return new RelayFailure('upstream_error', `agent error: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 /** The actor. `context` is given by the inline host; pool workers use their thread's. */

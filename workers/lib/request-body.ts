@@ -6,10 +6,17 @@ import type { Writable } from 'node:stream';
 import { parseEnvelope } from '../../src/protocol/envelope.js';
 import { InboundType } from '../../src/protocol/message-types.js';
 import { decodeBase64Strict } from './proxy-request.js';
+import { AgentError, ErrorCode } from '../../src/errors.js';
 
 export const DEFAULT_BODY_QUEUE_BYTES = 8 * 1024 * 1024;
 
-export class BodyIntakeError extends Error {}
+/** The request body did not arrive whole (§9.14, §9.15); the message is the protocol's text. */
+export class BodyIntakeError extends AgentError {
+  constructor(message: string) {
+    super(ErrorCode.requestBodyFailed, message);
+    this.name = 'BodyIntakeError';
+  }
+}
 
 /**
  * Waits for the binary body; rejects with "binary body not received" after `timeoutMs`. The owner calls

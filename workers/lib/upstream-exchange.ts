@@ -6,14 +6,34 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { firstHeader, upstreamRequestHeaders } from '../../src/protocol/headers.js';
 import type { ProxyRequest } from './proxy-request.js';
 import type { Upstream } from './upstream.js';
-import type { StreamedBody } from './request-body.js';
+import { BodyIntakeError, type StreamedBody } from './request-body.js';
+import { AgentError, ErrorCode } from '../../src/errors.js';
 
-export class RelayFailure extends Error {
-  readonly outcome: 'invalid' | 'upstream_error' | 'timeout' | 'canceled';
-  constructor(outcome: RelayFailure['outcome'], message: string) {
-    super(message);
+type FailureOutcome = 'invalid' | 'upstream_error' | 'timeout' | 'canceled';
+
+const OUTCOME_CODES: Readonly<Record<FailureOutcome, ErrorCode>> = {
+  invalid: ErrorCode.requestInvalid,
+  upstream_error: ErrorCode.upstreamFailed,
+  timeout: ErrorCode.upstreamTimeout,
+  canceled: ErrorCode.requestCanceled,
+};
+
+/** How a relay failed: the protocol's text as message, the outcome for metrics, a code from src/errors.ts. */
+export class RelayFailure extends AgentError {
+  readonly outcome: FailureOutcome;
+  constructor(outcome: FailureOutcome, message: string, code: ErrorCode = OUTCOME_CODES[outcome]) {
+    super(code, message);
+    this.name = 'RelayFailure';
     this.outcome = outcome;
   }
+}
+
+/** Any error as a RelayFailure: body intake keeps its code; an unexpected exception is the actor's own failure. */
+export function asRelayFailure(error: unknown): RelayFailure {
+  if (error instanceof RelayFailure) return error;
+  if (error instanceof BodyIntakeError) return new RelayFailure('invalid', error.message, error.code);
+  const detail = error instanceof Error ? error.message : String(error);
+  return new RelayFailure('upstream_error', `agent error: ${detail}`, ErrorCode.actorFailed);
 }
 
 export interface ExchangeOptions {
