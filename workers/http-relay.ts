@@ -78,8 +78,8 @@ class Relay {
   }
 
   /**
-   * Port listeners run outside `run()`'s try: an exception there would be uncaught and take the process or
-   * the worker thread down with every stream on it. It ends this request instead (C93).
+   * Port and upstream listeners run outside `run()`'s try: an exception there would be uncaught and take the
+   * process or the worker thread down with every stream on it. It ends this request instead (C93).
    */
   #contained<T>(listener: (value: T) => void): (value: T) => void {
     return (value) => {
@@ -234,14 +234,17 @@ class Relay {
       new Promise<Buffer>((resolve, reject) => {
         const chunks: Buffer[] = [];
         let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          this.#bytes.received += chunk.length;
-          if (size > limit) {
-            response.destroy();
-            reject(new RelayFailure('upstream_error', 'response body too large', ErrorCode.responseTooLarge));
-          } else chunks.push(chunk);
-        });
+        response.on(
+          'data',
+          this.#contained((chunk: Buffer) => {
+            size += chunk.length;
+            this.#bytes.received += chunk.length;
+            if (size > limit) {
+              response.destroy();
+              reject(new RelayFailure('upstream_error', 'response body too large', ErrorCode.responseTooLarge));
+            } else chunks.push(chunk);
+          }),
+        );
         response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
         response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
         response.on('end', () => resolve(Buffer.concat(chunks, size)));
@@ -268,23 +271,26 @@ class Relay {
     this.#isHeaderSent = true;
     await this.#untilAborted(
       new Promise<void>((resolve, reject) => {
-        response.on('data', (chunk: Buffer) => {
-          this.#bytes.received += chunk.length;
-          for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
-            const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
-            const sent = this.#port.sendJson(
-              OutboundType.proxyResponseChunk,
-              { data: piece.toString('base64'), encoding: 'base64', size: piece.length },
-              true,
-            );
-            this.#credit.take(sent);
-          }
-          if (this.#credit.isExhausted) {
-            // Stop reading the upstream socket until the control-plane socket has taken what we sent.
-            response.pause();
-            this.#credit.whenAvailable(() => response.resume());
-          }
-        });
+        response.on(
+          'data',
+          this.#contained((chunk: Buffer) => {
+            this.#bytes.received += chunk.length;
+            for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
+              const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
+              const sent = this.#port.sendJson(
+                OutboundType.proxyResponseChunk,
+                { data: piece.toString('base64'), encoding: 'base64', size: piece.length },
+                true,
+              );
+              this.#credit.take(sent);
+            }
+            if (this.#credit.isExhausted) {
+              // Stop reading the upstream socket until the control-plane socket has taken what we sent.
+              response.pause();
+              this.#credit.whenAvailable(() => response.resume());
+            }
+          }),
+        );
         response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
         response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
         response.on('end', () => resolve());
