@@ -1,6 +1,7 @@
 // Failures of one HTTP relay stay inside it (PROTOCOL.md §9.4 "Containment", §9.12, §9.14; checklist C93):
 // a request that fails before its body arrives leaves no timer and no unobserved promise behind, and gets
-// exactly one terminal reply, ever. Inline actors (workers: 0), so a stray rejection would be this process's.
+// exactly one terminal reply, ever. Mostly inline actors (workers: 0), so a stray rejection would be this
+// process's; the pool case checks that the worker thread survives.
 
 import test, { type ExecutionContext } from 'ava';
 import { startHarness, type Harness, type HarnessOptions } from '../helpers/agent-harness.js';
@@ -61,3 +62,26 @@ for (const [what, options, fields, text] of earlyFailures) {
     t.is(session.kube.proxied().length, 0);
   });
 }
+
+test.serial('C93: in a pool, a body_binary request failing before its body leaves its worker thread running', async (t) => {
+  const session = await connected(t, { config: { workers: 1 } });
+  const threads = [...session.agent.host.workerThreads];
+  t.true(threads.length > 0);
+  let exits = 0;
+  for (const thread of threads) thread.on('exit', () => exits++);
+  session.socket.send({
+    type: 'proxy_request',
+    request_id: 'early',
+    payload: { method: 'POST', path: '/api/v1/things', body_binary: true, deadline: '2001-01-01T00:00:00Z' },
+  });
+  const error = await session.socket.next('proxy_error', 15_000, (m) => m.request_id === 'early');
+  t.deepEqual(error.payload, { error: 'context deadline exceeded' });
+  await outliveBodyWait(session, 'early');
+  session.socket.send({ type: 'proxy_request', request_id: 'next', payload: { method: 'GET', path: '/api/v1/things' } });
+  t.is((await session.socket.next('proxy_response', 15_000, (m) => m.request_id === 'next')).payload['status'], 200);
+  t.is(exits, 0, 'no worker thread ended');
+  t.deepEqual(
+    messagesFor(session.socket, 'early').map((message) => message.type),
+    ['proxy_error'],
+  );
+});
