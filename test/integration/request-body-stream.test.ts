@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { startHarness, type Harness } from '../helpers/agent-harness.js';
 import { eventually } from '../helpers/eventually.js';
 import type { FakeSocket } from '../helpers/fake-control-plane.js';
+import type { WorkerTuning } from '../../src/config/agent-config.js';
 
 interface Stack extends Harness {
   readonly socket: FakeSocket;
@@ -19,7 +20,7 @@ interface Stack extends Harness {
 }
 
 /** A loopback service that records each request head on arrival and echoes the body once it ends. */
-async function stack(t: ExecutionContext): Promise<Stack> {
+async function stack(t: ExecutionContext, tuning: Partial<WorkerTuning> = {}): Promise<Stack> {
   const heads: http.IncomingMessage[] = [];
   const closed: http.IncomingMessage[] = [];
   const server = http.createServer((request, response) => {
@@ -38,7 +39,7 @@ async function stack(t: ExecutionContext): Promise<Stack> {
     server.close();
   });
   const port = (server.address() as AddressInfo).port;
-  const harness = await startHarness(t, { workerTuning: { hostAliases: { 'web.apps.svc.cluster.local': '127.0.0.1' } } });
+  const harness = await startHarness(t, { workerTuning: { hostAliases: { 'web.apps.svc.cluster.local': '127.0.0.1' }, ...tuning } });
   const socket = await harness.plane.nextSocket();
   await socket.acceptRegistration({ cluster_id: 'c-1' });
   await socket.next('heartbeat');
@@ -89,3 +90,20 @@ for (const [what, frame] of brokenDeeper) {
     );
   });
 }
+
+test('C65: queue overflow and a chunk gap each end the request with proxy_error and close the upstream call already under way', async (t) => {
+  const s = await stack(t, { bodyQueueBytes: 4096, bodyStreamGapMs: 300 });
+  streamedRequest(s, 'flood');
+  await eventually(() => s.heads.length === 1, 'the first call under way');
+  s.socket.send({ type: 'proxy_request_chunk', request_id: 'flood', payload: { data: Buffer.alloc(8192, 1).toString('base64') } });
+  t.deepEqual((await s.socket.next('proxy_error', 15_000, (m) => m.request_id === 'flood')).payload, { error: 'request body stream overflow' });
+  await eventually(() => s.closed.includes(s.heads[0]!), 'the first call closed');
+  streamedRequest(s, 'gap');
+  await eventually(() => s.heads.length === 2, 'the second call under way');
+  t.deepEqual((await s.socket.next('proxy_error', 15_000, (m) => m.request_id === 'gap')).payload, { error: 'request body stream timed out' });
+  await eventually(() => s.closed.includes(s.heads[1]!), 'the second call closed');
+  t.deepEqual(
+    s.socket.messages.all.filter((m) => m.request_id === 'flood' || m.request_id === 'gap').map((m) => m.type),
+    ['proxy_error', 'proxy_error'],
+  );
+});
