@@ -64,10 +64,10 @@ function send(stack: Stack, id: string, method: string, path: string, body?: str
 /** A GET leaves a kept-alive socket behind for the next request to reuse. */
 async function warm(stack: Stack, id: string): Promise<void> {
   send(stack, id, 'GET', '/warm');
-  t200(await stack.socket.next('proxy_response', 15_000, (m) => m.request_id === id));
+  expectOk(await stack.socket.next('proxy_response', 15_000, (m) => m.request_id === id));
 }
 
-function t200(response: { payload: Record<string, unknown> }): void {
+function expectOk(response: { payload: Record<string, unknown> }): void {
   if (response.payload['status'] !== 200) throw new Error(`expected 200, got ${String(response.payload['status'])}`);
 }
 
