@@ -7,6 +7,8 @@ export const ErrorCode = {
   actorFailed: 'AGENT_ERR_ACTOR_FAILED',
   requestInvalid: 'AGENT_ERR_REQUEST_INVALID',
   requestDuplicate: 'AGENT_ERR_REQUEST_DUPLICATE',
+  requestBodyFailed: 'AGENT_ERR_REQUEST_BODY_FAILED',
+  requestCanceled: 'AGENT_ERR_REQUEST_CANCELED',
   upstreamFailed: 'AGENT_ERR_UPSTREAM_FAILED',
   upstreamTimeout: 'AGENT_ERR_UPSTREAM_TIMEOUT',
   kubeUnavailable: 'AGENT_ERR_KUBE_UNAVAILABLE',

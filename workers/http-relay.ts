@@ -16,16 +16,18 @@ import { parseProxyRequest, type ProxyRequest } from './lib/proxy-request.js';
 import { detectClusterDomain, serviceCallError, serviceOrigin } from './lib/service-target.js';
 import { serviceUpstream, type Upstream } from './lib/upstream.js';
 import { RouterPort, type UpstreamBytes } from './lib/router-port.js';
-import { BinaryBodyWait, BodyIntakeError, StreamedBody } from './lib/request-body.js';
-import { RelayFailure, failureLabel, startExchange } from './lib/upstream-exchange.js';
+import { BinaryBodyWait, StreamedBody } from './lib/request-body.js';
+import { RelayFailure, asRelayFailure, failureLabel, startExchange, type Exchange } from './lib/upstream-exchange.js';
 import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
 import { CreditWindow } from './lib/credit-window.js';
 import { gzipEngine } from './lib/gzip-engine.js';
 import { KubeSession } from './lib/kube-session.js';
 import { AppRelay, AppRelayFailure } from './lib/app-relay.js';
 import { aliasLookup } from './lib/host-aliases.js';
-import { DEFAULT_RELAY_DEADLINE_MS } from '../src/protocol/constants.js';
+import { ErrorCode } from '../src/errors.js';
+import { DEFAULT_RELAY_DEADLINE_MS, MAX_BINARY_ID_BYTES } from '../src/protocol/constants.js';
 import { isValidSessionPath } from '../src/protocol/kube-session-rules.js';
+import { setLongTimeout } from '../src/protocol/long-timeout.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
@@ -52,6 +54,7 @@ class Relay {
   /** Set when the request is an application WebSocket relay (§14). */
   #appRelay: AppRelay | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
+  #exchange: Exchange | undefined;
   readonly #bytes: UpstreamBytes = { sent: 0, received: 0 };
 
   constructor(task: HttpRelayTask, context: ActorContext) {
@@ -61,36 +64,55 @@ class Relay {
     this.#port = new RouterPort(task.port, task.requestId);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
-      onFrame: (data) => {
+      onFrame: this.#contained((data) => {
         if (this.#appRelay !== undefined) this.#appRelay.onFrame(data);
         else if (this.#session !== undefined) this.#session.onFrame(data);
         else this.#streamedBody?.accept(data);
-      },
-      onBody: (data) => this.#binaryWait?.deliver(data),
-      onCredit: (bytes) => (this.#session === undefined ? this.#credit.grant(bytes) : this.#session.onCredit(bytes)),
-      onCancel: (reason) => {
+      }),
+      onBody: this.#contained((data) => this.#binaryWait?.deliver(data)),
+      onCredit: this.#contained((bytes) => (this.#session === undefined ? this.#credit.grant(bytes) : this.#session.onCredit(bytes))),
+      onCancel: this.#contained((reason) => {
         if (this.#appRelay !== undefined) this.#appRelay.cancel();
         else if (this.#session !== undefined) this.#session.cancel(reason);
         else this.#cancel(reason);
-      },
+      }),
     });
+  }
+
+  /**
+   * Port and upstream listeners run outside `run()`'s try: an exception there would be uncaught and take the
+   * process or the worker thread down with every stream on it. It ends this request instead (C93).
+   */
+  #contained<T>(listener: (value: T) => void): (value: T) => void {
+    return (value) => {
+      try {
+        listener(value);
+      } catch (error) {
+        this.#abortWith(asRelayFailure(error));
+      }
+    };
   }
 
   async run(): Promise<void> {
     let outcome: RelayOutcome = 'ok';
+    /** What ended the request, when it did not succeed; its `code` is one of src/errors.ts. */
+    let failure: RelayFailure | undefined;
     try {
       await this.#relay();
     } catch (error) {
-      outcome = this.#report(error);
+      failure = this.#report(error);
+      outcome = failure.outcome;
+      this.#exchange?.destroy();
     } finally {
       clearTimeout(this.#deadlineTimer);
+      this.#binaryWait?.dispose();
       this.#streamedBody?.stop();
       if (this.#streamedBody !== undefined) this.#bytes.sent = this.#streamedBody.writtenBytes;
       const durationMs = Date.now() - this.#startedMs;
       this.#port.done(outcome, this.#mode, durationMs, this.#bytes, this.#compression);
       this.#port.close();
     }
-    this.#context.logger.debug({ requestId: this.#task.requestId, outcome, mode: this.#mode }, 'request finished');
+    this.#context.logger.debug({ requestId: this.#task.requestId, outcome, code: failure?.code, mode: this.#mode }, 'request finished');
   }
 
   async #relay(): Promise<void> {
@@ -101,6 +123,10 @@ class Relay {
     const parsed = parseProxyRequest(envelope.payload, this.#startedMs, config.requestTimeoutMs);
     if (!parsed.ok) throw new RelayFailure('invalid', `invalid proxy_request: ${parsed.reason}`);
     const request = parsed.request;
+    if (request.body.kind === 'binary-frame' && Buffer.byteLength(this.#task.requestId, 'utf8') > MAX_BINARY_ID_BYTES) {
+      // §9.3: a request-body frame names its request in at most 65,535 bytes; this one could never arrive.
+      throw new RelayFailure('invalid', `invalid proxy_request: body_binary needs a request id of at most ${MAX_BINARY_ID_BYTES} UTF-8 bytes`);
+    }
     this.#isStreaming = request.supportsResponseStreaming;
     if (request.isWebSocket) {
       const isKubePath = request.path.startsWith('/api/') || request.path.startsWith('/apis/');
@@ -111,22 +137,25 @@ class Relay {
       await this.#runAppRelay(request);
       return;
     }
+    const deadlineFailure = new RelayFailure('timeout', 'context deadline exceeded');
+    if (request.deadlineMs <= this.#startedMs) throw deadlineFailure;
+    const upstream = this.#chooseUpstream(request);
+    // Everything that can fail at once has been checked: only now are body timers armed.
     if (request.body.kind === 'binary-frame') this.#binaryWait = new BinaryBodyWait(config.tuning.binaryBodyTimeoutMs);
     if (request.body.kind === 'stream') {
       this.#streamedBody = new StreamedBody(config.tuning.bodyQueueBytes, config.tuning.bodyStreamGapMs, (error) => this.#abortWith(error));
     }
-    const deadlineFailure = new RelayFailure('timeout', 'context deadline exceeded');
-    if (request.deadlineMs <= this.#startedMs) throw deadlineFailure;
-    this.#deadlineTimer = setTimeout(() => this.#abortWith(deadlineFailure), request.deadlineMs - this.#startedMs);
-    const upstream = this.#chooseUpstream(request);
+    this.#deadlineTimer = setLongTimeout(() => this.#abortWith(deadlineFailure), request.deadlineMs - Date.now());
     const isKube = request.service === undefined;
     let body: Uint8Array | StreamedBody = request.body.kind === 'bytes' ? request.body.bytes : new Uint8Array(0);
     if (this.#binaryWait !== undefined) body = await this.#untilAborted(this.#binaryWait.promise);
     if (this.#streamedBody !== undefined) body = this.#streamedBody;
     this.#context.logger.debug({ requestId: this.#task.requestId, method: request.method, isKube }, 'relaying request');
     const exchange = startExchange({ upstream, request, isKube, shouldDropAcceptEncoding: config.dropAcceptEncoding, body });
+    this.#exchange = exchange;
     if (body instanceof Uint8Array) this.#bytes.sent = body.length;
-    this.#controller.signal.addEventListener('abort', () => exchange.destroy(), { once: true });
+    if (this.#controller.signal.aborted) exchange.destroy();
+    else this.#controller.signal.addEventListener('abort', () => exchange.destroy(), { once: true });
     const response = await this.#untilAborted(exchange.response);
     if (this.#isStreaming) await this.#streamResponse(response, isKube);
     else await this.#bufferResponse(response, isKube);
@@ -197,7 +226,7 @@ class Relay {
       return serviceUpstream(serviceOrigin(request.service, detectClusterDomain()), aliasLookup(this.#context.config.tuning.hostAliases));
     }
     const kube = this.#context.kubeUpstream();
-    if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized');
+    if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized', ErrorCode.kubeUnavailable);
     return kube;
   }
 
@@ -207,14 +236,17 @@ class Relay {
       new Promise<Buffer>((resolve, reject) => {
         const chunks: Buffer[] = [];
         let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          this.#bytes.received += chunk.length;
-          if (size > limit) {
-            response.destroy();
-            reject(new RelayFailure('upstream_error', 'response body too large'));
-          } else chunks.push(chunk);
-        });
+        response.on(
+          'data',
+          this.#contained((chunk: Buffer) => {
+            size += chunk.length;
+            this.#bytes.received += chunk.length;
+            if (size > limit) {
+              response.destroy();
+              reject(new RelayFailure('upstream_error', 'response body too large', ErrorCode.responseTooLarge));
+            } else chunks.push(chunk);
+          }),
+        );
         response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
         response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
         response.on('end', () => resolve(Buffer.concat(chunks, size)));
@@ -241,23 +273,26 @@ class Relay {
     this.#isHeaderSent = true;
     await this.#untilAborted(
       new Promise<void>((resolve, reject) => {
-        response.on('data', (chunk: Buffer) => {
-          this.#bytes.received += chunk.length;
-          for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
-            const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
-            const sent = this.#port.sendJson(
-              OutboundType.proxyResponseChunk,
-              { data: piece.toString('base64'), encoding: 'base64', size: piece.length },
-              true,
-            );
-            this.#credit.take(sent);
-          }
-          if (this.#credit.isExhausted) {
-            // Stop reading the upstream socket until the control-plane socket has taken what we sent.
-            response.pause();
-            this.#credit.whenAvailable(() => response.resume());
-          }
-        });
+        response.on(
+          'data',
+          this.#contained((chunk: Buffer) => {
+            this.#bytes.received += chunk.length;
+            for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
+              const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
+              const sent = this.#port.sendJson(
+                OutboundType.proxyResponseChunk,
+                { data: piece.toString('base64'), encoding: 'base64', size: piece.length },
+                true,
+              );
+              this.#credit.take(sent);
+            }
+            if (this.#credit.isExhausted) {
+              // Stop reading the upstream socket until the control-plane socket has taken what we sent.
+              response.pause();
+              this.#credit.whenAvailable(() => response.resume());
+            }
+          }),
+        );
         response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
         response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
         response.on('end', () => resolve());
@@ -269,7 +304,10 @@ class Relay {
   /** Races `promise` against cancellation, the deadline and body-intake failures. */
   #untilAborted<T>(promise: Promise<T>): Promise<T> {
     const signal = this.#controller.signal;
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (signal.aborted) {
+      promise.catch(() => undefined); // its later rejection must not go unobserved
+      return Promise.reject(signal.reason as Error);
+    }
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => reject(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -297,20 +335,15 @@ class Relay {
     this.#abortWith(new RelayFailure('canceled', 'canceled'));
   }
 
-  /** Sends the failure the protocol asks for in this state (§9.12) and returns the outcome. */
-  #report(error: unknown): RelayOutcome {
-    const failure =
-      error instanceof RelayFailure
-        ? error
-        : error instanceof BodyIntakeError
-          ? new RelayFailure('invalid', error.message)
-          : new RelayFailure('upstream_error', `agent error: ${error instanceof Error ? error.message : String(error)}`);
+  /** Sends the failure the protocol asks for in this state (§9.12) and returns it. */
+  #report(error: unknown): RelayFailure {
+    const failure = asRelayFailure(error);
     if (this.#cancelReason !== undefined) {
       // Buffered mode sends nothing more; a started stream ends with `canceled` (§9.13).
       if (this.#isStreaming && this.#isHeaderSent && this.#cancelReason === 'proxy_cancel') {
         this.#port.sendJson(OutboundType.proxyResponseAbort, { error: 'canceled' });
       }
-      return 'canceled';
+      return failure.outcome === 'canceled' ? failure : new RelayFailure('canceled', 'canceled');
     }
     const isIntakeOrParse = failure.outcome === 'invalid';
     if (this.#isStreaming && (this.#isHeaderSent || !isIntakeOrParse)) {
@@ -318,7 +351,7 @@ class Relay {
     } else {
       this.#port.sendJson(OutboundType.proxyError, { error: failure.message });
     }
-    return failure.outcome;
+    return failure;
   }
 }
 

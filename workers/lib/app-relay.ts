@@ -13,6 +13,7 @@ import { parseEnvelope } from '../../src/protocol/envelope.js';
 import { InboundType, OutboundType } from '../../src/protocol/message-types.js';
 import { canonicalHeaderName, firstHeader, headerValues, type HeaderMap } from '../../src/protocol/headers.js';
 import { WsFrameType, encodeRelayFrame, readRelayFrame } from '../../src/protocol/kube-session-rules.js';
+import { setLongTimeout } from '../../src/protocol/long-timeout.js';
 import { decodeBase64Strict } from './proxy-request.js';
 import { DialError, dialKubeWebSocket } from './kube-websocket-dial.js';
 import type { RouterPort } from './router-port.js';
@@ -156,7 +157,7 @@ export class AppRelay {
     socket.on('message', (data: RawData, isBinary: boolean) => this.#backendOnMessage(data, isBinary));
     socket.on('close', () => this.#end(true));
     socket.on('error', () => this.#end(true));
-    this.#deadline = setTimeout(() => this.#end(true), Math.max(0, this.#target.deadlineMs - Date.now()));
+    this.#deadline = setLongTimeout(() => this.#end(true), this.#target.deadlineMs - Date.now());
     this.#flush();
   }
 

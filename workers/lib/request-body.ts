@@ -6,12 +6,22 @@ import type { Writable } from 'node:stream';
 import { parseEnvelope } from '../../src/protocol/envelope.js';
 import { InboundType } from '../../src/protocol/message-types.js';
 import { decodeBase64Strict } from './proxy-request.js';
+import { AgentError, ErrorCode } from '../../src/errors.js';
 
 export const DEFAULT_BODY_QUEUE_BYTES = 8 * 1024 * 1024;
 
-export class BodyIntakeError extends Error {}
+/** The request body did not arrive whole (§9.14, §9.15); the message is the protocol's text. */
+export class BodyIntakeError extends AgentError {
+  constructor(message: string) {
+    super(ErrorCode.requestBodyFailed, message);
+    this.name = 'BodyIntakeError';
+  }
+}
 
-/** Waits for the binary body; rejects with "binary body not received" after `timeoutMs`. */
+/**
+ * Waits for the binary body; rejects with "binary body not received" after `timeoutMs`. The owner calls
+ * `dispose()` when the request ends, however it ends: the timer never outlives the request.
+ */
 export class BinaryBodyWait {
   readonly promise: Promise<Uint8Array>;
   #resolve!: (body: Uint8Array) => void;
@@ -23,6 +33,9 @@ export class BinaryBodyWait {
       this.#resolve = resolve;
       this.#reject = reject;
     });
+    // A request can fail before it awaits its body; an unobserved rejection would then end the process (inline)
+    // or the worker thread with every stream on it. Whoever awaits `promise` still sees the rejection.
+    this.promise.catch(() => undefined);
     this.#timer = setTimeout(() => this.#reject(new BodyIntakeError('binary body not received')), timeoutMs);
   }
 
@@ -34,6 +47,11 @@ export class BinaryBodyWait {
   abort(error: Error): void {
     clearTimeout(this.#timer);
     this.#reject(error);
+  }
+
+  /** Ends the wait, settled or not: the timer is cleared and a later body is ignored. */
+  dispose(): void {
+    this.abort(new BodyIntakeError('request ended'));
   }
 }
 
@@ -73,8 +91,12 @@ export class StreamedBody {
   /** One `proxy_request_chunk` or `proxy_request_stream_end` envelope for this request. */
   accept(frame: Uint8Array): void {
     if (this.#isEnded) return;
+    // The router routed it by a peek at type and id; the JSON can still be broken further in (§9.15).
     const envelope = parseEnvelope(frame);
-    if (envelope === undefined) return;
+    if (envelope === undefined) {
+      this.#fail(new BodyIntakeError('invalid request body chunk'));
+      return;
+    }
     if (envelope.type === InboundType.proxyRequestStreamEnd) {
       this.#isEnded = true;
       clearTimeout(this.#gapTimer);

@@ -6,14 +6,34 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { firstHeader, upstreamRequestHeaders } from '../../src/protocol/headers.js';
 import type { ProxyRequest } from './proxy-request.js';
 import type { Upstream } from './upstream.js';
-import type { StreamedBody } from './request-body.js';
+import { BodyIntakeError, type StreamedBody } from './request-body.js';
+import { AgentError, ErrorCode } from '../../src/errors.js';
 
-export class RelayFailure extends Error {
-  readonly outcome: 'invalid' | 'upstream_error' | 'timeout' | 'canceled';
-  constructor(outcome: RelayFailure['outcome'], message: string) {
-    super(message);
+type FailureOutcome = 'invalid' | 'upstream_error' | 'timeout' | 'canceled';
+
+const OUTCOME_CODES: Readonly<Record<FailureOutcome, ErrorCode>> = {
+  invalid: ErrorCode.requestInvalid,
+  upstream_error: ErrorCode.upstreamFailed,
+  timeout: ErrorCode.upstreamTimeout,
+  canceled: ErrorCode.requestCanceled,
+};
+
+/** How a relay failed: the protocol's text as message, the outcome for metrics, a code from src/errors.ts. */
+export class RelayFailure extends AgentError {
+  readonly outcome: FailureOutcome;
+  constructor(outcome: FailureOutcome, message: string, code: ErrorCode = OUTCOME_CODES[outcome]) {
+    super(code, message);
+    this.name = 'RelayFailure';
     this.outcome = outcome;
   }
+}
+
+/** Any error as a RelayFailure: body intake keeps its code; an unexpected exception is the actor's own failure. */
+export function asRelayFailure(error: unknown): RelayFailure {
+  if (error instanceof RelayFailure) return error;
+  if (error instanceof BodyIntakeError) return new RelayFailure('invalid', error.message, error.code);
+  const detail = error instanceof Error ? error.message : String(error);
+  return new RelayFailure('upstream_error', `agent error: ${detail}`, ErrorCode.actorFailed);
 }
 
 export interface ExchangeOptions {
@@ -29,9 +49,11 @@ export function failureLabel(isKube: boolean): string {
   return isKube ? 'kubernetes API request failed' : 'service request failed';
 }
 
-/** Errors of a kept-alive socket the server closed just as it was reused: nothing reached the server. */
+/** Errors of a kept-alive socket the server closed just as it was reused. */
 const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const MAX_STALE_RETRIES = 3;
+/** Methods a server may see twice without harm (RFC 9110 §9.2.2), the only ones resent once written (C98). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 export interface Exchange {
   readonly response: Promise<IncomingMessage>;
@@ -41,8 +63,10 @@ export interface Exchange {
 
 /**
  * Starts the call; `response` settles with the head, or rejects with a RelayFailure. A request with an
- * inline body that fails on a reused keep-alive socket before any response is sent once more on a fresh
- * one: the server closed an idle connection as the agent picked it up, so the request never arrived.
+ * inline body that fails on a reused keep-alive socket before any response is sent once more: the server
+ * most likely closed an idle connection as the agent picked it up. Most likely is not surely (a server may
+ * read a request and then reset), so a POST or PATCH is resent only when none of its bytes reached the
+ * socket (C98, §9.4).
  */
 export function startExchange(options: ExchangeOptions): Exchange {
   const { upstream, request, isKube, body } = options;
@@ -62,8 +86,17 @@ export function startExchange(options: ExchangeOptions): Exchange {
         host: isKube ? undefined : firstHeader(request.headers, 'host'),
       });
       current = outgoing;
+      // A reused socket has counted earlier requests' bytes: only growth from here on is this request's.
+      let bytesBefore: number | undefined;
+      outgoing.once('socket', (socket) => (bytesBefore = socket.bytesWritten));
+      const isUnsent = (): boolean => {
+        if (bytesBefore === undefined) return outgoing.socket === null || outgoing.socket === undefined;
+        const written = outgoing.socket?.bytesWritten;
+        return written !== undefined && written === bytesBefore;
+      };
       outgoing.on('error', (error: NodeJS.ErrnoException) => {
-        const isStale = outgoing.reusedSocket && STALE_SOCKET_CODES.has(error.code ?? '') && body instanceof Uint8Array;
+        const isResendable = IDEMPOTENT_METHODS.has(request.method) || isUnsent();
+        const isStale = outgoing.reusedSocket && STALE_SOCKET_CODES.has(error.code ?? '') && body instanceof Uint8Array && isResendable;
         // After a burst, many idle sockets expire together: each stale one is dropped on use, so retry a few.
         if (isStale && attempt < MAX_STALE_RETRIES && !isDestroyed) {
           send(attempt + 1).then(resolve, reject);
@@ -73,7 +106,11 @@ export function startExchange(options: ExchangeOptions): Exchange {
       });
       outgoing.on('response', resolve);
       if (body instanceof Uint8Array) outgoing.end(body.length > 0 ? body : undefined);
-      else body.attach(outgoing);
+      else {
+        // §9.15: the call starts at once; without this, Node holds the head back until the first chunk.
+        outgoing.flushHeaders();
+        body.attach(outgoing);
+      }
     });
   return {
     response: send(0),
