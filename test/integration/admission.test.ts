@@ -56,7 +56,7 @@ for (const workers of [0, 1]) {
     await eventually(() => session.held.length === 4, 'the long lane runs four watches');
     t.is(session.agent.router.laneLoad('long').waiting, 2, 'the other two wait for a long slot');
     socket.send({ type: 'proxy_request', request_id: 'short', payload: { method: 'GET', path: '/api/v1/namespaces', timeout: 1000 } });
-    const reply = await socket.next('proxy_response', 10_000, (m) => m.request_id === 'short');
+    const reply = await socket.next('proxy_response', 30_000, (m) => m.request_id === 'short');
     t.is(reply.payload['status'], 200);
     // A watch ending gives its slot to a waiting one.
     session.held.shift()!.end();
