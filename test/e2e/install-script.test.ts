@@ -434,7 +434,7 @@ test('bad arguments exit 2; --help exits 0 and names every input', async (t) => 
   }
   const help = await c.script(INSTALL, ['--help']);
   t.is(help.code, 0);
-  for (const name of ['PIPEOPS_TOKEN', 'PIPEOPS_CLUSTER_NAME', 'PIPEOPS_API_URL', 'ENABLE_GATEWAY_PROXY', 'INSTALL_MONITORING', 'AGENT_WORKERS', '--dry-run', '--namespace']) {
+  for (const name of ['PIPEOPS_TOKEN', 'PIPEOPS_CLUSTER_NAME', 'PIPEOPS_API_URL', 'CONTROL_PLANE_ACCESS', 'ENABLE_GATEWAY_PROXY', 'INSTALL_MONITORING', 'DISABLE_MONITORING', 'AGENT_WORKERS', '--dry-run', '--namespace', 'curl -fsSL']) {
     t.true(help.stdout.includes(name), name);
   }
 });
