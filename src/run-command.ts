@@ -50,7 +50,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<void> {
     loaded = loadConfig({ env: process.env, argv });
   } catch (error) {
     if (error instanceof AgentError) {
-      process.stderr.write(`${error.message}\n`);
+      process.stderr.write(`${error.message}\nRun 'pipeops-agent run --help' for every setting.\n`);
       process.exitCode = EXIT_CONFIG;
       return;
     }

@@ -11,7 +11,8 @@ import { ENV_SPEC } from '../../src/config/env-spec.js';
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const COMMANDS = ['run', 'demo', 'control-plane', 'sandbox-api'] as const;
-const CHILD_TIMEOUT_MS = 30_000;
+// Generous: each child loads Node and the command's modules on a shared, busy machine.
+const CHILD_TIMEOUT_MS = 90_000;
 
 interface Result {
   readonly code: number | null;
@@ -43,7 +44,7 @@ function assertUsageError(t: import('ava').ExecutionContext, result: Result, com
   t.is(result.stderr, `${label}: ${message}\nRun '${label} --help' for usage.\n`);
 }
 
-test('the top level answers --help, -h and `help` with the commands, and --version', async (t) => {
+test.serial('the top level answers --help, -h and `help` with the commands, and --version', async (t) => {
   const help = await cli(['--help']);
   t.is(help.code, 0, help.stderr);
   t.is(help.stderr, '');
@@ -58,7 +59,7 @@ test('the top level answers --help, -h and `help` with the commands, and --versi
 });
 
 for (const command of ['demo', 'control-plane', 'sandbox-api'] as const) {
-  test(`${command} --help lists its flags and env vars`, async (t) => {
+  test.serial(`${command} --help lists its flags and env vars`, async (t) => {
     const help = await cli([command, '--help']);
     t.is(help.code, 0, help.stderr);
     t.is(help.stderr, '');
@@ -69,7 +70,7 @@ for (const command of ['demo', 'control-plane', 'sandbox-api'] as const) {
   });
 }
 
-test('run --help is generated from env-spec.ts: every env var, flag and default of the table', async (t) => {
+test.serial('run --help is generated from env-spec.ts: every env var, flag and default of the table', async (t) => {
   const help = await cli(['run', '--help']);
   t.is(help.code, 0, help.stderr);
   // the default command: flags without a command are run's
@@ -93,7 +94,7 @@ test('run --help is generated from env-spec.ts: every env var, flag and default 
   t.regex(help.stdout, /never from a flag/);
 });
 
-test('every command answers --version', async (t) => {
+test.serial('every command answers --version', async (t) => {
   for (const command of COMMANDS) {
     const result = await cli([command, '--version']);
     t.is(result.code, 0, command);
@@ -101,7 +102,7 @@ test('every command answers --version', async (t) => {
   }
 });
 
-test('an unknown flag is one line naming it, with a suggestion when close, plus the hint; exit code 2', async (t) => {
+test.serial('an unknown flag is one line naming it, with a suggestion when close, plus the hint; exit code 2', async (t) => {
   assertUsageError(t, await cli(['run', '--prot', '9000']), 'run', 'unknown flag --prot (did you mean --port?)');
   assertUsageError(t, await cli(['--bogus']), 'run', 'unknown flag --bogus');
   assertUsageError(t, await cli(['demo', '--kubeconfg', 'x']), 'demo', 'unknown flag --kubeconfg (did you mean --kubeconfig?)');
@@ -110,7 +111,7 @@ test('an unknown flag is one line naming it, with a suggestion when close, plus 
   assertUsageError(t, await cli(['contol-plane', '--help']), '', 'unknown command "contol-plane" (did you mean control-plane?)');
 });
 
-test('bad values and missing values are usage errors too, never a stack trace', async (t) => {
+test.serial('bad values and missing values are usage errors too, never a stack trace', async (t) => {
   // sandbox-api used to throw here and print a stack trace
   assertUsageError(t, await cli(['sandbox-api', '--port', 'abc']), 'sandbox-api', '--port must be a non-negative integer (got "abc")');
   assertUsageError(t, await cli(['sandbox-api', '--port', '70000']), 'sandbox-api', '--port must be an integer from 0 to 65535 (got "70000")');
@@ -122,7 +123,7 @@ test('bad values and missing values are usage errors too, never a stack trace', 
   assertUsageError(t, await cli(['run', '--workers']), 'run', '--workers: requires a value');
 });
 
-test('run refuses a token flag without echoing its value', async (t) => {
+test.serial('run refuses a token flag without echoing its value', async (t) => {
   const secret = 'tok-4f1e2d3c4b5a6978';
   for (const args of [[`--token=${secret}`], ['--token', secret], ['run', `--pipeops-token=${secret}`]]) {
     const result = await cli(args);
@@ -133,9 +134,10 @@ test('run refuses a token flag without echoing its value', async (t) => {
   }
 });
 
-test('invalid settings still exit 2 with every problem listed, and no stack trace', async (t) => {
+test.serial('invalid settings still exit 2 with every problem listed, and no stack trace', async (t) => {
   const result = await cli(['run'], { PIPEOPS_API_URL: 'mailto:x', AGENT_PORT: 'abc' });
   t.is(result.code, 2);
   t.regex(result.stderr, /^Invalid configuration \(4 problems\):\n/);
+  t.regex(result.stderr, /\nRun 'pipeops-agent run --help' for every setting\.\n$/);
   t.notRegex(result.stderr, /^\s+at /m);
 });

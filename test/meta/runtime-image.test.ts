@@ -46,7 +46,7 @@ function packageOf(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
-test('the Dockerfile builds the selection and the runtime stage copies nothing else from the build', (t) => {
+test.serial('the Dockerfile builds the selection and the runtime stage copies nothing else from the build', (t) => {
   const build = stage('build');
   t.true(build.some((line) => /^RUN npm run build && node scripts\/runtime-files\.mjs \/runtime$/.test(line)), build.join('\n'));
   const runtime = stage('runtime');
@@ -58,7 +58,7 @@ test('the Dockerfile builds the selection and the runtime stage copies nothing e
   t.regex(DOCKERFILE, /^CMD \["node", "dist\/src\/cli\.js", "run"\]$/m);
 });
 
-test('the selection is the agent: entry points and workers in, the local stack, tests and benches out', (t) => {
+test.serial('the selection is the agent: entry points and workers in, the local stack, tests and benches out', (t) => {
   for (const file of ['dist/src/cli.js', 'dist/src/run-command.js', 'dist/src/agent.js', 'dist/workers/http-relay.js', 'dist/workers/ws-session.js', 'dist/build-info.json']) {
     t.true(FILES.includes(file), file);
   }
@@ -67,7 +67,7 @@ test('the selection is the agent: entry points and workers in, the local stack, 
   t.deepEqual(FILES.filter((file) => file.endsWith('.map')), []);
 });
 
-test('every import of the selection resolves inside it or to a production dependency; none reaches node-forge', (t) => {
+test.serial('every import of the selection resolves inside it or to a production dependency; none reaches node-forge', (t) => {
   const selected = new Set(FILES);
   const production = new Set(Object.keys(PACKAGE.dependencies));
   const builtins = new Set(builtinModules);
@@ -88,7 +88,7 @@ test('every import of the selection resolves inside it or to a production depend
   t.true(FILES.length > 50, 'the check saw the whole agent');
 });
 
-test('node-forge is a dev dependency, so `npm ci --omit=dev` leaves it out of the image', (t) => {
+test.serial('node-forge is a dev dependency, so `npm ci --omit=dev` leaves it out of the image', (t) => {
   t.is(PACKAGE.dependencies['node-forge'], undefined);
   t.truthy(PACKAGE.devDependencies['node-forge']);
   t.is(LOCK.packages['']?.dependencies?.['node-forge'], undefined);
@@ -115,7 +115,7 @@ function run(cwd: string, args: readonly string[]): Promise<{ code: number | nul
   });
 }
 
-test('a copy of the selection runs the agent commands and says the local stack is not in it', async (t) => {
+test.serial('a copy of the selection runs the agent commands and says the local stack is not in it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'runtime-image-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   copyRuntimeFiles(ROOT, dir);
