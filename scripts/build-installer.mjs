@@ -1,4 +1,4 @@
-// Builds the released install.sh and uninstall.sh: each with scripts/lib/installer-common.sh inlined and
+// Builds the released install.sh and uninstall.sh: each with the helpers of scripts/lib/ inlined and
 // the manifests of this release (deploy/base, deploy/components, deploy/monitoring) embedded as quoted
 // heredocs, so that `curl -fsSL <release url>/install.sh | bash` works from an empty directory and always
 // installs the manifests of the script's own version. docs/decisions.md says why embedding.
@@ -12,6 +12,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** What the released scripts carry, relative to the repository root. */
 export const EMBEDDED_DIRS = ['deploy/base', 'deploy/components', 'deploy/monitoring'];
 export const SCRIPTS = ['install.sh', 'uninstall.sh'];
+/** Sourced by both scripts from a checkout, in this order; inlined in their place at release time. */
+export const HELPERS = ['scripts/lib/installer-common.sh', 'scripts/lib/monitoring-stack.sh'];
 const DELIMITER = 'PIPEOPS_EMBEDDED_MANIFEST';
 
 function filesUnder(dir) {
@@ -53,9 +55,9 @@ function embeddedDeploy(release) {
 /** The released text of one script. */
 export function buildScript(script) {
   const release = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
-  const common = readFileSync(join(ROOT, 'scripts/lib/installer-common.sh'), 'utf8');
+  const helpers = HELPERS.map((path) => `# ${path}, inlined at release time.\n${readFileSync(join(ROOT, path), 'utf8')}`).join('\n');
   let text = readFileSync(join(ROOT, 'scripts', script), 'utf8');
-  text = replaceRegion(text, 'installer-common', `# scripts/lib/installer-common.sh, inlined at release time.\n${common}`, script);
+  text = replaceRegion(text, 'installer-common', helpers, script);
   text = replaceRegion(text, 'embedded-deploy', embeddedDeploy(release), script);
   return text;
 }

@@ -34,6 +34,8 @@ if [[ -z ${BASH_SOURCE[0]:-} || ! -f "$(dirname "${BASH_SOURCE[0]}")/lib/install
 fi
 # shellcheck source=lib/installer-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/installer-common.sh"
+# shellcheck source=lib/monitoring-stack.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/monitoring-stack.sh"
 # @installer-common-end
 
 # @embedded-deploy-begin
@@ -96,69 +98,6 @@ wait_for_control_plane_token() {
     sleep 1
   done
   return 1
-}
-
-monitoring_commands() {
-  if $is_embedded; then
-    cat <<EOF
-  install helm (https://helm.sh), then run this installer again with the same inputs: the agent part
-  changes nothing, and the monitoring stack is added.
-EOF
-    return 0
-  fi
-  cat <<EOF
-  helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
-  helm repo add grafana https://grafana.github.io/helm-charts --force-update
-  helm repo update prometheus-community grafana
-  helm upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack --version $kps_version \\
-    --namespace $MONITORING_NAMESPACE --create-namespace --values $deploy_dir/monitoring/kube-prometheus-stack-values.yaml
-  helm upgrade --install loki grafana/loki --version $loki_version \\
-    --namespace $MONITORING_NAMESPACE --create-namespace --values $deploy_dir/monitoring/loki-values.yaml
-  helm upgrade --install alloy grafana/alloy --version $alloy_version \\
-    --namespace $MONITORING_NAMESPACE --create-namespace --values $deploy_dir/monitoring/alloy-values.yaml
-EOF
-}
-
-# Sets monitoring_status for the summary; never fails the install, whose agent part already succeeded.
-install_monitoring_stack() {
-  if ! command -v helm >/dev/null 2>&1; then
-    log "helm not found on PATH: the monitoring stack (kube-prometheus-stack, Loki, Alloy) was not installed."
-    log "the agent works without it; to add it later:"
-    monitoring_commands >&2
-    monitoring_status="not installed: helm not found on PATH (see above)"
-    return 0
-  fi
-  log "installing the monitoring stack into $MONITORING_NAMESPACE with helm"
-  # Repository access is the network check: if the chart repositories cannot be reached, say so and
-  # leave the way to finish later.
-  if ! with_deadline 60 helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update >&2 ||
-    ! with_deadline 60 helm repo add grafana https://grafana.github.io/helm-charts --force-update >&2 ||
-    ! with_deadline 120 helm repo update prometheus-community grafana >&2; then
-    log "the Helm chart repositories are not reachable: the monitoring stack was not installed."
-    log "the agent works without it; when the network allows:"
-    monitoring_commands >&2
-    monitoring_status="not installed: chart repositories not reachable (see above)"
-    return 0
-  fi
-  local failed=false release chart version values
-  for release in kube-prometheus-stack loki alloy; do
-    case $release in
-      kube-prometheus-stack) chart=prometheus-community/kube-prometheus-stack version=$kps_version ;;
-      loki) chart=grafana/loki version=$loki_version ;;
-      *) chart=grafana/alloy version=$alloy_version ;;
-    esac
-    values=$deploy_dir/monitoring/$release-values.yaml
-    with_deadline 900 helm upgrade --install "$release" "$chart" --version "$version" \
-      --namespace "$MONITORING_NAMESPACE" --create-namespace --values "$values" >&2 </dev/null || failed=true
-  done
-  if $failed; then
-    log "helm could not install all of the monitoring stack (see above); the agent is installed. To retry:"
-    monitoring_commands >&2
-    monitoring_status="partly installed: helm failed (see above)"
-  else
-    monitoring_status="kube-prometheus-stack $kps_version, loki $loki_version and alloy $alloy_version in $MONITORING_NAMESPACE"
-  fi
-  return 0
 }
 
 print_summary() {

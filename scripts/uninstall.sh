@@ -21,6 +21,8 @@ if [[ -z ${BASH_SOURCE[0]:-} || ! -f "$(dirname "${BASH_SOURCE[0]}")/lib/install
 fi
 # shellcheck source=lib/installer-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/installer-common.sh"
+# shellcheck source=lib/monitoring-stack.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/monitoring-stack.sh"
 # @installer-common-end
 
 # @embedded-deploy-begin
@@ -122,22 +124,13 @@ kubectl kustomize "$work/uninstall" >"$work/manifest.yaml" || fail "kubectl kust
 extra=("secret/pipeops-agent-token")
 $keep_state || extra+=("configmap/pipeops-agent-state" "secret/pipeops-agent-secrets")
 
-helm_uninstall_commands() {
-  cat <<EOF
-  helm uninstall alloy --namespace $MONITORING_NAMESPACE
-  helm uninstall loki --namespace $MONITORING_NAMESPACE
-  helm uninstall kube-prometheus-stack --namespace $MONITORING_NAMESPACE
-  kubectl delete namespace $MONITORING_NAMESPACE --ignore-not-found
-EOF
-}
-
 if $dry_run; then
   log "dry run: nothing was deleted. Would delete (those that exist), in namespace $namespace and cluster-wide:"
   kubectl delete -f "$work/manifest.yaml" --ignore-not-found --dry-run=client
   kubectl delete --namespace "$namespace" "${extra[@]}" --ignore-not-found --dry-run=client
   if $remove_all; then
     log "dry run: --all would then run:"
-    helm_uninstall_commands >&2
+    monitoring_uninstall_commands >&2
   fi
   exit 0
 fi
@@ -149,19 +142,7 @@ kubectl delete --namespace "$namespace" "${extra[@]}" --ignore-not-found --wait=
 $keep_state && log "--keep-state: kept configmap/pipeops-agent-state and secret/pipeops-agent-secrets in $namespace"
 
 if $remove_all; then
-  if command -v helm >/dev/null 2>&1; then
-    log "uninstalling the monitoring stack from $MONITORING_NAMESPACE"
-    # Missing releases are fine: the stack may never have been installed.
-    helm uninstall alloy --namespace "$MONITORING_NAMESPACE" >&2 </dev/null || log "helm uninstall alloy failed or there was no such release"
-    helm uninstall loki --namespace "$MONITORING_NAMESPACE" >&2 </dev/null || log "helm uninstall loki failed or there was no such release"
-    helm uninstall kube-prometheus-stack --namespace "$MONITORING_NAMESPACE" >&2 </dev/null ||
-      log "helm uninstall kube-prometheus-stack failed or there was no such release"
-    kubectl delete namespace "$MONITORING_NAMESPACE" --ignore-not-found --wait=false
-    log "the Prometheus operator's CRDs (*.monitoring.coreos.com) stay installed: Helm never deletes CRDs"
-  else
-    log "helm not found on PATH: the monitoring stack was left in place. To remove it, run:"
-    helm_uninstall_commands >&2
-  fi
+  uninstall_monitoring_stack
 else
   log "the monitoring stack in $MONITORING_NAMESPACE was left in place (use --all to remove it)"
 fi

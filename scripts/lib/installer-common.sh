@@ -73,23 +73,6 @@ find_deploy_dir() {
   fail "no manifests: run $PROG from a checkout (it reads deploy/ next to scripts/), or use the released $PROG, which carries them (docs/install.md)"
 }
 
-# Reads the pinned monitoring chart versions from deploy/monitoring/chart-versions.env, the one place they
-# are written down. Only KEY=VERSION lines with known keys are taken; the file is never sourced.
-load_chart_versions() {
-  local file=$deploy_dir/monitoring/chart-versions.env key value
-  [[ -f $file ]] || fail "missing $file"
-  while IFS='=' read -r key value; do
-    case $key in
-      KUBE_PROMETHEUS_STACK_VERSION) kps_version=$value ;;
-      LOKI_VERSION) loki_version=$value ;;
-      ALLOY_VERSION) alloy_version=$value ;;
-      *) ;;
-    esac
-  done < <(grep -E '^[A-Z_]+=[0-9][0-9A-Za-z.+-]*$' "$file")
-  [[ -n ${kps_version:-} && -n ${loki_version:-} && -n ${alloy_version:-} ]] ||
-    fail "$file must set KUBE_PROMETHEUS_STACK_VERSION, LOKI_VERSION and ALLOY_VERSION"
-}
-
 # The kustomize transformers that move every namespaced object (and the ServiceAccount subjects of the
 # bindings) into $1, except the Role and RoleBinding that must stay next to the Grafana Secret they grant.
 # Printed as items of a `transformers:` list.

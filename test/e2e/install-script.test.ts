@@ -587,3 +587,16 @@ test('CONTROL_PLANE_ACCESS=none keeps the least-privilege install: no control-pl
   t.is(envOf(await getObject(c, DEPLOYMENT)).find((entry) => entry.name === 'PIPEOPS_K8S_SERVICE_TOKEN'), undefined);
   t.regex(result.stderr, /control-plane access: none \(CONTROL_PLANE_ACCESS=none\)/);
 });
+
+test('uninstall --all removes the three monitoring releases, the collector first, with the same helm list', async (t) => {
+  const c = await cluster(t);
+  const helm = await recordingHelm(c);
+  t.is((await c.script(INSTALL, [], { ...INPUTS, HELM_LOG: helm.log, PATH: helm.path })).code, 0);
+  const result = await c.script(UNINSTALL, ['--all'], { HELM_LOG: helm.log, PATH: helm.path });
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(
+    (await helm.calls()).filter((call) => call.startsWith('uninstall')),
+    ['uninstall alloy --namespace pipeops-monitoring', 'uninstall loki --namespace pipeops-monitoring', 'uninstall kube-prometheus-stack --namespace pipeops-monitoring'],
+  );
+  t.deepEqual(await present(c, CONTROL_PLANE_ACCESS), []);
+});
