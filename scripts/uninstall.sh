@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Removes what scripts/install.sh put into the cluster of the current kubectl context: every object of
-# deploy/base, the token Secret and (unless --keep-state) the state the agent stored. With --all, also
+# deploy/base and of the control-plane access, the token Secret and (unless --keep-state) the state the agent stored. With --all, also
 # the monitoring stack. Safe to run again: objects already gone are skipped.
 #
 # Namespaces are kept on purpose. The agent's namespace also holds other PipeOps components on PipeOps
@@ -12,8 +12,24 @@ export LC_ALL=C
 
 readonly PROG=uninstall.sh
 readonly EXIT_BAD_INPUT=2
-readonly DEFAULT_NAMESPACE=pipeops-system
-readonly MONITORING_NAMESPACE=pipeops-monitoring
+
+# @installer-common-begin
+# From a checkout the shared helpers sit beside this script; scripts/build-installer.mjs inlines them here.
+if [[ -z ${BASH_SOURCE[0]:-} || ! -f "$(dirname "${BASH_SOURCE[0]}")/lib/installer-common.sh" ]]; then
+  printf '%s\n' "$PROG: this is the unreleased script: run it from a checkout, or use the released $PROG (docs/install.md)" >&2
+  exit 1
+fi
+# shellcheck source=lib/installer-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/installer-common.sh"
+# shellcheck source=lib/monitoring-stack.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/monitoring-stack.sh"
+# @installer-common-end
+
+# @embedded-deploy-begin
+# Filled in by scripts/build-installer.mjs with the manifests of the release.
+EMBEDDED_RELEASE=
+write_embedded_deploy() { return 1; }
+# @embedded-deploy-end
 
 usage() {
   cat <<'EOF'
@@ -24,7 +40,7 @@ Removes the PipeOps agent that install.sh installed in the cluster of the curren
 Options:
   --dry-run        list what would be deleted and change nothing
   --namespace NS   the namespace given to install.sh (default pipeops-system)
-  --all            also uninstall the monitoring stack (kube-prometheus-stack, Loki) and delete the
+  --all            also uninstall the monitoring stack (kube-prometheus-stack, Loki, Alloy) and delete the
                    pipeops-monitoring namespace
   --keep-state     keep the agent's state (ConfigMap pipeops-agent-state, Secret pipeops-agent-secrets),
                    so that a later install resumes as the same cluster instead of registering anew
@@ -37,19 +53,7 @@ Exit status: 0 on success, 2 on invalid arguments, 1 on any other failure.
 EOF
 }
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-
-fail() {
-  log "$*"
-  exit 1
-}
-
-bad_usage() {
-  log "$*"
-  log "run '$PROG --help' for usage"
-  exit "$EXIT_BAD_INPUT"
-}
-
+main() {
 dry_run=false
 remove_all=false
 keep_state=false
@@ -74,49 +78,30 @@ while (($# > 0)); do
   shift
 done
 
-if ! [[ $namespace =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] || [[ $namespace == "$MONITORING_NAMESPACE" ]]; then
+if ! is_namespace_name "$namespace" || [[ $namespace == "$MONITORING_NAMESPACE" ]]; then
   bad_usage "--namespace must be the DNS-1123 label given to install.sh, not $MONITORING_NAMESPACE (got \"$namespace\")"
 fi
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-deploy_dir=$(cd "$script_dir/../deploy" 2>/dev/null && pwd) || fail "cannot find deploy/ next to scripts/"
+require_kubectl
+make_workdir uninstall
+find_deploy_dir "${BASH_SOURCE[0]:-}"
 [[ -f $deploy_dir/base/kustomization.yaml ]] || fail "missing $deploy_dir/base/kustomization.yaml"
-command -v kubectl >/dev/null 2>&1 || fail "kubectl not found on PATH"
 
-umask 077
-work=$(mktemp -d "${TMPDIR:-/tmp}/pipeops-uninstall.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# The same rendering as install.sh (same namespace move), minus the Namespace objects, so the list of
-# objects to delete follows deploy/base by construction.
+# The same rendering as install.sh (same namespace move, control-plane access included whether or not it
+# was installed), minus the Namespace objects, so the list of objects to delete follows deploy/ by
+# construction.
 cp -R "$deploy_dir/base" "$work/base"
-mkdir "$work/uninstall"
+mkdir -p "$work/components" "$work/uninstall"
+cp -R "$deploy_dir/components/control-plane-access" "$work/components/control-plane-access"
 cat >"$work/uninstall/kustomization.yaml" <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
 - ../base
+components:
+- ../components/control-plane-access
 transformers:
-- |-
-  apiVersion: builtin
-  kind: NamespaceTransformer
-  metadata:
-    name: agent-namespace
-    namespace: $namespace
-  setRoleBindingSubjects: allServiceAccounts
-- |-
-  apiVersion: builtin
-  kind: PatchTransformer
-  metadata:
-    name: keep-monitoring-access
-  target:
-    labelSelector: app.kubernetes.io/component=monitoring-access
-  patch: |-
-    - op: replace
-      path: /metadata/namespace
-      value: $MONITORING_NAMESPACE
+$(namespace_transformers "$namespace")
 - |-
   apiVersion: builtin
   kind: PatchTransformer
@@ -139,21 +124,13 @@ kubectl kustomize "$work/uninstall" >"$work/manifest.yaml" || fail "kubectl kust
 extra=("secret/pipeops-agent-token")
 $keep_state || extra+=("configmap/pipeops-agent-state" "secret/pipeops-agent-secrets")
 
-helm_uninstall_commands() {
-  cat <<EOF
-  helm uninstall loki --namespace $MONITORING_NAMESPACE
-  helm uninstall kube-prometheus-stack --namespace $MONITORING_NAMESPACE
-  kubectl delete namespace $MONITORING_NAMESPACE --ignore-not-found
-EOF
-}
-
 if $dry_run; then
   log "dry run: nothing was deleted. Would delete (those that exist), in namespace $namespace and cluster-wide:"
   kubectl delete -f "$work/manifest.yaml" --ignore-not-found --dry-run=client
   kubectl delete --namespace "$namespace" "${extra[@]}" --ignore-not-found --dry-run=client
   if $remove_all; then
     log "dry run: --all would then run:"
-    helm_uninstall_commands >&2
+    monitoring_uninstall_commands >&2
   fi
   exit 0
 fi
@@ -165,19 +142,11 @@ kubectl delete --namespace "$namespace" "${extra[@]}" --ignore-not-found --wait=
 $keep_state && log "--keep-state: kept configmap/pipeops-agent-state and secret/pipeops-agent-secrets in $namespace"
 
 if $remove_all; then
-  if command -v helm >/dev/null 2>&1; then
-    log "uninstalling the monitoring stack from $MONITORING_NAMESPACE"
-    # Missing releases are fine: the stack may never have been installed.
-    helm uninstall loki --namespace "$MONITORING_NAMESPACE" >&2 || log "helm uninstall loki failed or there was no such release"
-    helm uninstall kube-prometheus-stack --namespace "$MONITORING_NAMESPACE" >&2 ||
-      log "helm uninstall kube-prometheus-stack failed or there was no such release"
-    kubectl delete namespace "$MONITORING_NAMESPACE" --ignore-not-found --wait=false
-    log "the Prometheus operator's CRDs (*.monitoring.coreos.com) stay installed: Helm never deletes CRDs"
-  else
-    log "helm not found on PATH: the monitoring stack was left in place. To remove it, run:"
-    helm_uninstall_commands >&2
-  fi
+  uninstall_monitoring_stack
 else
   log "the monitoring stack in $MONITORING_NAMESPACE was left in place (use --all to remove it)"
 fi
 log "kept namespace $namespace; if nothing else lives there: kubectl delete namespace $namespace"
+}
+
+main "$@"

@@ -2,6 +2,7 @@
 // object; callers still never put a token into a message string.
 
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { AGENT_VERSION } from './version.js';
 
 export type { Logger } from 'pino';
 
@@ -48,7 +49,8 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level,
-      base: { ...(options.name === undefined ? {} : { name: options.name }), ...options.bindings },
+      // Every line names the version that wrote it, so logs from a mixed rollout can be told apart.
+      base: { ...(options.name === undefined ? {} : { name: options.name }), version: AGENT_VERSION, ...options.bindings },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

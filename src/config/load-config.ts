@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { AgentConfig } from './agent-config.js';
+import { describeFlagProblem, FlagProblemKind, parseFlags, suggestion, type FlagProblem, type FlagSpec } from '../command-line.js';
 import { ENV_SPEC, parseBoolean, type SettingKey, type SettingRow, type SettingValue } from './env-spec.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pipeops/config.yaml';
@@ -27,7 +28,6 @@ export interface LoadedConfig {
 
 type Row = SettingRow<SettingKey, unknown>;
 const ROWS: readonly Row[] = ENV_SPEC;
-const FLAGS = ['--config', ...ROWS.flatMap((r) => (r.flag === undefined ? [] : [r.flag]))];
 const YAML_KEYS: readonly string[] = ROWS.map((r) => r.key);
 /** Every proper prefix of a key (`pipeops`, `pipeops.tls`, …): mappings the file may nest. */
 const YAML_SECTIONS: ReadonlySet<string> = new Set(
@@ -53,7 +53,8 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
   const problems: string[] = [];
   const warnings: string[] = [];
 
-  const args = parseArgv(input.argv, problems);
+  const args = parseRunFlags(input.argv);
+  problems.push(...args.problems);
   const fileValues = readConfigFile(args.configPath, readFile, problems, warnings);
   warnUnknownEnv(input.env, warnings);
 
@@ -208,44 +209,35 @@ interface Args {
   readonly configPath: string | undefined;
 }
 
-function parseArgv(argv: readonly string[], problems: string[]): Args {
+/** The run command's flags: one per env-spec row that has one, plus --config. */
+export const RUN_FLAGS: readonly FlagSpec[] = [
+  ...ROWS.flatMap((row) => (row.flag === undefined ? [] : [{ name: row.flag, value: placeholderOf(row.flag), description: row.description }])),
+  { name: '--config', value: 'PATH', description: `YAML config file with the keys of config.example.yaml (default ${DEFAULT_CONFIG_PATH} when it exists)` },
+];
+
+/** `--heartbeat-interval` → `INTERVAL`: the last word of the flag names its value. */
+function placeholderOf(flag: string): string {
+  return (flag.split('-').pop() ?? 'value').toUpperCase();
+}
+
+/**
+ * The run command's flags, parsed by the one command-line parser; positionals are ignored. Problems are in
+ * argument order, one line each. A token-looking flag is refused without its value ever being read.
+ */
+export function parseRunFlags(argv: readonly string[]): Args & { readonly problems: readonly string[] } {
+  const parsed = parseFlags(RUN_FLAGS, argv, { isPositionalIgnored: true });
   const flags = new Map<string, string>();
-  let configPath: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--') break;
-    if (!arg.startsWith('--')) continue;
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    let value = eq === -1 ? undefined : arg.slice(eq + 1);
-    const next = argv[i + 1];
-    const hasNextValue = value === undefined && next !== undefined && !next.startsWith('--');
-    if (/token/i.test(name)) {
-      // Skip its value too, so no later step can see it; the value is never echoed.
-      if (hasNextValue) i++;
-      problems.push(
-        `${name}: tokens are not accepted on the command line (visible in ps and shell history); ` +
-          'set PIPEOPS_TOKEN or PIPEOPS_TOKEN_FILE',
-      );
-      continue;
-    }
-    if (!FLAGS.includes(name)) {
-      problems.push(`unknown flag ${name}${suggestion(name, FLAGS)}`);
-      continue;
-    }
-    if (value === undefined) {
-      if (!hasNextValue) {
-        problems.push(`${name}: requires a value`);
-        continue;
-      }
-      value = next;
-      i++;
-    }
-    if (value === undefined) continue;
-    if (name === '--config') configPath = value;
-    else flags.set(name, value);
-  }
-  return { flags, configPath };
+  for (const [name, value] of parsed.values) if (typeof value === 'string' && name !== '--config') flags.set(name, value);
+  const config = parsed.values.get('--config');
+  return { flags, configPath: typeof config === 'string' ? config : undefined, problems: parsed.problems.map(describeRunFlagProblem) };
+}
+
+/** A token-looking flag is refused with the reason, never with its value. */
+export function describeRunFlagProblem(problem: FlagProblem): string {
+  return problem.kind === FlagProblemKind.unknown && /token/i.test(problem.arg)
+    ? `${problem.arg}: tokens are not accepted on the command line (visible in ps and shell history); ` +
+        'set PIPEOPS_TOKEN or PIPEOPS_TOKEN_FILE'
+    : describeFlagProblem(problem, RUN_FLAGS);
 }
 
 interface Source {
@@ -331,31 +323,6 @@ function warnUnknownEnv(env: Readonly<Record<string, string | undefined>>, warni
     if (!name.startsWith('AGENT_') || ENV_NAMES.includes(name)) continue;
     warnings.push(`unknown environment variable ${name}${suggestion(name, ENV_NAMES)}`);
   }
-}
-
-function suggestion(name: string, candidates: readonly string[]): string {
-  const limit = Math.max(2, Math.floor(name.length / 4));
-  let best: string | undefined;
-  let bestDistance = limit + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(name, candidate);
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return best === undefined ? '' : ` (did you mean ${best}?)`;
-}
-
-/** Levenshtein distance, one rolling row. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {

@@ -5,6 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Agent } from '../agent.js';
+import {
+  describeFlagProblem,
+  parseFlags,
+  readCommandLine,
+  reportUsageError,
+  stringFlag,
+  type CommandSpec,
+  type ParsedFlags,
+} from '../command-line.js';
 import { loadConfig } from '../config/load-config.js';
 import { createLogger, type Logger } from '../log.js';
 import { untilSignal } from '../run-command.js';
@@ -14,7 +23,6 @@ import { startSandboxApi, type SandboxApi } from './sandbox-api/sandbox-server.j
 const DEMO_CLUSTER = 'demo';
 const DEFAULT_KUBECONFIG = '.demo/kubeconfig';
 const CLUSTER_WAIT_MS = 30_000;
-const EXIT_USAGE = 2;
 
 export interface DemoOptions {
   readonly kubeconfig: string;
@@ -30,21 +38,44 @@ export interface DemoStack {
   stop(): Promise<void>;
 }
 
-export function parseDemoArgs(argv: readonly string[]): DemoOptions | string {
-  let kubeconfig = DEFAULT_KUBECONFIG;
-  let mode: WireMode | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = inline ?? argv[i + 1];
-    if (flag !== '--kubeconfig' && flag !== '--mode') return `unknown flag "${arg}" (usage: demo [--kubeconfig PATH] [--mode legacy|binary|streaming])`;
-    if (value === undefined || value === '') return `${flag} needs a value`;
-    if (inline === undefined) i++;
-    if (flag === '--kubeconfig') kubeconfig = value;
-    else if (Object.values(WireMode).includes(value as WireMode)) mode = value as WireMode;
-    else return `--mode must be one of legacy, binary, streaming (got "${value}")`;
+/** Set by the demo itself; the agent's other settings come from the environment as for `run`. */
+const SET_BY_DEMO = ['PIPEOPS_API_URL', 'PIPEOPS_TOKEN', 'PIPEOPS_TOKEN_FILE', 'PIPEOPS_CLUSTER_NAME', 'KUBECONFIG', 'AGENT_STATE_BACKEND'];
+
+export const DEMO_COMMAND: CommandSpec = {
+  name: 'demo',
+  summary: 'pipeops-agent demo: the whole local stack on loopback (sandbox Kubernetes API, local control plane, agent). Writes a kubeconfig for kubectl, prints "demo ready: KUBECONFIG=<path>" and runs until SIGINT or SIGTERM.',
+  usage: `pipeops-agent demo [--kubeconfig PATH] [--mode ${Object.values(WireMode).join('|')}]`,
+  flags: [
+    { name: '--kubeconfig', value: 'PATH', description: `Where to write the kubeconfig for kubectl (default ${DEFAULT_KUBECONFIG})` },
+    { name: '--mode', value: 'MODE', description: `Wire mode of the local control plane: ${Object.values(WireMode).join(', ')} (default: the leanest mode the agent advertises)` },
+  ],
+  env: [
+    { name: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent; logs go to stderr', default: 'warn' },
+    { name: 'AGENT_WORKERS', description: 'Actor threads of the agent; 0 runs actors inline', default: 'number of CPUs' },
+    { name: 'AGENT_PORT', description: "Port of the agent's /health, /ready, /version, /metrics", default: '0 (a free port)' },
+  ],
+  notes: [
+    `The agent reads its other settings from the environment as \`pipeops-agent run\` does (see \`pipeops-agent run --help\`), except ${SET_BY_DEMO.join(', ')}, which the demo sets.`,
+  ],
+};
+
+export type ParsedDemoArgs = { readonly ok: true; readonly options: DemoOptions } | { readonly ok: false; readonly message: string };
+
+/** The command's options from parsed flags; the message names the offending flag. */
+export function demoOptions(parsed: ParsedFlags): ParsedDemoArgs {
+  const mode = stringFlag(parsed, '--mode');
+  const knownMode = Object.values(WireMode).find((known) => known === mode);
+  if (mode !== undefined && knownMode === undefined) {
+    return { ok: false, message: `--mode must be one of ${Object.values(WireMode).join(', ')} (got "${mode}")` };
   }
-  return { kubeconfig, mode };
+  return { ok: true, options: { kubeconfig: stringFlag(parsed, '--kubeconfig') ?? DEFAULT_KUBECONFIG, mode: knownMode } };
+}
+
+export function parseDemoArgs(argv: readonly string[]): ParsedDemoArgs {
+  const parsed = parseFlags(DEMO_COMMAND.flags, argv);
+  const [problem] = parsed.problems;
+  if (problem !== undefined) return { ok: false, message: describeFlagProblem(problem, DEMO_COMMAND.flags) };
+  return demoOptions(parsed);
 }
 
 /**
@@ -104,12 +135,14 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
 }
 
 export async function runDemoCommand(argv: readonly string[]): Promise<void> {
-  const parsed = parseDemoArgs(argv);
-  if (typeof parsed === 'string') {
-    process.stderr.write(`demo: ${parsed}\n`);
-    process.exitCode = EXIT_USAGE;
+  const line = readCommandLine(DEMO_COMMAND, argv);
+  if (line === undefined) return;
+  const checked = demoOptions(line);
+  if (!checked.ok) {
+    reportUsageError(DEMO_COMMAND, checked.message);
     return;
   }
+  const parsed = checked.options;
   // Logs go to stderr so stdout carries only what a user or script reads.
   const logger = createLogger({ level: process.env['LOG_LEVEL'] === undefined ? 'warn' : (process.env['LOG_LEVEL'] as 'info'), fd: 2 });
   const stack = await startDemo(parsed, { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' }, logger);

@@ -2,175 +2,29 @@
 // the real kubectl (CLUSTER.md §6, issue 6 acceptance): the first run creates every object of deploy/base
 // plus the token Secret, a second run changes nothing, --dry-run prints and creates nothing, bad input
 // exits 2 naming the variable, the gateway proxy stays off unless asked for, and uninstall removes
-// what install created. PATH has no helm, so the monitoring part prints its commands instead.
+// what install created, including the control-plane access the default install adds. PATH has no helm, so
+// the monitoring part prints its commands instead. The piped form and the rest of issue 13:
+// install-piped.test.ts; the shared set-up: test/helpers/install-cluster.ts.
 
-import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { parseAllDocuments } from 'yaml';
-import { startSandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
-import { KUBECTL, kubectl, type KubectlResult } from '../helpers/kubectl.js';
-
-// dist/test/e2e/ → repo root.
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const INSTALL = join(ROOT, 'scripts', 'install.sh');
-const UNINSTALL = join(ROOT, 'scripts', 'uninstall.sh');
-const TOKEN = 'tok-8c1f2d3e4b5a69788796a5b4c3d2e1f0';
-const CLUSTER_NAME = 'edge-lab-1';
-const INPUTS = { PIPEOPS_TOKEN: TOKEN, PIPEOPS_CLUSTER_NAME: CLUSTER_NAME } as const;
-const SCRIPT_TIMEOUT_MS = 90_000;
-
-interface ScriptResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-interface Cluster {
-  readonly dir: string;
-  readonly kubeconfig: string;
-  run(args: readonly string[], input?: string): Promise<KubectlResult>;
-  script(path: string, args: readonly string[], env?: Readonly<Record<string, string>>): Promise<ScriptResult>;
-}
-
-/** Object identity as kubectl resolves it: `kind/name` plus the namespace. */
-interface ObjectRef {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly name: string;
-  readonly namespace?: string;
-}
-
-function hasHelm(dir: string): boolean {
-  try {
-    accessSync(join(dir, 'helm'), constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The caller's PATH without any directory holding helm, behind a directory holding the test's kubectl. */
-async function pathWithoutHelm(dir: string): Promise<string> {
-  const bin = join(dir, 'bin');
-  await mkdir(bin);
-  await symlink(KUBECTL, join(bin, 'kubectl'));
-  const rest = (process.env['PATH'] ?? '/usr/bin:/bin').split(delimiter).filter((entry) => entry !== '' && !hasHelm(entry));
-  return [bin, ...rest].join(delimiter);
-}
-
-function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<ScriptResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), SCRIPT_TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
-    });
-  });
-}
-
-async function cluster(t: ExecutionContext): Promise<Cluster> {
-  const api = await startSandboxApi({ port: 0 });
-  t.teardown(() => api.close());
-  const dir = await mkdtemp(join(tmpdir(), 'install-script-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const kubeconfig = join(dir, 'kubeconfig');
-  await api.writeKubeconfig(kubeconfig);
-  const path = await pathWithoutHelm(dir);
-  // HOME and TMPDIR in the temp dir: kubectl's discovery cache and the scripts' scratch files stay per test
-  const baseEnv = { PATH: path, HOME: dir, TMPDIR: dir, KUBECONFIG: kubeconfig };
-  return {
-    dir,
-    kubeconfig,
-    run: (args, input) => kubectl(args, { kubeconfig, env: { HOME: dir }, ...(input === undefined ? {} : { input }) }),
-    script: (script, args, env = {}) => runProcess('bash', [script, ...args], { ...baseEnv, ...env }),
-  };
-}
-
-/** `kubectl kustomize deploy/base`, parsed: what install.sh must create, besides the token Secret. */
-async function baseObjects(c: Cluster): Promise<{ yaml: string; refs: ObjectRef[] }> {
-  const rendered = await c.run(['kustomize', join(ROOT, 'deploy', 'base')]);
-  if (rendered.code !== 0) throw new Error(`kubectl kustomize failed: ${rendered.stderr}`);
-  const refs = parseAllDocuments(rendered.stdout).map((doc) => {
-    const object = doc.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
-    return { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace === undefined ? {} : { namespace: object.metadata.namespace }) };
-  });
-  return { yaml: rendered.stdout, refs };
-}
-
-const TOKEN_SECRET: ObjectRef = { apiVersion: 'v1', kind: 'Secret', name: 'pipeops-agent-token', namespace: 'pipeops-system' };
-
-function refArgs(ref: ObjectRef): string[] {
-  const group = ref.apiVersion.includes('/') ? `.${ref.apiVersion.split('/')[0] ?? ''}` : '';
-  return [`${ref.kind.toLowerCase()}${group}/${ref.name}`, ...(ref.namespace === undefined ? [] : ['-n', ref.namespace])];
-}
-
-function keyOf(ref: { readonly kind: string; readonly name: string; readonly namespace?: string | undefined }): string {
-  return `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
-}
-
-/**
- * The live objects among `refs`, by kind/namespace/name, in one `kubectl get -f` (each kubectl start
- * costs a few hundred milliseconds, so per-object gets would dominate the suite).
- */
-async function getObjects(c: Cluster, refs: readonly ObjectRef[]): Promise<Map<string, Record<string, unknown>>> {
-  const file = join(c.dir, `refs-${Math.random().toString(16).slice(2)}.json`);
-  const list = { apiVersion: 'v1', kind: 'List', items: refs.map((ref) => ({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace === undefined ? {} : { namespace: ref.namespace }) } })) };
-  await writeFile(file, JSON.stringify(list));
-  const result = await c.run(['get', '-f', file, '-o', 'json', '--ignore-not-found']);
-  if (result.code !== 0) throw new Error(`kubectl get -f failed: ${result.stderr}`);
-  const found = new Map<string, Record<string, unknown>>();
-  if (result.stdout.trim() === '') return found;
-  const parsed = JSON.parse(result.stdout) as Record<string, unknown>;
-  const items = parsed['kind'] === 'List' ? (parsed['items'] as Record<string, unknown>[]) : [parsed];
-  for (const item of items) {
-    const metadata = item['metadata'] as { name: string; namespace?: string };
-    found.set(keyOf({ kind: String(item['kind']), name: metadata.name, namespace: metadata.namespace }), item);
-  }
-  return found;
-}
-
-async function getObject(c: Cluster, ref: ObjectRef): Promise<Record<string, unknown> | undefined> {
-  return (await getObjects(c, [ref])).get(keyOf(ref));
-}
-
-function resourceVersionOf(object: Record<string, unknown> | undefined): string | undefined {
-  return (object?.['metadata'] as { resourceVersion?: string } | undefined)?.resourceVersion;
-}
-
-async function resourceVersions(c: Cluster, refs: readonly ObjectRef[]): Promise<Record<string, string | undefined>> {
-  const live = await getObjects(c, refs);
-  return Object.fromEntries(refs.map((ref) => [keyOf(ref), resourceVersionOf(live.get(keyOf(ref)))]));
-}
-
-/** The keys of those `refs` that exist. */
-async function present(c: Cluster, refs: readonly ObjectRef[]): Promise<string[]> {
-  const live = await getObjects(c, refs);
-  return refs.map(keyOf).filter((key) => live.has(key));
-}
-
-async function configMapData(c: Cluster, namespace = 'pipeops-system'): Promise<Record<string, string>> {
-  const object = await getObject(c, { apiVersion: 'v1', kind: 'ConfigMap', name: 'pipeops-agent-config', namespace });
-  return (object?.['data'] ?? {}) as Record<string, string>;
-}
-
-/** kubectl apply's `<resource>/<name> <verb>` lines. */
-function applyLines(stdout: string): string[] {
-  return stdout.trim().split('\n').filter((line) => line !== '');
-}
+import {
+  CLUSTER_NAME,
+  CONTROL_PLANE_ACCESS,
+  INPUTS,
+  INSTALL,
+  TOKEN,
+  TOKEN_SECRET,
+  UNINSTALL,
+  applyLines,
+  baseObjects,
+  cluster,
+  configMapData,
+  getObject,
+  keyOf,
+  present,
+  resourceVersions,
+} from '../helpers/install-cluster.js';
 
 test('the first run creates every object of deploy/base and the token Secret holds the token', async (t) => {
   const c = await cluster(t);
@@ -178,8 +32,9 @@ test('the first run creates every object of deploy/base and the token Secret hol
   const result = await c.script(INSTALL, [], INPUTS);
   t.is(result.code, 0, result.stderr);
 
-  t.deepEqual(await present(c, [...refs, TOKEN_SECRET]), [...refs, TOKEN_SECRET].map(keyOf));
-  t.is(applyLines(result.stdout).length, refs.length + 1);
+  const all = [...refs, TOKEN_SECRET, ...CONTROL_PLANE_ACCESS];
+  t.deepEqual(await present(c, all), all.map(keyOf));
+  t.is(applyLines(result.stdout).length, all.length);
   t.true(applyLines(result.stdout).every((line) => line.endsWith(' created')), result.stdout);
 
   const secret = await getObject(c, TOKEN_SECRET);
@@ -208,7 +63,7 @@ test('the first run creates every object of deploy/base and the token Secret hol
 test('a second run changes nothing: no resourceVersion moves and kubectl reports the objects unchanged', async (t) => {
   const c = await cluster(t);
   const { refs } = await baseObjects(c);
-  const all = [...refs, TOKEN_SECRET];
+  const all = [...refs, TOKEN_SECRET, ...CONTROL_PLANE_ACCESS];
   t.is((await c.script(INSTALL, [], INPUTS)).code, 0);
   const before = await resourceVersions(c, all);
 
@@ -239,9 +94,9 @@ test('--dry-run prints the manifests with the token redacted and creates nothing
   const documents = parseAllDocuments(result.stdout).map((doc) => doc.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string> });
   t.deepEqual(
     documents.map((doc) => `${doc.kind}/${doc.metadata.name}`).sort(),
-    [...refs, TOKEN_SECRET].map((ref) => `${ref.kind}/${ref.name}`).sort(),
+    [...refs, TOKEN_SECRET, ...CONTROL_PLANE_ACCESS].map((ref) => `${ref.kind}/${ref.name}`).sort(),
   );
-  t.deepEqual(documents.find((doc) => doc.kind === 'Secret')?.data, { token: '<redacted>' });
+  t.deepEqual(documents.find((doc) => doc.kind === 'Secret' && doc.metadata.name === 'pipeops-agent-token')?.data, { token: '<redacted>' });
   t.is(documents.find((doc) => doc.kind === 'ConfigMap')?.data?.['PIPEOPS_CLUSTER_NAME'], CLUSTER_NAME);
   t.regex(result.stderr, /dry run: nothing was applied/);
 
@@ -326,6 +181,9 @@ test('--namespace moves the agent and its bindings, but the Grafana Secret Role 
     const binding = await getObject(c, ref);
     t.deepEqual(binding?.['subjects'], [{ kind: 'ServiceAccount', name: 'pipeops-agent', namespace: 'agents' }], ref.name);
   }
+  // the control plane's account and its token move along, and its binding follows them
+  t.truthy(await getObject(c, { ...CONTROL_PLANE_ACCESS[1]!, namespace: 'agents' }));
+  t.deepEqual((await getObject(c, CONTROL_PLANE_ACCESS[2]!))?.['subjects'], [{ kind: 'ServiceAccount', name: 'pipeops-control-plane', namespace: 'agents' }]);
 });
 
 test('uninstall removes what install created and the agent state, keeps the namespaces, and can run twice', async (t) => {
@@ -343,13 +201,14 @@ test('uninstall removes what install created and the agent state, keeps the name
   const dryRun = await c.script(UNINSTALL, ['--dry-run']);
   t.is(dryRun.code, 0, dryRun.stderr);
   t.regex(dryRun.stdout, /deployment\.apps "pipeops-agent" deleted \(dry run\)/);
-  t.deepEqual(await present(c, [...refs, TOKEN_SECRET, ...state]), [...refs, TOKEN_SECRET, ...state].map(keyOf));
+  const installed = [...refs, TOKEN_SECRET, ...CONTROL_PLANE_ACCESS, ...state];
+  t.deepEqual(await present(c, installed), installed.map(keyOf));
 
   const result = await c.script(UNINSTALL, []);
   t.is(result.code, 0, result.stderr);
   const namespaces = refs.filter((ref) => ref.kind === 'Namespace');
   t.is(namespaces.length, 2);
-  t.deepEqual(await present(c, [...refs, TOKEN_SECRET, ...state]), namespaces.map(keyOf));
+  t.deepEqual(await present(c, installed), namespaces.map(keyOf));
   t.regex(result.stderr, /kept namespace pipeops-system/);
 
   const again = await c.script(UNINSTALL, []);
@@ -375,7 +234,8 @@ test('bad arguments exit 2; --help exits 0 and names every input', async (t) => 
   }
   const help = await c.script(INSTALL, ['--help']);
   t.is(help.code, 0);
-  for (const name of ['PIPEOPS_TOKEN', 'PIPEOPS_CLUSTER_NAME', 'PIPEOPS_API_URL', 'ENABLE_GATEWAY_PROXY', 'INSTALL_MONITORING', 'AGENT_WORKERS', '--dry-run', '--namespace']) {
+  for (const name of ['PIPEOPS_TOKEN', 'PIPEOPS_CLUSTER_NAME', 'PIPEOPS_API_URL', 'CONTROL_PLANE_ACCESS', 'ENABLE_GATEWAY_PROXY', 'INSTALL_MONITORING', 'DISABLE_MONITORING', 'AGENT_WORKERS', '--dry-run', '--namespace', 'curl -fsSL']) {
     t.true(help.stdout.includes(name), name);
   }
 });
+

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FakeControlPlane, type FakeSocket, type JsonMessage } from '../helpers/fake-control-plane.js';
 import { FakeKubeApi } from '../helpers/fake-kube-api.js';
+import { AGENT_VERSION } from '../../src/version.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const AGENT_TOKEN = 'pipeops-agent-tok-7f3a9c1e5b2d4680';
@@ -128,6 +129,8 @@ function assertCommon(t: ExecutionContext, run: Run): LogLine[] {
   }
   const lines = parseLines(run.stdout);
   t.true(lines.some((line) => line.msg === 'agent stopped'), 'the shutdown is logged');
+  // every line, the worker threads' included, says which agent version wrote it (issue 13)
+  t.deepEqual(lines.filter((line) => line['version'] !== AGENT_VERSION).map((line) => line.msg), []);
   return lines;
 }
 

@@ -237,3 +237,25 @@ test('the control-plane-access component renders on top of the base', async (t) 
     [{ kind: 'ServiceAccount', name: 'pipeops-agent', namespace: 'pipeops-system' }],
   );
 });
+
+const CONTROL_PLANE_ACCESS = ['ServiceAccount/pipeops-control-plane', 'Secret/pipeops-control-plane-token', 'ClusterRoleBinding/pipeops-control-plane'];
+
+function kindNames(objects: readonly Json[]): string[] {
+  return objects.map((object) => `${String(object['kind'])}/${meta(object).name}`);
+}
+
+test('the example overlay gives the control plane its access by default; least-privilege is the same without it', async (t) => {
+  const example = await render(t, join(ROOT, 'deploy', 'overlays', 'example'));
+  const leastPrivilege = await render(t, join(ROOT, 'deploy', 'overlays', 'least-privilege'));
+  for (const name of CONTROL_PLANE_ACCESS) t.true(kindNames(example).includes(name), name);
+  t.like(find(example, 'ClusterRoleBinding', 'pipeops-control-plane'), { roleRef: { name: 'cluster-admin' } });
+  const tokenEnv = (objects: readonly Json[]) =>
+    (at(find(objects, 'Deployment', 'pipeops-agent'), 'spec', 'template', 'spec', 'containers', 0, 'env') as Json[]).find((entry) => entry['name'] === 'PIPEOPS_K8S_SERVICE_TOKEN');
+  t.like(tokenEnv(example) as Json, { valueFrom: { secretKeyRef: { name: 'pipeops-control-plane-token', key: 'token' } } });
+
+  t.deepEqual(kindNames(leastPrivilege).filter((name) => CONTROL_PLANE_ACCESS.includes(name)), []);
+  t.is(tokenEnv(leastPrivilege), undefined);
+  t.deepEqual(kindNames(leastPrivilege).sort(), kindNames(example).filter((name) => !CONTROL_PLANE_ACCESS.includes(name)).sort());
+  // nothing in the least-privilege install is bound to cluster-admin
+  t.false(leastPrivilege.some((object) => (object['roleRef'] as Json | undefined)?.['name'] === 'cluster-admin'));
+});

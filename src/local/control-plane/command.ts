@@ -1,8 +1,17 @@
 // `cli.js control-plane`: runs the local control plane alone until SIGINT/SIGTERM, writing a kubeconfig
-// for one cluster. Owns flag parsing for this command; the agent token is the only env input.
+// for one cluster. Owns this command's flags; the agent token and the log level are its only env inputs.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import {
+  describeFlagProblem,
+  parseFlags,
+  readCommandLine,
+  reportUsageError,
+  stringFlag,
+  type CommandSpec,
+  type ParsedFlags,
+} from '../../command-line.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../log.js';
 import { createLoopbackTls } from '../tls/local-ca.js';
 import { startControlPlane, WireMode, type ControlPlaneOptions } from './control-plane-server.js';
@@ -10,7 +19,6 @@ import { startControlPlane, WireMode, type ControlPlaneOptions } from './control
 export const DEFAULT_KUBECONFIG_PATH = '.demo/kubeconfig';
 export const DEFAULT_CLUSTER_NAME = 'local';
 export const CA_FILE_NAME = 'control-plane-ca.pem';
-const EXIT_USAGE = 2;
 
 export interface ControlPlaneCommandOptions {
   readonly port: number;
@@ -25,48 +33,53 @@ export type ParsedArgs =
   | { readonly ok: true; readonly options: ControlPlaneCommandOptions }
   | { readonly ok: false; readonly message: string };
 
-const USAGE = 'usage: control-plane [--port N] [--kubeconfig PATH] [--mode legacy|binary|streaming] [--cluster NAME] [--tls]';
-const VALUE_FLAGS: ReadonlySet<string> = new Set(['--port', '--kubeconfig', '--mode', '--cluster']);
+const MODES = Object.values(WireMode).join('|');
+
+export const CONTROL_PLANE_COMMAND: CommandSpec = {
+  name: 'control-plane',
+  summary: 'pipeops-agent control-plane: the local control plane alone. Accepts agents on /api/v1/clusters/agent/ws and serves each registered cluster to kubectl; runs until SIGINT or SIGTERM.',
+  usage: `pipeops-agent control-plane [--port N] [--kubeconfig PATH] [--mode ${MODES}] [--cluster NAME] [--tls]`,
+  flags: [
+    { name: '--port', value: 'N', description: 'Port to listen on, 0-65535 (default 0: a free port, printed at start)' },
+    { name: '--kubeconfig', value: 'PATH', description: `Where to write the kubeconfig for kubectl (default ${DEFAULT_KUBECONFIG_PATH})` },
+    { name: '--mode', value: 'MODE', description: `Wire mode: ${Object.values(WireMode).join(', ')} (default: the leanest mode each agent advertises)` },
+    { name: '--cluster', value: 'NAME', description: `Cluster the kubeconfig points at (default ${DEFAULT_CLUSTER_NAME})` },
+    { name: '--tls', description: `Serve https/wss with a fresh local CA, written next to the kubeconfig as ${CA_FILE_NAME}` },
+  ],
+  env: [
+    { name: 'PIPEOPS_TOKEN', description: 'The only agent token accepted (default: any token)' },
+    { name: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent; logs go to stderr', default: 'info' },
+    { name: 'PIPEOPS_LOG_LEVEL', description: 'Alias of LOG_LEVEL' },
+  ],
+};
+
+/** The command's options from parsed flags; the message names the offending flag. */
+export function controlPlaneOptions(parsed: ParsedFlags): ParsedArgs {
+  const port = stringFlag(parsed, '--port') ?? '0';
+  if (!/^\d+$/.test(port) || Number(port) > 65535) return { ok: false, message: `--port must be an integer from 0 to 65535 (got "${port}")` };
+  const mode = stringFlag(parsed, '--mode');
+  const knownMode = Object.values(WireMode).find((known) => known === mode);
+  if (mode !== undefined && knownMode === undefined) {
+    return { ok: false, message: `--mode must be one of ${Object.values(WireMode).join(', ')} (got "${mode}")` };
+  }
+  return {
+    ok: true,
+    options: {
+      port: Number(port),
+      kubeconfig: stringFlag(parsed, '--kubeconfig') ?? DEFAULT_KUBECONFIG_PATH,
+      mode: knownMode,
+      cluster: stringFlag(parsed, '--cluster') ?? DEFAULT_CLUSTER_NAME,
+      isTls: parsed.values.get('--tls') === true,
+    },
+  };
+}
 
 /** Parses the command's flags (`--flag value` or `--flag=value`); the message names the offending flag. */
 export function parseControlPlaneArgs(argv: readonly string[]): ParsedArgs {
-  let port = 0;
-  let kubeconfig = DEFAULT_KUBECONFIG_PATH;
-  let mode: WireMode | undefined;
-  let cluster = DEFAULT_CLUSTER_NAME;
-  let isTls = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const equals = arg.indexOf('=');
-    const flag = arg.startsWith('--') && equals !== -1 ? arg.slice(0, equals) : arg;
-    if (flag === '--tls') {
-      if (equals !== -1) return { ok: false, message: `--tls takes no value (got "${arg}")` };
-      isTls = true;
-      continue;
-    }
-    if (!VALUE_FLAGS.has(flag)) return { ok: false, message: `unknown flag "${arg}"\n${USAGE}` };
-    const value = equals !== -1 ? arg.slice(equals + 1) : argv[++i];
-    if (value === undefined || value === '') return { ok: false, message: `${flag} needs a value` };
-    switch (flag) {
-      case '--port':
-        if (!/^\d+$/.test(value) || Number(value) > 65535) return { ok: false, message: `--port must be an integer from 0 to 65535 (got "${value}")` };
-        port = Number(value);
-        break;
-      case '--kubeconfig':
-        kubeconfig = value;
-        break;
-      case '--mode':
-        if (!Object.values(WireMode).some((known) => known === value)) {
-          return { ok: false, message: `--mode must be one of legacy, binary, streaming (got "${value}")` };
-        }
-        mode = value as WireMode;
-        break;
-      default:
-        cluster = value;
-        break;
-    }
-  }
-  return { ok: true, options: { port, kubeconfig, mode, cluster, isTls } };
+  const parsed = parseFlags(CONTROL_PLANE_COMMAND.flags, argv);
+  const [problem] = parsed.problems;
+  if (problem !== undefined) return { ok: false, message: describeFlagProblem(problem, CONTROL_PLANE_COMMAND.flags) };
+  return controlPlaneOptions(parsed);
 }
 
 function logLevelFromEnv(): LogLevel {
@@ -86,12 +99,13 @@ function waitForStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/** Runs until SIGINT/SIGTERM. Invalid flags print a message on stderr and set exit code 2. */
+/** Runs until SIGINT/SIGTERM. --help, --version and usage errors (exit code 2) as every command. */
 export async function runControlPlaneCommand(argv: readonly string[]): Promise<void> {
-  const parsed = parseControlPlaneArgs(argv);
+  const line = readCommandLine(CONTROL_PLANE_COMMAND, argv);
+  if (line === undefined) return;
+  const parsed = controlPlaneOptions(line);
   if (!parsed.ok) {
-    process.stderr.write(`control-plane: ${parsed.message}\n`);
-    process.exitCode = EXIT_USAGE;
+    reportUsageError(CONTROL_PLANE_COMMAND, parsed.message);
     return;
   }
   const { options } = parsed;

@@ -2,9 +2,17 @@
 // stays up until SIGINT or SIGTERM, then closes every socket.
 
 import { resolve } from 'node:path';
-import { AgentError, ErrorCode } from '../../errors.js';
-import { createLogger } from '../../log.js';
-import { startSandboxApi, type SandboxApi, type SandboxApiOptions } from './sandbox-server.js';
+import {
+  describeFlagProblem,
+  parseFlags,
+  readCommandLine,
+  reportUsageError,
+  stringFlag,
+  type CommandSpec,
+  type ParsedFlags,
+} from '../../command-line.js';
+import { createLogger, LOG_LEVELS } from '../../log.js';
+import { DEFAULT_MINOR_VERSION, startSandboxApi, type SandboxApi, type SandboxApiOptions } from './sandbox-server.js';
 
 export const DEFAULT_SANDBOX_KUBECONFIG = '.demo/sandbox-kubeconfig';
 
@@ -15,44 +23,53 @@ export interface SandboxCommandOptions {
   readonly kubeconfig: string;
 }
 
-function integerFlag(flag: string, value: string): number {
-  if (!/^\d+$/.test(value)) throw new AgentError(ErrorCode.configInvalid, `${flag} must be a non-negative integer (got "${value}")`);
-  return Number(value);
+export const SANDBOX_API_COMMAND: CommandSpec = {
+  name: 'sandbox-api',
+  summary: 'pipeops-agent sandbox-api: the sandbox Kubernetes API alone, an in-memory API server on https://127.0.0.1 for kubectl. Writes its kubeconfig and runs until SIGINT or SIGTERM.',
+  usage: 'pipeops-agent sandbox-api [--port N] [--token TOKEN] [--minor N] [--kubeconfig PATH]',
+  flags: [
+    { name: '--port', value: 'N', description: 'Port to listen on (default 0: a free port, printed at start)' },
+    { name: '--token', value: 'TOKEN', description: 'Bearer token the sandbox accepts (default: a random one, written to the kubeconfig)' },
+    { name: '--minor', value: 'N', description: `Kubernetes minor version it reports, 1.N (default ${DEFAULT_MINOR_VERSION})` },
+    { name: '--kubeconfig', value: 'PATH', description: `Where to write its kubeconfig (default ${DEFAULT_SANDBOX_KUBECONFIG})` },
+  ],
+  env: [{ name: 'LOG_LEVEL', description: 'trace, debug, info, warn, error or silent; logs go to stderr', default: 'info' }],
+};
+
+export type ParsedSandboxArgs =
+  | { readonly ok: true; readonly options: SandboxCommandOptions }
+  | { readonly ok: false; readonly message: string };
+
+function integerFlag(parsed: ParsedFlags, flag: string): number | string | undefined {
+  const value = stringFlag(parsed, flag);
+  if (value === undefined) return undefined;
+  return /^\d+$/.test(value) ? Number(value) : `${flag} must be a non-negative integer (got "${value}")`;
+}
+
+/** The command's options from parsed flags; the message names the offending flag. */
+export function sandboxOptions(parsed: ParsedFlags): ParsedSandboxArgs {
+  const port = integerFlag(parsed, '--port') ?? 0;
+  const minorVersion = integerFlag(parsed, '--minor');
+  for (const value of [port, minorVersion]) if (typeof value === 'string') return { ok: false, message: value };
+  if (Number(port) > 65_535) return { ok: false, message: `--port must be an integer from 0 to 65535 (got "${port}")` };
+  const token = stringFlag(parsed, '--token');
+  return {
+    ok: true,
+    options: {
+      port: Number(port),
+      kubeconfig: stringFlag(parsed, '--kubeconfig') ?? DEFAULT_SANDBOX_KUBECONFIG,
+      ...(token === undefined ? {} : { token }),
+      ...(typeof minorVersion === 'number' ? { minorVersion } : {}),
+    },
+  };
 }
 
 /** Parses `--port N --token T --minor N --kubeconfig PATH` (also `--flag=value`). */
-export function parseSandboxArgs(argv: readonly string[]): SandboxCommandOptions {
-  let port = 0;
-  let token: string | undefined;
-  let minorVersion: number | undefined;
-  let kubeconfig = DEFAULT_SANDBOX_KUBECONFIG;
-  const problems: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
-    if (!['--port', '--token', '--minor', '--kubeconfig'].includes(flag)) {
-      problems.push(`unknown sandbox-api flag "${arg}" (flags: --port, --token, --minor, --kubeconfig)`);
-      continue;
-    }
-    const value = inline ?? argv[i + 1];
-    if (inline === undefined) i += 1;
-    if (value === undefined) {
-      problems.push(`${flag} needs a value`);
-      continue;
-    }
-    try {
-      if (flag === '--port') port = integerFlag(flag, value);
-      else if (flag === '--minor') minorVersion = integerFlag(flag, value);
-      else if (flag === '--token') token = value;
-      else kubeconfig = value;
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
-  }
-  if (problems.length > 0) throw new AgentError(ErrorCode.configInvalid, problems.join('; '));
-  return { port, kubeconfig, ...(token === undefined ? {} : { token }), ...(minorVersion === undefined ? {} : { minorVersion }) };
+export function parseSandboxArgs(argv: readonly string[]): ParsedSandboxArgs {
+  const parsed = parseFlags(SANDBOX_API_COMMAND.flags, argv);
+  const [problem] = parsed.problems;
+  if (problem !== undefined) return { ok: false, message: describeFlagProblem(problem, SANDBOX_API_COMMAND.flags) };
+  return sandboxOptions(parsed);
 }
 
 interface SignalWait {
@@ -79,8 +96,16 @@ function waitForSignal(): SignalWait {
 }
 
 export async function runSandboxApiCommand(argv: readonly string[]): Promise<void> {
-  const options = parseSandboxArgs(argv);
-  const logger = createLogger({ level: 'info', name: 'sandbox-api', fd: 2 });
+  const line = readCommandLine(SANDBOX_API_COMMAND, argv);
+  if (line === undefined) return;
+  const parsed = sandboxOptions(line);
+  if (!parsed.ok) {
+    reportUsageError(SANDBOX_API_COMMAND, parsed.message);
+    return;
+  }
+  const { options } = parsed;
+  const level = LOG_LEVELS.find((known) => known === process.env['LOG_LEVEL']) ?? 'info';
+  const logger = createLogger({ level, name: 'sandbox-api', fd: 2 });
   const apiOptions: SandboxApiOptions = {
     port: options.port,
     logger,

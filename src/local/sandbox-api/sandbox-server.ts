@@ -59,7 +59,7 @@ export interface SandboxApi {
   close(): Promise<void>;
 }
 
-const DEFAULT_MINOR_VERSION = 32;
+export const DEFAULT_MINOR_VERSION = 32;
 const LOOPBACK_HOST = '127.0.0.1';
 
 interface ValidOptions {
