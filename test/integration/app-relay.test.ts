@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startHarness, type Harness } from '../helpers/agent-harness.js';
+import type { WorkerTuning } from '../../src/config/agent-config.js';
 import { eventually } from '../helpers/eventually.js';
 import type { FakeSocket } from '../helpers/fake-control-plane.js';
 
@@ -16,9 +17,22 @@ interface Stack extends Harness {
   readonly upgrades: http.IncomingMessage[];
 }
 
-async function connected(t: ExecutionContext, capacity = 100): Promise<Stack> {
+interface StackOptions {
+  readonly capacity?: number;
+  readonly tuning?: Partial<WorkerTuning>;
+  readonly workers?: number;
+  /** The backend answers pings (as `ws` does by default). */
+  readonly isPongAnswered?: boolean;
+}
+
+async function connected(t: ExecutionContext, options: StackOptions = {}): Promise<Stack> {
   const server = http.createServer();
-  const wss = new WebSocketServer({ server, perMessageDeflate: false, handleProtocols: (protocols) => [...protocols][0] ?? false });
+  const wss = new WebSocketServer({
+    server,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => [...protocols][0] ?? false,
+    autoPong: options.isPongAnswered ?? true,
+  });
   const backends: WebSocket[] = [];
   const upgrades: http.IncomingMessage[] = [];
   wss.on('connection', (ws, request) => {
@@ -32,7 +46,10 @@ async function connected(t: ExecutionContext, capacity = 100): Promise<Stack> {
     server.close();
   });
   const port = (server.address() as AddressInfo).port;
-  const harness = await startHarness(t, { workerTuning: { hostAliases: { 'web.apps.svc.cluster.local': '127.0.0.1' }, relayChannelCapacity: capacity } });
+  const harness = await startHarness(t, {
+    config: { workers: options.workers ?? 0 },
+    workerTuning: { hostAliases: { 'web.apps.svc.cluster.local': '127.0.0.1' }, relayChannelCapacity: options.capacity ?? 100, ...options.tuning },
+  });
   const socket = await harness.plane.nextSocket();
   await socket.acceptRegistration({ cluster_id: 'c-1' });
   await socket.next('heartbeat');
@@ -120,7 +137,7 @@ test('C82: a failed backend dial is proxy_error (buffered) or header + abort (st
 });
 
 test('C85: a full relay queue drops the frame and sends backpressure {request_id, reason: channel_full}', async (t) => {
-  const stack = await connected(t, 2);
+  const stack = await connected(t, { capacity: 2 });
   relayRequest(stack, 'bp', { timeout: 60_000 });
   await stack.socket.next('proxy_response');
   const backend = stack.backends[0]!;
@@ -133,4 +150,37 @@ test('C85: a full relay queue drops the frame and sends backpressure {request_id
   const backpressure = await stack.socket.next('backpressure', 30_000);
   t.is(backpressure.request_id, 'bp');
   t.deepEqual(backpressure.payload, { request_id: 'bp', reason: 'channel_full' });
+});
+
+test('§12.4: while the control plane does not read, the relay stops reading the backend; nothing is lost', async (t) => {
+  const stack = await connected(t, { workers: 1 });
+  relayRequest(stack, 'flow', { timeout: 600_000 });
+  await stack.socket.next('proxy_response');
+  const backend = stack.backends[0]!;
+  const chunk = Buffer.alloc(64 * 1024, 0x62);
+  const total = 48 * 1024 * 1024;
+  let received = 0;
+  stack.socket.socket.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) return;
+    const message = JSON.parse(data.toString('utf8')) as { type: string; payload: { data?: string } };
+    if (message.type === 'proxy_websocket_data') received += Buffer.from(message.payload.data!, 'base64').length - 1;
+  });
+  stack.socket.pause();
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total && backend.bufferedAmount < 1024 * 1024) {
+      backend.send(chunk);
+      sent += chunk.length;
+    }
+    if (sent < total) setTimeout(pump, 20);
+  };
+  pump();
+  // the agent's reads stop: the backend's own send buffer backs up instead of the agent's memory
+  await eventually(() => backend.bufferedAmount >= 1024 * 1024, 'the backend is pushed back', 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  t.true(sent < total, `the backend could not send everything (${sent} of ${total})`);
+  t.true(stack.agent.router.outstandingStreamBytes <= 512 * 1024, `outstanding ${stack.agent.router.outstandingStreamBytes}`);
+  stack.socket.resume();
+  await eventually(() => received === total, 'every byte arrives once the control plane reads again', 120_000);
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
 });
