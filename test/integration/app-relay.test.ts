@@ -184,3 +184,34 @@ test('§12.4: while the control plane does not read, the relay stops reading the
   await eventually(() => received === total, 'every byte arrives once the control plane reads again', 120_000);
   t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
 });
+
+test('§14.5: a backend that stops answering pings is ended with one proxy_websocket_close {stream_id, request_id}', async (t) => {
+  const stack = await connected(t, { tuning: { relayPingIntervalMs: 50, relayPongTimeoutMs: 300 }, isPongAnswered: false });
+  relayRequest(stack, 'silent');
+  await stack.socket.next('proxy_response');
+  let pings = 0;
+  stack.backends[0]!.on('ping', () => pings++);
+  const close = await stack.socket.next('proxy_websocket_close', 15_000);
+  t.is(close.request_id, 'silent');
+  t.deepEqual(close.payload, { stream_id: 'silent', request_id: 'silent' });
+  t.true(pings > 0, 'the backend was pinged');
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 1);
+});
+
+test('§14.5: a backend that answers pings keeps its relay past the pong timeout', async (t) => {
+  const stack = await connected(t, { tuning: { relayPingIntervalMs: 50, relayPongTimeoutMs: 300 } });
+  relayRequest(stack, 'alive');
+  await stack.socket.next('proxy_response');
+  const backend = stack.backends[0]!;
+  let pings = 0;
+  backend.on('ping', () => pings++);
+  // 12 pings span twice the pong timeout
+  await eventually(() => pings >= 12, 'the backend was pinged repeatedly');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+  const received: string[] = [];
+  backend.on('message', (data: Buffer) => received.push(data.toString()));
+  stack.socket.send({ type: 'ws_data', request_id: 'alive', payload: { request_id: 'alive', data: Buffer.from('\x01still here').toString('base64') } });
+  await eventually(() => received.length === 1, 'the relay still relays');
+  t.deepEqual(received, ['still here']);
+});
