@@ -215,3 +215,27 @@ test('§14.5: a backend that answers pings keeps its relay past the pong timeout
   await eventually(() => received.length === 1, 'the relay still relays');
   t.deepEqual(received, ['still here']);
 });
+
+test('C93 §13.6: an oversized CP ping is dropped and counted, a long close reason is cut; the relay and the agent go on', async (t) => {
+  const stack = await connected(t);
+  relayRequest(stack, 'ctl');
+  await stack.socket.next('proxy_response');
+  const backend = stack.backends[0]!;
+  const received: string[] = [];
+  const pings: Buffer[] = [];
+  backend.on('message', (data: Buffer) => received.push(data.toString()));
+  backend.on('ping', (data: Buffer) => pings.push(data));
+  const framed = (type: number, payload: Buffer): string => Buffer.concat([Buffer.from([type]), payload]).toString('base64');
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(9, Buffer.alloc(200, 0x70)) } });
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(9, Buffer.from('ok')) } });
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(1, Buffer.from('after')) } });
+  await eventually(() => received.length === 1 && pings.length === 1, 'the relay goes on');
+  t.deepEqual(pings, [Buffer.from('ok')]);
+  t.deepEqual(received, ['after']);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => backend.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(8, Buffer.concat([Buffer.from([0x0f, 0xa1]), Buffer.alloc(300, 0x72)])) } });
+  t.deepEqual(await closed, { code: 4001, reason: 'r'.repeat(123) });
+  const close = await stack.socket.next('proxy_websocket_close');
+  t.deepEqual(close.payload, { stream_id: 'ctl', request_id: 'ctl' });
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+});
