@@ -402,6 +402,8 @@ export class StreamRouter implements SessionHandlers {
     metrics.inc('actorTasks', { kind: ActorKind.httpRelay, outcome: done.outcome });
     metrics.inc('kubeApiBytes', { direction: 'sent' }, done.upstreamBytesSent);
     metrics.inc('kubeApiBytes', { direction: 'received' }, done.upstreamBytesReceived);
+    // a WebSocket-upgrade proxy_request (§13.8, §14) counts the relay data it could not use (§12.1)
+    metrics.inc('wsDataUnknownStream', {}, done.session?.dropped ?? 0);
     if (done.mode === 'binary') metrics.inc('binaryProtocolRequests', { direction: 'response' });
     const compression = done.compression;
     if (compression === undefined) return;

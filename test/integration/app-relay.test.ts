@@ -238,4 +238,5 @@ test('C93 §13.6: an oversized CP ping is dropped and counted, a long close reas
   const close = await stack.socket.next('proxy_websocket_close');
   t.deepEqual(close.payload, { stream_id: 'ctl', request_id: 'ctl' });
   await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+  t.is(await stack.agent.metrics.value('wsDataUnknownStream'), 1);
 });

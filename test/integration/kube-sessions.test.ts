@@ -355,3 +355,38 @@ for (const workers of [0, 2]) {
     t.is(await stack.agent.metrics.value('workerCrashes'), 0);
   });
 }
+
+for (const via of ['proxy_websocket_start', 'proxy_request']) {
+  test(`C74 §12.1: unframed data plus message_type in transparent mode; what cannot be used is counted (via ${via})`, async (t) => {
+    const stack = await connected(t);
+    if (via === 'proxy_request') {
+      stack.socket.send({
+        type: 'proxy_request',
+        request_id: 'u',
+        payload: { method: 'GET', path: EXEC_PATH, query: 'command=sh&stdin=true', headers: { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' } },
+      });
+    } else {
+      start(stack.socket, 'u');
+    }
+    const session = await nextSession(stack.api, 0);
+    t.is(session.protocol, 'v5.channel.k8s.io');
+    const send = (data: string, messageType?: unknown): void =>
+      stack.socket.send({ type: 'ws_data', request_id: 'u', payload: { stream_id: 'u', data, ...(messageType === undefined ? {} : { message_type: messageType }) } });
+    send(Buffer.from('hi').toString('base64'), 1); // unframed text
+    send('!!!not base64', 2); // undecodable: dropped
+    send(Buffer.from([0x00, 0x41]).toString('base64')); // unframed without message_type: dropped
+    send(Buffer.from([0x00, 0x42]).toString('base64'), 7); // invalid message_type: dropped
+    send(Buffer.from([0x00, 0x43]).toString('base64'), 2); // unframed binary, stdin channel byte kept
+    send(frame(1, 'x'), 2); // a valid leading type byte is read as framed
+    await eventually(() => session.received.length === 3, 'three frames reached the API server');
+    t.deepEqual(session.received, [
+      { data: Buffer.from('hi'), isBinary: false },
+      { data: Buffer.from([0x00, 0x43]), isBinary: true },
+      { data: Buffer.from('x'), isBinary: false },
+    ]);
+    stack.socket.send({ type: 'ws_close', request_id: 'u', payload: { stream_id: 'u' } });
+    await stack.socket.next('proxy_websocket_close');
+    await settled(t, stack);
+    t.is(await stack.agent.metrics.value('wsDataUnknownStream'), 3);
+  });
+}
