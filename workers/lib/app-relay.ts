@@ -71,11 +71,16 @@ function backendHeaders(headers: HeaderMap): { headers: Record<string, string | 
 
 /** Bytes an application relay hands to a slow backend before frames wait in its FIFO. */
 const APP_WRITE_WINDOW_BYTES = 256 * 1024;
+/**
+ * §14.4 bounds the FIFO by frames; this byte bound, the inbound message cap (§18), keeps 100 queued
+ * frames from holding gigabytes while still admitting any single frame the socket accepted.
+ */
+const APP_QUEUE_BYTES = 64 * 1024 * 1024;
 
 function appRelayKind(requestId: string, capacity: number): RelayKind {
   return {
     queueFrames: capacity,
-    queueBytes: Number.MAX_SAFE_INTEGER, // §14.4 bounds the FIFO by frames; the 64 MiB inbound cap bounds each
+    queueBytes: APP_QUEUE_BYTES,
     writeWindowBytes: APP_WRITE_WINDOW_BYTES,
     overflow: 'backpressure',
     echoesControlPlaneClose: false,
@@ -128,11 +133,12 @@ export class AppRelay {
       });
     } catch (error) {
       if (this.#relay.isEnded) return this.#relay.finished;
+      this.#relay.end({ shouldReport: false, outcome: 'upstream_error' }); // the caller answers the HTTP side (§14.3)
       const status = error instanceof DialError && error.status !== undefined ? error.status : 502;
       throw new AppRelayFailure(`failed to connect to service WebSocket: ${error instanceof Error ? error.message : String(error)}`, status);
     }
     if (this.#relay.isEnded) {
-      dialed.socket.close(1000);
+      this.#relay.attach(dialed.socket); // ended while dialling: attach only closes the socket
       return this.#relay.finished;
     }
     const responseHeaders: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };

@@ -32,7 +32,7 @@ export interface RelayFrame {
   readonly payload: Uint8Array;
 }
 
-export type RelayOutcome = 'ok' | 'upstream_error' | 'canceled';
+export type RelayOutcome = 'ok' | 'upstream_error' | 'canceled' | 'timeout';
 
 export interface RelayStats {
   /** Frames and payload bytes written to the upstream. */
@@ -105,6 +105,8 @@ export class WsRelay {
   #deadlineTimer: NodeJS.Timeout | undefined;
   #keepaliveTimer: NodeJS.Timeout | undefined;
   #lastPongMs = 0;
+  /** Reading from the upstream is paused for lack of credit: its pongs cannot be read either. */
+  #isPaused = false;
   #finish!: () => void;
   /** Resolves with the outcome once the relay has ended. */
   readonly finished: Promise<RelayOutcome>;
@@ -170,6 +172,7 @@ export class WsRelay {
   /** Connects the dialled upstream: queued frames are written in order, then the relay runs. */
   attach(socket: WebSocket, options: AttachOptions = {}): void {
     if (this.#isEnded) {
+      socket.on('error', () => undefined); // an ended relay only closes the late socket
       socket.close(1000);
       return;
     }
@@ -268,15 +271,19 @@ export class WsRelay {
     this.#credit.take(sent);
     if (this.#credit.isExhausted) {
       // The control plane's socket is behind: stop reading the upstream until it has caught up (§12.4).
+      this.#isPaused = true;
       this.#socket?.pause();
-      this.#credit.whenAvailable(() => this.#socket?.resume());
+      this.#credit.whenAvailable(() => {
+        this.#isPaused = false;
+        this.#socket?.resume();
+      });
     }
   }
 
   #armDeadline(deadlineMs: number): void {
     const remaining = deadlineMs - Date.now();
     if (remaining <= 0) {
-      this.end({ shouldReport: true, outcome: 'upstream_error' });
+      this.end({ shouldReport: true, outcome: 'timeout' });
       return;
     }
     this.#deadlineTimer = setTimeout(() => this.#armDeadline(deadlineMs), Math.min(remaining, MAX_TIMER_MS));
@@ -286,6 +293,11 @@ export class WsRelay {
     this.#lastPongMs = Date.now();
     socket.on('pong', () => (this.#lastPongMs = Date.now()));
     this.#keepaliveTimer = setInterval(() => {
+      if (this.#isPaused) {
+        // a pong may be waiting unread behind the pause; TCP keepalive still notices a vanished peer
+        this.#lastPongMs = Date.now();
+        return;
+      }
       if (Date.now() - this.#lastPongMs >= timeoutMs) {
         this.end({ shouldReport: true, outcome: 'upstream_error' });
         return;
