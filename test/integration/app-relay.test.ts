@@ -158,7 +158,8 @@ test.serial('C85: a full relay queue drops the frame and sends backpressure {req
 });
 
 test.serial('§12.4: while the control plane does not read, the relay stops reading the backend; nothing is lost', async (t) => {
-  const stack = await connected(t, { workers: 1 });
+  // a fast keepalive: the paused relay cannot read its backend's pongs and must not be ended for that
+  const stack = await connected(t, { workers: 1, tuning: { relayPingIntervalMs: 50, relayPongTimeoutMs: 1_000 } });
   relayRequest(stack, 'flow', { timeout: 600_000 });
   await stack.socket.next('proxy_response');
   const backend = stack.backends[0]!;

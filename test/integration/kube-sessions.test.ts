@@ -348,6 +348,7 @@ for (const workers of [0, 2]) {
     stack.socket.send({ type: 'ws_data', request_id: 'k1', payload: { stream_id: 'k1', data: frame(2, Buffer.from([0, 0x42])) } });
     await eventually(() => sessions[0]!.received.length === 2, 'k1 relays after the others closed');
     stack.socket.send({ type: 'ws_close', request_id: 'k1', payload: { stream_id: 'k1' } });
+    await stack.socket.next('proxy_websocket_close', 15_000, (m) => m.request_id === 'k1');
     await settled(t, stack);
     t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 3);
     t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_error').length, 0);
