@@ -21,13 +21,11 @@ import { RelayFailure, asRelayFailure, failureLabel, startExchange, type Exchang
 import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
 import { CreditWindow } from './lib/credit-window.js';
 import { gzipEngine } from './lib/gzip-engine.js';
-import { KubeSession } from './lib/kube-session.js';
-import { AppRelay, AppRelayFailure } from './lib/app-relay.js';
 import { aliasLookup } from './lib/host-aliases.js';
 import { ErrorCode } from '../src/errors.js';
-import { DEFAULT_RELAY_DEADLINE_MS, MAX_BINARY_ID_BYTES } from '../src/protocol/constants.js';
-import { isValidSessionPath } from '../src/protocol/kube-session-rules.js';
+import { MAX_BINARY_ID_BYTES } from '../src/protocol/constants.js';
 import { setLongTimeout } from '../src/protocol/long-timeout.js';
+import { runWebSocketUpgrade, type UpgradeResult } from './lib/websocket-upgrade.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
@@ -49,10 +47,8 @@ class Relay {
   #binaryWait: BinaryBodyWait | undefined;
   #streamedBody: StreamedBody | undefined;
   #credit: CreditWindow;
-  /** Set when the request turned out to be a kubectl WebSocket session (§13.8). */
-  #session: KubeSession | undefined;
-  /** Set when the request is an application WebSocket relay (§14). */
-  #appRelay: AppRelay | undefined;
+  /** Set when the request was a WebSocket upgrade (§13.8, §14), run by the relay core. */
+  #upgrade: UpgradeResult | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #exchange: Exchange | undefined;
   readonly #bytes: UpstreamBytes = { sent: 0, received: 0 };
@@ -64,18 +60,10 @@ class Relay {
     this.#port = new RouterPort(task.port, task.requestId);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
-      onFrame: this.#contained((data) => {
-        if (this.#appRelay !== undefined) this.#appRelay.onFrame(data);
-        else if (this.#session !== undefined) this.#session.onFrame(data);
-        else this.#streamedBody?.accept(data);
-      }),
+      onFrame: this.#contained((data) => this.#streamedBody?.accept(data)),
       onBody: this.#contained((data) => this.#binaryWait?.deliver(data)),
-      onCredit: this.#contained((bytes) => (this.#session === undefined ? this.#credit.grant(bytes) : this.#session.onCredit(bytes))),
-      onCancel: this.#contained((reason) => {
-        if (this.#appRelay !== undefined) this.#appRelay.cancel();
-        else if (this.#session !== undefined) this.#session.cancel(reason);
-        else this.#cancel(reason);
-      }),
+      onCredit: this.#contained((bytes) => this.#credit.grant(bytes)),
+      onCancel: this.#contained((reason) => this.#cancel(reason)),
     });
   }
 
@@ -99,6 +87,7 @@ class Relay {
     let failure: RelayFailure | undefined;
     try {
       await this.#relay();
+      if (this.#upgrade !== undefined) outcome = this.#upgrade.outcome;
     } catch (error) {
       failure = this.#report(error);
       outcome = failure.outcome;
@@ -109,7 +98,9 @@ class Relay {
       this.#streamedBody?.stop();
       if (this.#streamedBody !== undefined) this.#bytes.sent = this.#streamedBody.writtenBytes;
       const durationMs = Date.now() - this.#startedMs;
-      this.#port.done(outcome, this.#mode, durationMs, this.#bytes, this.#compression);
+      const stats = this.#upgrade?.stats;
+      const session = stats === undefined ? undefined : { framesIn: stats.framesIn, framesOut: stats.framesOut, dropped: stats.dropped };
+      this.#port.done(outcome, this.#mode, durationMs, this.#bytes, this.#compression, session);
       this.#port.close();
     }
     this.#context.logger.debug({ requestId: this.#task.requestId, outcome, code: failure?.code, mode: this.#mode }, 'request finished');
@@ -129,12 +120,8 @@ class Relay {
     }
     this.#isStreaming = request.supportsResponseStreaming;
     if (request.isWebSocket) {
-      const isKubePath = request.path.startsWith('/api/') || request.path.startsWith('/apis/');
-      if (isKubePath && request.service === undefined) {
-        await this.#runKubeSession(request);
-        return;
-      }
-      await this.#runAppRelay(request);
+      // The relay takes over the port's listener before its first await (frames, credit, cancel).
+      this.#upgrade = await runWebSocketUpgrade(this.#task.requestId, request, this.#port, this.#context, this.#startedMs);
       return;
     }
     const deadlineFailure = new RelayFailure('timeout', 'context deadline exceeded');
@@ -159,64 +146,6 @@ class Relay {
     const response = await this.#untilAborted(exchange.response);
     if (this.#isStreaming) await this.#streamResponse(response, isKube);
     else await this.#bufferResponse(response, isKube);
-  }
-
-  /**
-   * §13.8: a WebSocket upgrade for a Kubernetes path becomes a kubectl session with stream id = request id.
-   * The HTTP side completes at once (200, for compatibility), then the session dials and relays.
-   */
-  async #runKubeSession(request: ProxyRequest): Promise<void> {
-    if (!isValidSessionPath(request.path)) throw new RelayFailure('invalid', 'invalid path: must be a Kubernetes API path');
-    clearTimeout(this.#deadlineTimer); // sessions have no timeout of their own (§13.7)
-    const kube = this.#context.kubeUpstream();
-    if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized');
-    if (this.#isStreaming) this.#port.sendJson(OutboundType.proxyResponseEnd, {});
-    else this.#port.sendJson(OutboundType.proxyResponse, { status: 200, headers: null });
-    this.#mode = 'none';
-    const session = new KubeSession(
-      { streamId: this.#task.requestId, path: request.path, query: request.query, protocol: request.protocol, headers: request.headers },
-      this.#port,
-      kube,
-      this.#context.config.tuning.streamCreditBytes,
-    );
-    this.#session = session;
-    await session.run();
-  }
-
-  /** §14: dial the in-cluster service, answer 101, relay until either side ends (24 h default deadline). */
-  async #runAppRelay(request: ProxyRequest): Promise<void> {
-    const service = request.service;
-    if (service === undefined) throw new RelayFailure('upstream_error', 'missing service routing information for WebSocket');
-    const invalid = serviceCallError(service, request.path, request.query);
-    if (invalid !== undefined) throw new RelayFailure('invalid', invalid);
-    const { tuning } = this.#context.config;
-    const deadlineMs = request.hasExplicitDeadline ? request.deadlineMs : this.#startedMs + DEFAULT_RELAY_DEADLINE_MS;
-    const relay = new AppRelay(
-      {
-        requestId: this.#task.requestId,
-        origin: serviceOrigin(service, detectClusterDomain()),
-        target: request.path + (request.query === '' ? '' : `?${request.query}`),
-        headers: request.headers,
-        isStreaming: this.#isStreaming,
-        deadlineMs,
-        capacity: tuning.relayChannelCapacity,
-        lookup: aliasLookup(tuning.hostAliases),
-      },
-      this.#port,
-    );
-    this.#appRelay = relay;
-    this.#mode = 'none';
-    try {
-      await relay.run();
-    } catch (error) {
-      if (!(error instanceof AppRelayFailure)) throw error;
-      if (this.#isStreaming) {
-        this.#port.sendJson(OutboundType.proxyResponseHeader, { status: error.status, headers: null });
-        this.#port.sendJson(OutboundType.proxyResponseAbort, { error: error.message });
-      } else {
-        this.#port.sendJson(OutboundType.proxyError, { error: error.message });
-      }
-    }
   }
 
   #chooseUpstream(request: ProxyRequest): Upstream {

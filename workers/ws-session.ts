@@ -1,34 +1,34 @@
-// The WebSocket session actor: one kubectl exec/attach/cp/port-forward stream (PROTOCOL.md §13). It runs
-// in the session pool, apart from the HTTP relays, so long sessions never starve short requests.
+// The long lane's actor (router/admission.ts): long-lived streams, apart from the HTTP relays so that they
+// never starve short requests. Two task kinds arrive here:
+//   ws-session   one kubectl exec/attach/cp/port-forward stream started by proxy_websocket_start (§13)
+//   http-relay   a long-lived proxy_request: a WebSocket upgrade (§13.8, §14), a watch or `logs -f`; it runs
+//                the HTTP relay's code, which hands upgrades to the shared relay core and serves the rest as HTTP.
 
-import type { ActorTask } from '../src/messages/actor-messages.js';
+import type { ActorTask, WsSessionTask } from '../src/messages/actor-messages.js';
 import { parseEnvelope } from '../src/protocol/envelope.js';
 import { readHeaderMap } from '../src/protocol/headers.js';
 import { OutboundType } from '../src/protocol/message-types.js';
 import { ActorContext, workerActorContext } from './lib/actor-context.js';
 import { KubeSession } from './lib/kube-session.js';
 import { RouterPort } from './lib/router-port.js';
-
+import type { RelayOutcome } from './lib/ws-relay.js';
 import httpRelay from './http-relay.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
-/**
- * The long lane's entry: kubectl sessions started by `proxy_websocket_start`, and `proxy_request`s that live
- * long (WebSocket upgrades, watches, `logs -f`), which run the HTTP relay actor here, apart from short requests.
- */
 export default async function wsSession(task: ActorTask, context: ActorContext = workerActorContext()): Promise<void> {
-  if (task.kind === 'http-relay') {
-    await httpRelay(task, context);
-    return;
-  }
+  if (task.kind === 'http-relay') await httpRelay(task, context);
+  else await runSession(task, context);
+}
+
+async function runSession(task: WsSessionTask, context: ActorContext): Promise<void> {
   const startedMs = Date.now();
   const port = new RouterPort(task.port, task.streamId);
   const envelope = parseEnvelope(task.frame);
   const payload = envelope?.payload ?? {};
   const text = (key: string): string => (typeof payload[key] === 'string' ? (payload[key] as string) : '');
   const kube = context.kubeUpstream();
-  let outcome: 'ok' | 'upstream_error' | 'canceled' = 'upstream_error';
+  let outcome: RelayOutcome = 'upstream_error';
   let session: KubeSession | undefined;
   try {
     if (kube instanceof Error) {
@@ -44,13 +44,7 @@ export default async function wsSession(task: ActorTask, context: ActorContext =
       kube,
       context.config.tuning.streamCreditBytes,
     );
-    const active = session;
-    port.listen({
-      onFrame: (data) => active.onFrame(data),
-      onBody: () => undefined,
-      onCredit: (bytes) => active.onCredit(bytes),
-      onCancel: (reason) => active.cancel(reason),
-    });
+    port.listen(session.listener());
     context.logger.debug({ streamId: task.streamId }, 'session starting');
     outcome = await session.run();
   } finally {

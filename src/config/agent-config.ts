@@ -123,6 +123,9 @@ export interface WorkerTuning {
   readonly hostAliases: Readonly<Record<string, string>>;
   /** Frames an application relay queues towards its backend before it drops one with `backpressure` (§14.4). */
   readonly relayChannelCapacity: number;
+  /** §14.5 backend keepalive of an application relay: ping interval, and the silence after which it ends. */
+  readonly relayPingIntervalMs: number;
+  readonly relayPongTimeoutMs: number;
   /** How often actors look at a mounted cluster CA file for rotation (a stat per request would be waste). */
   readonly caCheckIntervalMs: number;
 }
@@ -136,6 +139,8 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
   isBinaryResponseEnabled: true,
   hostAliases: {},
   relayChannelCapacity: 100,
+  relayPingIntervalMs: 30_000,
+  relayPongTimeoutMs: 90_000,
   caCheckIntervalMs: 10_000,
 });
 

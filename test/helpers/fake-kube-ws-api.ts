@@ -43,13 +43,18 @@ export class FakeKubeWsApi {
   /** Answers plain HTTP requests instead of the built-in lists, when set. */
   httpHandler: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined;
   readonly kubeconfigPath: string;
+  /** `https://127.0.0.1:<port>` and the CA that signed its certificate, for tests that build a KubeTarget. */
+  readonly server: string;
+  readonly caPem: string;
   readonly #server: https.Server;
   readonly #wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   readonly #chosen = new WeakMap<http.IncomingMessage, string>();
 
-  private constructor(server: https.Server, kubeconfigPath: string) {
+  private constructor(server: https.Server, kubeconfigPath: string, caPem: string) {
     this.#server = server;
     this.kubeconfigPath = kubeconfigPath;
+    this.server = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.caPem = caPem;
     this.#wss.on('headers', (headers: string[], request: http.IncomingMessage) => {
       const chosen = this.#chosen.get(request);
       if (chosen !== undefined && chosen !== '') headers.push(`Sec-WebSocket-Protocol: ${chosen}`);
@@ -83,7 +88,7 @@ export class FakeKubeWsApi {
       kubeconfigPath,
       `apiVersion: v1\nkind: Config\nclusters:\n- name: f\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority-data: ${Buffer.from(tls.caPem).toString('base64')}\nusers:\n- name: f\n  user:\n    token: agent-sa-token\ncontexts:\n- name: f\n  context: {cluster: f, user: f}\ncurrent-context: f\n`,
     );
-    api = new FakeKubeWsApi(server, kubeconfigPath);
+    api = new FakeKubeWsApi(server, kubeconfigPath, tls.caPem);
     return api;
   }
 

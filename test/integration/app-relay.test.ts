@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { startHarness, type Harness } from '../helpers/agent-harness.js';
+import type { WorkerTuning } from '../../src/config/agent-config.js';
 import { eventually } from '../helpers/eventually.js';
 import type { FakeSocket } from '../helpers/fake-control-plane.js';
 
@@ -13,16 +14,34 @@ interface Stack extends Harness {
   readonly socket: FakeSocket;
   readonly port: number;
   readonly backends: WebSocket[];
+  /** Pings each backend received, counted from its connection on. */
+  readonly pings: number[];
   readonly upgrades: http.IncomingMessage[];
 }
 
-async function connected(t: ExecutionContext, capacity = 100): Promise<Stack> {
+interface StackOptions {
+  readonly capacity?: number;
+  readonly tuning?: Partial<WorkerTuning>;
+  readonly workers?: number;
+  /** The backend answers pings (as `ws` does by default). */
+  readonly isPongAnswered?: boolean;
+}
+
+async function connected(t: ExecutionContext, options: StackOptions = {}): Promise<Stack> {
   const server = http.createServer();
-  const wss = new WebSocketServer({ server, perMessageDeflate: false, handleProtocols: (protocols) => [...protocols][0] ?? false });
+  const wss = new WebSocketServer({
+    server,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => [...protocols][0] ?? false,
+    autoPong: options.isPongAnswered ?? true,
+  });
   const backends: WebSocket[] = [];
+  const pings: number[] = [];
   const upgrades: http.IncomingMessage[] = [];
   wss.on('connection', (ws, request) => {
-    backends.push(ws);
+    const index = backends.push(ws) - 1;
+    pings[index] = 0;
+    ws.on('ping', () => pings[index]!++);
     upgrades.push(request);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -32,11 +51,14 @@ async function connected(t: ExecutionContext, capacity = 100): Promise<Stack> {
     server.close();
   });
   const port = (server.address() as AddressInfo).port;
-  const harness = await startHarness(t, { workerTuning: { hostAliases: { 'web.apps.svc.cluster.local': '127.0.0.1' }, relayChannelCapacity: capacity } });
+  const harness = await startHarness(t, {
+    config: { workers: options.workers ?? 0 },
+    workerTuning: { hostAliases: { 'web.apps.svc.cluster.local': '127.0.0.1' }, relayChannelCapacity: options.capacity ?? 100, ...options.tuning },
+  });
   const socket = await harness.plane.nextSocket();
   await socket.acceptRegistration({ cluster_id: 'c-1' });
   await socket.next('heartbeat');
-  return { ...harness, socket, port, backends, upgrades };
+  return { ...harness, socket, port, backends, pings, upgrades };
 }
 
 function relayRequest(stack: Stack, id: string, extra: Record<string, unknown> = {}): void {
@@ -119,8 +141,8 @@ test('C82: a failed backend dial is proxy_error (buffered) or header + abort (st
   t.deepEqual(missing.payload, { error: 'missing service routing information for WebSocket' });
 });
 
-test('C85: a full relay queue drops the frame and sends backpressure {request_id, reason: channel_full}', async (t) => {
-  const stack = await connected(t, 2);
+test.serial('C85: a full relay queue drops the frame and sends backpressure {request_id, reason: channel_full}', async (t) => {
+  const stack = await connected(t, { capacity: 2 });
   relayRequest(stack, 'bp', { timeout: 60_000 });
   await stack.socket.next('proxy_response');
   const backend = stack.backends[0]!;
@@ -133,4 +155,90 @@ test('C85: a full relay queue drops the frame and sends backpressure {request_id
   const backpressure = await stack.socket.next('backpressure', 30_000);
   t.is(backpressure.request_id, 'bp');
   t.deepEqual(backpressure.payload, { request_id: 'bp', reason: 'channel_full' });
+});
+
+test.serial('§12.4: while the control plane does not read, the relay stops reading the backend; nothing is lost', async (t) => {
+  // a fast keepalive: the paused relay cannot read its backend's pongs and must not be ended for that
+  const stack = await connected(t, { workers: 1, tuning: { relayPingIntervalMs: 50, relayPongTimeoutMs: 1_000 } });
+  relayRequest(stack, 'flow', { timeout: 600_000 });
+  await stack.socket.next('proxy_response');
+  const backend = stack.backends[0]!;
+  const chunk = Buffer.alloc(64 * 1024, 0x62);
+  const total = 48 * 1024 * 1024;
+  let received = 0;
+  stack.socket.socket.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) return;
+    const message = JSON.parse(data.toString('utf8')) as { type: string; payload: { data?: string } };
+    if (message.type === 'proxy_websocket_data') received += Buffer.from(message.payload.data!, 'base64').length - 1;
+  });
+  stack.socket.pause();
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total && backend.bufferedAmount < 1024 * 1024) {
+      backend.send(chunk);
+      sent += chunk.length;
+    }
+    if (sent < total) setTimeout(pump, 20);
+  };
+  pump();
+  // the agent's reads stop: the backend's own send buffer backs up instead of the agent's memory
+  await eventually(() => backend.bufferedAmount >= 1024 * 1024, 'the backend is pushed back', 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  t.true(sent < total, `the backend could not send everything (${sent} of ${total})`);
+  t.true(stack.agent.router.outstandingStreamBytes <= 512 * 1024, `outstanding ${stack.agent.router.outstandingStreamBytes}`);
+  stack.socket.resume();
+  await eventually(() => received === total, 'every byte arrives once the control plane reads again', 120_000);
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+});
+
+test('§14.5: a backend that stops answering pings is ended with one proxy_websocket_close {stream_id, request_id}', async (t) => {
+  const stack = await connected(t, { tuning: { relayPingIntervalMs: 50, relayPongTimeoutMs: 300 }, isPongAnswered: false });
+  relayRequest(stack, 'silent');
+  await stack.socket.next('proxy_response');
+  const close = await stack.socket.next('proxy_websocket_close', 15_000);
+  t.is(close.request_id, 'silent');
+  t.deepEqual(close.payload, { stream_id: 'silent', request_id: 'silent' });
+  t.true(stack.pings[0]! > 0, 'the backend was pinged');
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 1);
+});
+
+test('§14.5: a backend that answers pings keeps its relay past the pong timeout', async (t) => {
+  const stack = await connected(t, { tuning: { relayPingIntervalMs: 50, relayPongTimeoutMs: 1_500 } });
+  relayRequest(stack, 'alive');
+  await stack.socket.next('proxy_response');
+  const backend = stack.backends[0]!;
+  // 60 pings span twice the pong timeout
+  await eventually(() => stack.pings[0]! >= 60, 'the backend was pinged repeatedly', 30_000);
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+  const received: string[] = [];
+  backend.on('message', (data: Buffer) => received.push(data.toString()));
+  stack.socket.send({ type: 'ws_data', request_id: 'alive', payload: { request_id: 'alive', data: Buffer.from('\x01still here').toString('base64') } });
+  await eventually(() => received.length === 1, 'the relay still relays');
+  t.deepEqual(received, ['still here']);
+});
+
+test('C93 §13.6: an oversized CP ping is dropped and counted, a long close reason is cut; the relay and the agent go on', async (t) => {
+  const stack = await connected(t);
+  relayRequest(stack, 'ctl');
+  await stack.socket.next('proxy_response');
+  const backend = stack.backends[0]!;
+  const received: string[] = [];
+  const pings: Buffer[] = [];
+  backend.on('message', (data: Buffer) => received.push(data.toString()));
+  backend.on('ping', (data: Buffer) => pings.push(data));
+  const framed = (type: number, payload: Buffer): string => Buffer.concat([Buffer.from([type]), payload]).toString('base64');
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(9, Buffer.alloc(200, 0x70)) } });
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(9, Buffer.from('ok')) } });
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(1, Buffer.from('after')) } });
+  await eventually(() => received.length === 1 && pings.length === 1, 'the relay goes on');
+  t.deepEqual(pings, [Buffer.from('ok')]);
+  t.deepEqual(received, ['after']);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => backend.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  stack.socket.send({ type: 'ws_data', request_id: 'ctl', payload: { request_id: 'ctl', data: framed(8, Buffer.concat([Buffer.from([0x0f, 0xa1]), Buffer.alloc(300, 0x72)])) } });
+  t.deepEqual(await closed, { code: 4001, reason: 'r'.repeat(123) });
+  const close = await stack.socket.next('proxy_websocket_close');
+  t.deepEqual(close.payload, { stream_id: 'ctl', request_id: 'ctl' });
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+  t.is(await stack.agent.metrics.value('wsDataUnknownStream'), 1);
 });

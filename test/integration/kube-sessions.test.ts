@@ -319,3 +319,75 @@ test('session flow control: while the control plane does not read, the agent sto
   await eventually(() => received === total, 'every byte arrives once the control plane reads again', 120_000);
   t.pass();
 });
+
+for (const workers of [0, 2]) {
+  test(`C93 §13.6: oversized CP control frames are dropped or cut; the other sessions go on relaying (workers=${workers})`, async (t) => {
+    const stack = await connected(t, workers);
+    const ids = ['k1', 'k2', 'k3'];
+    const sessions: FakeWsSession[] = [];
+    for (const [index, id] of ids.entries()) {
+      start(stack.socket, id);
+      sessions.push(await nextSession(stack.api, index));
+    }
+    const pings: Buffer[] = [];
+    sessions[0]!.socket.on('ping', (data: Buffer) => pings.push(data));
+    // a 200-byte ping cannot be a WebSocket control frame: dropped and counted, the session lives on
+    stack.socket.send({ type: 'ws_data', request_id: 'k1', payload: { stream_id: 'k1', data: frame(9, Buffer.alloc(200, 0x70)) } });
+    stack.socket.send({ type: 'ws_data', request_id: 'k1', payload: { stream_id: 'k1', data: frame(9, Buffer.from('small')) } });
+    for (const id of ids) stack.socket.send({ type: 'ws_data', request_id: id, payload: { stream_id: id, data: frame(2, Buffer.from([0, 0x41])) } });
+    await eventually(() => sessions.every((session) => session.received.length === 1), 'every session still relays');
+    await eventually(() => pings.length === 1, 'the small ping reached the API server');
+    t.deepEqual(pings, [Buffer.from('small')]);
+    // a close with a 200-byte reason keeps its code, its reason cut to 123 bytes; a 1-byte close is 1000
+    const longClose = Buffer.concat([Buffer.from([0x0f, 0xa0]), Buffer.alloc(200, 0x72)]);
+    stack.socket.send({ type: 'ws_data', request_id: 'k2', payload: { stream_id: 'k2', data: frame(8, longClose) } });
+    stack.socket.send({ type: 'ws_data', request_id: 'k3', payload: { stream_id: 'k3', data: frame(8, Buffer.from([0x03])) } });
+    t.deepEqual(await sessions[1]!.closed, { code: 4000, reason: 'r'.repeat(123) });
+    t.deepEqual(await sessions[2]!.closed, { code: 1000, reason: '' });
+    await eventually(() => stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length === 2, 'k2 and k3 reported closed');
+    stack.socket.send({ type: 'ws_data', request_id: 'k1', payload: { stream_id: 'k1', data: frame(2, Buffer.from([0, 0x42])) } });
+    await eventually(() => sessions[0]!.received.length === 2, 'k1 relays after the others closed');
+    stack.socket.send({ type: 'ws_close', request_id: 'k1', payload: { stream_id: 'k1' } });
+    await stack.socket.next('proxy_websocket_close', 15_000, (m) => m.request_id === 'k1');
+    await settled(t, stack);
+    t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 3);
+    t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_error').length, 0);
+    t.is(await stack.agent.metrics.value('wsDataUnknownStream'), 1);
+    t.is(await stack.agent.metrics.value('workerCrashes'), 0);
+  });
+}
+
+for (const via of ['proxy_websocket_start', 'proxy_request']) {
+  test(`C74 §12.1: unframed data plus message_type in transparent mode; what cannot be used is counted (via ${via})`, async (t) => {
+    const stack = await connected(t);
+    if (via === 'proxy_request') {
+      stack.socket.send({
+        type: 'proxy_request',
+        request_id: 'u',
+        payload: { method: 'GET', path: EXEC_PATH, query: 'command=sh&stdin=true', headers: { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' } },
+      });
+    } else {
+      start(stack.socket, 'u');
+    }
+    const session = await nextSession(stack.api, 0);
+    t.is(session.protocol, 'v5.channel.k8s.io');
+    const send = (data: string, messageType?: unknown): void =>
+      stack.socket.send({ type: 'ws_data', request_id: 'u', payload: { stream_id: 'u', data, ...(messageType === undefined ? {} : { message_type: messageType }) } });
+    send(Buffer.from('hi').toString('base64'), 1); // unframed text
+    send('!!!not base64', 2); // undecodable: dropped
+    send(Buffer.from([0x00, 0x41]).toString('base64')); // unframed without message_type: dropped
+    send(Buffer.from([0x00, 0x42]).toString('base64'), 7); // invalid message_type: dropped
+    send(Buffer.from([0x00, 0x43]).toString('base64'), 2); // unframed binary, stdin channel byte kept
+    send(frame(1, 'x'), 2); // a valid leading type byte is read as framed
+    await eventually(() => session.received.length === 3, 'three frames reached the API server');
+    t.deepEqual(session.received, [
+      { data: Buffer.from('hi'), isBinary: false },
+      { data: Buffer.from([0x00, 0x43]), isBinary: true },
+      { data: Buffer.from('x'), isBinary: false },
+    ]);
+    stack.socket.send({ type: 'ws_close', request_id: 'u', payload: { stream_id: 'u' } });
+    await stack.socket.next('proxy_websocket_close');
+    await settled(t, stack);
+    t.is(await stack.agent.metrics.value('wsDataUnknownStream'), 3);
+  });
+}

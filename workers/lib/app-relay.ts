@@ -2,22 +2,20 @@
 // service. The agent dials the service, answers the HTTP side with 101 and the backend's handshake
 // headers, then relays frames both ways through a bounded FIFO.
 //
+// The relay itself is WsRelay (ws-relay.ts); this file holds what is the application relay's own:
+//
 //   CP data ──► FIFO (capacity N frames; full ⇒ drop + backpressure{channel_full}) ──► backend
-//   CP      ◄── proxy_websocket_data {request_id, stream_id, data, message_type} ◄──── backend
+//   CP      ◄── proxy_websocket_data {request_id, stream_id, data, message_type} ◄──── backend (credit, §12.4)
 //   CP close / proxy_cancel ⇒ close 1000 to the backend, nothing sent
-//   backend close / error / deadline ⇒ exactly one proxy_websocket_close {stream_id, request_id}
+//   backend close / error / keepalive failure / deadline ⇒ exactly one proxy_websocket_close {stream_id, request_id}
 
-import type WebSocket from 'ws';
-import type { RawData } from 'ws';
-import { parseEnvelope } from '../../src/protocol/envelope.js';
-import { InboundType, OutboundType } from '../../src/protocol/message-types.js';
-import { canonicalHeaderName, firstHeader, headerValues, type HeaderMap } from '../../src/protocol/headers.js';
-import { WsFrameType, encodeRelayFrame, readRelayFrame } from '../../src/protocol/kube-session-rules.js';
-import { setLongTimeout } from '../../src/protocol/long-timeout.js';
-import { decodeBase64Strict } from './proxy-request.js';
-import { DialError, dialKubeWebSocket } from './kube-websocket-dial.js';
-import type { RouterPort } from './router-port.js';
 import type { LookupFunction } from 'node:net';
+import { OutboundType } from '../../src/protocol/message-types.js';
+import { canonicalHeaderName, firstHeader, headerValues, type HeaderMap } from '../../src/protocol/headers.js';
+import { encodeRelayFrame } from '../../src/protocol/kube-session-rules.js';
+import { DialError, dialKubeWebSocket } from './kube-websocket-dial.js';
+import type { PortListener, RouterPort } from './router-port.js';
+import { WsRelay, type RelayFrame, type RelayKind, type RelayOutcome, type RelayStats } from './ws-relay.js';
 
 const RELAY_HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -44,6 +42,9 @@ export interface AppRelayTarget {
   readonly deadlineMs: number;
   readonly capacity: number;
   readonly lookup: LookupFunction | undefined;
+  readonly creditBytes: number;
+  /** §14.5 backend keepalive. */
+  readonly keepalive: { readonly intervalMs: number; readonly timeoutMs: number };
 }
 
 export class AppRelayFailure extends Error {
@@ -68,23 +69,55 @@ function backendHeaders(headers: HeaderMap): { headers: Record<string, string | 
   return { headers: out, offer };
 }
 
+/** Bytes an application relay hands to a slow backend before frames wait in its FIFO. */
+const APP_WRITE_WINDOW_BYTES = 256 * 1024;
+/**
+ * §14.4 bounds the FIFO by frames; this byte bound, the inbound message cap (§18), keeps 100 queued
+ * frames from holding gigabytes while still admitting any single frame the socket accepted.
+ */
+const APP_QUEUE_BYTES = 64 * 1024 * 1024;
+
+function appRelayKind(requestId: string, capacity: number): RelayKind {
+  return {
+    queueFrames: capacity,
+    queueBytes: APP_QUEUE_BYTES,
+    writeWindowBytes: APP_WRITE_WINDOW_BYTES,
+    overflow: 'backpressure',
+    echoesControlPlaneClose: false,
+    dataPayload: (frame: RelayFrame) => ({
+      request_id: requestId,
+      stream_id: requestId,
+      data: encodeRelayFrame(frame.type, frame.payload),
+      message_type: frame.type,
+    }),
+    closePayload: () => ({ stream_id: requestId, request_id: requestId }),
+    toUpstream: (frame: RelayFrame) => frame,
+    toControlPlane: (frame: RelayFrame) => frame,
+  };
+}
+
 export class AppRelay {
   readonly #target: AppRelayTarget;
   readonly #port: RouterPort;
-  readonly #pending: { type: WsFrameType; payload: Uint8Array }[] = [];
-  #socket: WebSocket | undefined;
-  #isEnded = false;
-  #deadline: NodeJS.Timeout | undefined;
-  #finish!: () => void;
-  readonly #finished = new Promise<void>((resolve) => (this.#finish = resolve));
+  readonly #relay: WsRelay;
 
   constructor(target: AppRelayTarget, port: RouterPort) {
     this.#target = target;
     this.#port = port;
+    this.#relay = new WsRelay(target.requestId, port, appRelayKind(target.requestId, target.capacity), target.creditBytes);
+  }
+
+  get stats(): RelayStats {
+    return this.#relay.stats;
+  }
+
+  /** Frames, credit and cancel for this relay; install before the first await so nothing is missed. */
+  listener(): PortListener {
+    return this.#relay.listener();
   }
 
   /** Dials; on success answers 101 and relays until the end. A failed dial rejects with AppRelayFailure. */
-  async run(): Promise<void> {
+  async run(): Promise<RelayOutcome> {
     const { headers, offer } = backendHeaders(this.#target.headers);
     let dialed;
     try {
@@ -99,12 +132,14 @@ export class AppRelay {
         lookup: this.#target.lookup,
       });
     } catch (error) {
+      if (this.#relay.isEnded) return this.#relay.finished;
+      this.#relay.end({ shouldReport: false, outcome: 'upstream_error' }); // the caller answers the HTTP side (§14.3)
       const status = error instanceof DialError && error.status !== undefined ? error.status : 502;
       throw new AppRelayFailure(`failed to connect to service WebSocket: ${error instanceof Error ? error.message : String(error)}`, status);
     }
-    if (this.#isEnded) {
-      dialed.socket.close(1000);
-      return;
+    if (this.#relay.isEnded) {
+      this.#relay.attach(dialed.socket); // ended while dialling: attach only closes the socket
+      return this.#relay.finished;
     }
     const responseHeaders: HeaderMap = { Upgrade: ['websocket'], Connection: ['Upgrade'] };
     for (let i = 0; i + 1 < dialed.rawHeaders.length; i += 2) {
@@ -118,81 +153,7 @@ export class AppRelay {
     } else {
       this.#port.sendJson(OutboundType.proxyResponse, { status: 101, headers: responseHeaders });
     }
-    this.#attach(dialed.socket);
-    await this.#finished;
-  }
-
-  /** Relay data (`proxy_websocket_data`, `ws_data`, `proxy_stream_data`) or a close from the CP. */
-  onFrame(envelopeBytes: Uint8Array): void {
-    if (this.#isEnded) return;
-    const envelope = parseEnvelope(envelopeBytes);
-    if (envelope === undefined) return;
-    if (envelope.type === InboundType.proxyWebsocketClose || envelope.type === InboundType.wsClose) {
-      this.#end(false);
-      return;
-    }
-    const data = envelope.payload['data'];
-    const decoded = typeof data === 'string' ? decodeBase64Strict(data) : undefined;
-    const frame = decoded === undefined ? undefined : readRelayFrame(decoded, envelope.payload['message_type']);
-    if (frame === undefined) return;
-    if (this.#socket === undefined || this.#socket.bufferedAmount > 0) {
-      if (this.#pending.length >= this.#target.capacity) {
-        this.#port.sendJson(OutboundType.backpressure, { request_id: this.#target.requestId, reason: 'channel_full' });
-        return;
-      }
-      this.#pending.push(frame);
-      if (this.#socket !== undefined) this.#flush();
-      return;
-    }
-    this.#write(frame);
-  }
-
-  /** proxy_cancel acts as a CP close (§9.13); socket loss ends it silently too. */
-  cancel(): void {
-    this.#end(false);
-  }
-
-  #attach(socket: WebSocket): void {
-    this.#socket = socket;
-    socket.on('message', (data: RawData, isBinary: boolean) => this.#backendOnMessage(data, isBinary));
-    socket.on('close', () => this.#end(true));
-    socket.on('error', () => this.#end(true));
-    this.#deadline = setLongTimeout(() => this.#end(true), this.#target.deadlineMs - Date.now());
-    this.#flush();
-  }
-
-  #flush(): void {
-    while (this.#pending.length > 0 && this.#socket !== undefined && this.#socket.bufferedAmount === 0) this.#write(this.#pending.shift()!);
-  }
-
-  #write(frame: { type: WsFrameType; payload: Uint8Array }): void {
-    const socket = this.#socket!;
-    const payload = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
-    if (frame.type === WsFrameType.close) socket.close(1000);
-    else if (frame.type === WsFrameType.ping) socket.ping(payload);
-    else if (frame.type === WsFrameType.pong) socket.pong(payload);
-    else socket.send(payload, { binary: frame.type === WsFrameType.binary }, () => this.#flush());
-  }
-
-  #backendOnMessage(data: RawData, isBinary: boolean): void {
-    if (this.#isEnded) return;
-    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    const type = isBinary ? WsFrameType.binary : WsFrameType.text;
-    const id = this.#target.requestId;
-    this.#port.sendJson(OutboundType.proxyWebsocketData, { request_id: id, stream_id: id, data: encodeRelayFrame(type, bytes), message_type: type });
-  }
-
-  #end(isBackendSide: boolean): void {
-    if (this.#isEnded) return;
-    this.#isEnded = true;
-    clearTimeout(this.#deadline);
-    this.#pending.length = 0;
-    const socket = this.#socket;
-    if (socket !== undefined && socket.readyState === socket.OPEN) socket.close(1000);
-    if (isBackendSide && socket !== undefined) {
-      const id = this.#target.requestId;
-      this.#port.sendJson(OutboundType.proxyWebsocketClose, { stream_id: id, request_id: id });
-    }
-    this.#finish();
+    this.#relay.attach(dialed.socket, { deadlineMs: this.#target.deadlineMs, keepalive: this.#target.keepalive });
+    return this.#relay.finished;
   }
 }

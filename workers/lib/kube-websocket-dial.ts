@@ -12,9 +12,15 @@ import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import type { LookupFunction } from 'node:net';
+import { Socket, type LookupFunction } from 'node:net';
 
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/**
+ * Idle time before TCP keepalive probes start on a relay's upstream socket: a session that is quiet for
+ * hours (an idle `kubectl exec` shell) must still notice a peer that vanished without a FIN, and idle
+ * NAT/conntrack entries between the agent and the upstream are refreshed.
+ */
+export const TCP_KEEPALIVE_DELAY_MS = 30_000;
 
 export interface DialOptions {
   readonly origin: URL;
@@ -137,6 +143,7 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
       if (response.headers['sec-websocket-accept'] !== expected) return fail('invalid Sec-WebSocket-Accept header');
       if (protocol !== '' && !options.offer.includes(protocol)) return fail(`server selected a subprotocol that was not offered: ${protocol}`);
       if (protocol === '' && options.offer.length > 0) return fail('server selected no subprotocol');
+      if (socket instanceof Socket) socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
       resolve({ socket: clientWebSocket(socket, head, protocol, options.maxPayload), protocol, rawHeaders: response.rawHeaders });
     });
     request.end();
