@@ -67,6 +67,9 @@ export class ControlPlaneLink {
   #heartbeatTimer: TimerHandle | undefined;
   #reconnectTimer: TimerHandle | undefined;
   #isStopping = false;
+  /** Set by beginDrain: no reconnects, no re-dials; called once when the session socket is gone. */
+  #onDrainLost: (() => void) | undefined;
+  #isDraining = false;
   /** Dialling the stored gateway without a register in this process (§5.7). */
   #isResuming = false;
   #hasConnectedOnce = false;
@@ -121,6 +124,37 @@ export class ControlPlaneLink {
     if (connection !== undefined) await connection.close(CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS);
   }
 
+  /**
+   * Drain (§7.7): from now on the link never reconnects nor dials again, while the current session keeps its
+   * heartbeats and pings. `onLost` runs once when the session socket is lost, at once (synchronously) when
+   * there is no session; a socket still registering is closed. The link's own `stop()` does not call it.
+   */
+  beginDrain(onLost: () => void): void {
+    if (this.#isDraining || this.#isStopping) return;
+    this.#isDraining = true;
+    this.#onDrainLost = onLost;
+    this.#reconnectTimer?.cancel();
+    this.#reconnectTimer = undefined;
+    const current = this.#current;
+    if (current !== undefined && current === this.#sessionConnection && current.isOpen) return;
+    // Nothing to drain on: a socket still dialling or registering carries no work.
+    this.#pending?.cancel();
+    this.#pending = undefined;
+    this.#current = undefined;
+    this.#endSession();
+    this.#setStatus(LinkStatus.disconnected);
+    if (current !== undefined) void current.close(CLOSE_NORMAL);
+    this.#reportDrainLost();
+  }
+
+  #reportDrainLost(): void {
+    const onLost = this.#onDrainLost;
+    if (onLost === undefined || this.#isStopping) return;
+    this.#onDrainLost = undefined;
+    this.#setStatus(LinkStatus.disconnected);
+    onLost();
+  }
+
   /** Writes a message on the session socket; false when there is none. */
   send(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): boolean {
     if (connection !== this.#current || !connection.isOpen) return false;
@@ -160,7 +194,7 @@ export class ControlPlaneLink {
   }
 
   #dial(): void {
-    if (this.#isStopping) return;
+    if (this.#isStopping || this.#isDraining) return;
     const url = this.#urlFor(this.#target);
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
     this.#deps.logger.debug({ target: this.#target }, 'dialling control plane');
@@ -353,6 +387,7 @@ export class ControlPlaneLink {
     const connection = this.#sessionConnection;
     this.#sessionConnection = undefined;
     if (connection !== undefined) this.#deps.session.onSessionEnd(connection);
+    if (this.#isDraining) this.#reportDrainLost();
   }
 
   async #sendHeartbeat(connection: Connection): Promise<void> {
@@ -374,7 +409,7 @@ export class ControlPlaneLink {
   }
 
   #scheduleReconnect(): void {
-    if (this.#isStopping || this.#reconnectTimer !== undefined) return;
+    if (this.#isStopping || this.#isDraining || this.#reconnectTimer !== undefined) return;
     const waitMs = this.#backoff.next();
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
     this.#deps.metrics.inc('reconnections');
