@@ -9,7 +9,7 @@
 
 import type { Logger } from 'pino';
 import { Connection, type ConnectionEnd, type ConnectionTls } from './connection.js';
-import { controllerUrl, gatewayUrl } from './endpoint-url.js';
+import { controllerUrl, gatewayUrl, isUsableEndpointUrl, loggableUrl } from './endpoint-url.js';
 import { PendingRegistration, registrationRequestId } from './pending-registration.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import type { LinkState, StateStore } from './link-state.js';
@@ -103,7 +103,8 @@ export class ControlPlaneLink {
     const stored = await this.#deps.stateStore.load();
     this.#state.clusterId = stored.clusterId;
     this.#state.clusterUuid = stored.clusterUuid;
-    this.#state.gatewayUrl = stored.gatewayUrl;
+    // §5.4: a stored gateway URL that could never be dialled is dropped; §5.7 then falls back to registration.
+    this.#state.gatewayUrl = this.#usableGatewayUrl(stored.gatewayUrl, 'stored state');
     // With a stored cluster and gateway the agent resumes on the gateway (§5.7); a failure falls back.
     this.#isResuming = this.#state.clusterId !== undefined && this.#state.gatewayUrl !== undefined;
     this.#target = this.#isResuming ? 'gateway' : 'controller';
@@ -195,7 +196,6 @@ export class ControlPlaneLink {
 
   #dial(): void {
     if (this.#isStopping || this.#isDraining) return;
-    const url = this.#urlFor(this.#target);
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
     this.#deps.logger.debug({ target: this.#target }, 'dialling control plane');
     let token: string;
@@ -206,14 +206,39 @@ export class ControlPlaneLink {
       this.#scheduleReconnect();
       return;
     }
-    this.#current = new Connection(
-      { url, token, tls: this.#deps.tls, inboundCapBytes: this.#deps.inboundCapBytes, clock: this.#deps.clock },
-      {
-        onOpen: (connection) => this.#connectionOnOpen(connection),
-        onMessage: (connection, data, isBinary) => this.#connectionOnMessage(connection, data, isBinary),
-        onEnd: (connection, end) => this.#connectionOnEnd(connection, end),
-      },
-    );
+    try {
+      const url = this.#urlFor(this.#target);
+      this.#current = new Connection(
+        { url, token, tls: this.#deps.tls, inboundCapBytes: this.#deps.inboundCapBytes, clock: this.#deps.clock },
+        {
+          onOpen: (connection) => this.#connectionOnOpen(connection),
+          onMessage: (connection, data, isBinary) => this.#connectionOnMessage(connection, data, isBinary),
+          onEnd: (connection, end) => this.#connectionOnEnd(connection, end),
+        },
+      );
+    } catch (error) {
+      // A URL the socket library refuses is a failed attempt, never an exception out of the link (C94).
+      this.#deps.logger.error({ err: error, target: this.#target }, 'could not dial the control plane');
+      if (this.#target === 'gateway') this.#forgetGateway();
+      this.#scheduleReconnect();
+    }
+  }
+
+  /** Registers afresh on the controller (keeping the cluster id) instead of dialling a gateway that cannot be used. */
+  #forgetGateway(): void {
+    this.#state.gatewayUrl = undefined;
+    this.#target = 'controller';
+    this.#needsRegistration = true;
+    this.#isResuming = false;
+    void this.#persist();
+  }
+
+  /** The URL if it can be dialled; otherwise logs it without its query string and returns undefined (§5.4). */
+  #usableGatewayUrl(raw: unknown, source: string): string | undefined {
+    if (typeof raw !== 'string' || raw === '') return undefined;
+    if (isUsableEndpointUrl(raw)) return raw;
+    this.#deps.logger.warn({ gatewayUrl: loggableUrl(raw), source }, 'ignoring an invalid gateway URL');
+    return undefined;
   }
 
   #urlFor(target: Target): string {
@@ -306,7 +331,7 @@ export class ControlPlaneLink {
     const gateway = envelope.payload['gateway_ws_url'];
     this.#state.clusterId = clusterId;
     this.#state.clusterUuid = typeof clusterUuid === 'string' && clusterUuid !== '' ? clusterUuid : undefined;
-    this.#state.gatewayUrl = typeof gateway === 'string' && gateway !== '' ? gateway : undefined;
+    this.#state.gatewayUrl = this.#usableGatewayUrl(gateway, 'register_success');
     this.#needsRegistration = false;
     this.#isResuming = false;
     void this.#persist();
