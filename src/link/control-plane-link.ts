@@ -254,7 +254,6 @@ export class ControlPlaneLink {
 
   #connectionOnOpen(connection: Connection): void {
     if (connection !== this.#current) return;
-    this.#backoff.reset();
     if (this.#target === 'controller' && (this.#needsRegistration || this.#state.clusterId === undefined)) {
       void this.#register(connection);
     } else {
@@ -393,6 +392,9 @@ export class ControlPlaneLink {
   }
 
   #startSession(connection: Connection): void {
+    // Only an established session resets the backoff (§7.1): a control plane that accepts the socket but keeps
+    // rejecting the registration is not dialled every 0.5 s.
+    this.#backoff.reset();
     this.#sessionConnection = connection;
     this.#hasConnectedOnce = true;
     this.#isResuming = false;
