@@ -34,13 +34,20 @@ export interface ConnectionHandlers {
   onEnd(connection: Connection, end: ConnectionEnd): void;
 }
 
+/**
+ * How many distinct unknown types one socket remembers for protocol_fallback (§8.3). A peer that sends ever new
+ * types would otherwise grow the set without bound; past the limit new types are still counted by the caller
+ * but get no protocol_fallback.
+ */
+export const FALLBACK_TYPES_LIMIT = 256;
+
 let nextConnectionId = 1;
 
 export class Connection {
   readonly id = nextConnectionId++;
   readonly url: string;
-  /** Unknown types already answered with protocol_fallback on this socket (§8.3). */
-  readonly fallbackSent = new Set<string>();
+  /** Unknown types already answered with protocol_fallback on this socket (§8.3); at most FALLBACK_TYPES_LIMIT. */
+  readonly #fallbackSent = new Set<string>();
   #socket: WebSocket;
   #handlers: ConnectionHandlers | undefined;
   #isOpen = false;
@@ -83,6 +90,16 @@ export class Connection {
   /** Bytes queued on the socket but not yet accepted by the operating system. */
   get bufferedAmount(): number {
     return this.#socket.bufferedAmount;
+  }
+
+  /**
+   * True the first time an unknown `type` is seen on this socket, while fewer than FALLBACK_TYPES_LIMIT types
+   * have been answered: the caller then sends protocol_fallback (§8.3).
+   */
+  shouldSendFallback(type: string): boolean {
+    if (this.#fallbackSent.has(type) || this.#fallbackSent.size >= FALLBACK_TYPES_LIMIT) return false;
+    this.#fallbackSent.add(type);
+    return true;
   }
 
   /**
