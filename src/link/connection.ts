@@ -4,7 +4,7 @@
 
 import WebSocket from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { HANDSHAKE_TIMEOUT_MS, PING_INTERVAL_MS, SILENCE_LIMIT_MS, CLOSE_NORMAL } from '../protocol/constants.js';
+import { HANDSHAKE_TIMEOUT_MS, PING_INTERVAL_MS, SILENCE_LIMIT_MS, CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS } from '../protocol/constants.js';
 import { type Clock, type TimerHandle, setRepeating } from '../util/clock.js';
 
 export interface ConnectionTls {
@@ -165,8 +165,14 @@ export class Connection {
   }
 
   #socketOnError(error: Error): void {
-    if (this.#isOpen) this.#end({ kind: 'lost', code: undefined, detail: error.message });
-    else this.#end({ kind: 'handshake-failed', status: undefined, detail: error.message });
+    if (this.#isOpen) {
+      // A protocol error found by the reader (an oversized message: 1009, §3.4) makes ws queue a close frame with
+      // its code before reporting the error; the socket must live until that frame is out (C10).
+      const isClosing = this.#socket.readyState === WebSocket.CLOSING;
+      this.#end({ kind: 'lost', code: undefined, detail: error.message }, isClosing);
+    } else {
+      this.#end({ kind: 'handshake-failed', status: undefined, detail: error.message });
+    }
   }
 
   #socketOnClose(code: number, reason: Buffer): void {
@@ -192,8 +198,12 @@ export class Connection {
     });
   }
 
-  /** Reports the end once, stops the timers and detaches; the socket is terminated unless it closes cleanly. */
-  #end(end: ConnectionEnd): void {
+  /**
+   * Reports the end once, stops the timers and detaches. The socket is terminated at once, unless
+   * `shouldFinishClose`: then the close handshake already under way may finish, for at most the shutdown close
+   * wait, so its close frame reaches the peer even behind queued data.
+   */
+  #end(end: ConnectionEnd, shouldFinishClose = false): void {
     const handlers = this.#handlers;
     if (handlers === undefined) return;
     this.#handlers = undefined;
@@ -202,8 +212,13 @@ export class Connection {
     this.#silenceTimer?.cancel();
     if (end.kind !== 'closed-locally') {
       const socket = this.#socket;
-      if (socket.readyState === WebSocket.OPEN) socket.close(CLOSE_NORMAL);
-      if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+      if (shouldFinishClose && socket.readyState === WebSocket.CLOSING) {
+        const timer = this.#clock.setTimer(SHUTDOWN_CLOSE_WAIT_MS, () => socket.terminate());
+        socket.once('close', () => timer.cancel());
+      } else {
+        if (socket.readyState === WebSocket.OPEN) socket.close(CLOSE_NORMAL);
+        if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+      }
     }
     handlers.onEnd(this, end);
   }
