@@ -41,6 +41,11 @@ export interface ConnectionHandlers {
  */
 export const FALLBACK_TYPES_LIMIT = 256;
 
+/** §9.11 / C99: an outbound buffer that stays non-empty without draining for this long means the peer stopped reading. */
+export const WRITE_STALL_LIMIT_MS = 30_000;
+/** How often the outbound buffer is sampled for the write-stall limit. */
+const WRITE_STALL_CHECK_MS = 1_000;
+
 let nextConnectionId = 1;
 
 export class Connection {
@@ -53,6 +58,12 @@ export class Connection {
   #isOpen = false;
   #pingTimer: TimerHandle | undefined;
   #silenceTimer: TimerHandle | undefined;
+  #stallTimer: TimerHandle | undefined;
+  /** Bytes handed to the socket so far; minus bufferedAmount, what the operating system has accepted. */
+  #queuedBytes = 0;
+  #acceptedAtLastProgress = 0;
+  /** When the outbound buffer was last seen non-empty with no byte accepted since; undefined while it drains. */
+  #stallSinceMs: number | undefined;
   readonly #clock: Clock;
 
   constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
@@ -108,6 +119,7 @@ export class Connection {
    */
   send(data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): void {
     if (!this.isOpen) return;
+    this.#queuedBytes += typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
     this.#socket.send(data, { binary: isBinary }, (error) => {
       if (error !== undefined && error !== null) {
         this.#end({ kind: 'lost', code: undefined, detail: `write failed: ${error.message}` });
@@ -147,6 +159,7 @@ export class Connection {
     if (this.#handlers === undefined) return;
     this.#isOpen = true;
     this.#pingTimer = setRepeating(this.#clock, PING_INTERVAL_MS, () => this.#sendPing());
+    this.#stallTimer = setRepeating(this.#clock, WRITE_STALL_CHECK_MS, () => this.#checkWriteStall());
     this.#restartSilenceTimer();
     this.#handlers.onOpen(this);
   }
@@ -190,6 +203,26 @@ export class Connection {
     }
   }
 
+  /**
+   * The write-stall limit (§9.4, §9.11, C99): progress is any byte the operating system accepted since the last
+   * sample, so a buffer that drains while it is refilled is not stalled; one that holds data with nothing
+   * accepted for WRITE_STALL_LIMIT_MS ends the socket as lost. Its close frame could not get out either.
+   */
+  #checkWriteStall(): void {
+    if (!this.isOpen) return;
+    const buffered = this.#socket.bufferedAmount;
+    const accepted = this.#queuedBytes - buffered;
+    const now = this.#clock.now();
+    if (buffered === 0 || this.#stallSinceMs === undefined || accepted > this.#acceptedAtLastProgress) {
+      this.#acceptedAtLastProgress = accepted;
+      this.#stallSinceMs = buffered === 0 ? undefined : now;
+      return;
+    }
+    if (now - this.#stallSinceMs >= WRITE_STALL_LIMIT_MS) {
+      this.#end({ kind: 'lost', code: undefined, detail: `outbound buffer stalled for ${WRITE_STALL_LIMIT_MS / 1000} s` });
+    }
+  }
+
   #restartSilenceTimer(): void {
     this.#silenceTimer?.cancel();
     if (this.#handlers === undefined) return;
@@ -210,6 +243,7 @@ export class Connection {
     this.#isOpen = false;
     this.#pingTimer?.cancel();
     this.#silenceTimer?.cancel();
+    this.#stallTimer?.cancel();
     if (end.kind !== 'closed-locally') {
       const socket = this.#socket;
       if (shouldFinishClose && socket.readyState === WebSocket.CLOSING) {

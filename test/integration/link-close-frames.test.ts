@@ -2,45 +2,9 @@
 // (PROTOCOL.md §3.4, checklist C10): a real ws server records the code it received.
 
 import test from 'ava';
-import { startHarness, type Harness } from '../helpers/agent-harness.js';
+import { startHarness } from '../helpers/agent-harness.js';
 import { eventually } from '../helpers/eventually.js';
-import type { FakeSocket } from '../helpers/fake-control-plane.js';
-
-const CHUNK = Buffer.alloc(64 * 1024, 0x62);
-const FLOOD_LIMIT_BYTES = 512 * 1024 * 1024;
-
-/** An API server path that streams until the client goes away (bounded), honouring backpressure. */
-function floodUpstream(harness: Harness): void {
-  harness.kube.handler = (_request, response) => {
-    response.writeHead(200, { 'Content-Type': 'application/octet-stream' });
-    let written = 0;
-    const pump = (): void => {
-      while (written < FLOOD_LIMIT_BYTES && !response.destroyed) {
-        written += CHUNK.length;
-        if (!response.write(CHUNK)) {
-          response.once('drain', pump);
-          return;
-        }
-      }
-      response.end();
-    };
-    response.on('close', () => (written = FLOOD_LIMIT_BYTES));
-    pump();
-  };
-}
-
-/** Registers, starts a streamed flood, stops reading, and waits until the agent's socket buffer holds data. */
-async function stalledSession(harness: Harness): Promise<FakeSocket> {
-  floodUpstream(harness);
-  const socket = await harness.plane.nextSocket();
-  await socket.acceptRegistration({ cluster_id: 'c-1' });
-  await socket.next('heartbeat');
-  socket.send({ type: 'proxy_request', request_id: 'flood', payload: { path: '/api/v1/flood', supports_response_streaming: true } });
-  await socket.next('proxy_response_header');
-  socket.pause();
-  await eventually(() => (harness.agent.link.sessionConnection?.bufferedAmount ?? 0) > 64 * 1024, 'outbound data queued in the agent', 30_000);
-  return socket;
-}
+import { stalledSession } from '../helpers/stalled-session.js';
 
 test('C10: the 1009 close frame reaches the control plane behind queued data, then the agent reconnects', async (t) => {
   const harness = await startHarness(t, { config: { inboundCapBytes: 4096 } });
