@@ -127,6 +127,7 @@ export class Connection {
       }
       onWritten?.();
     });
+    this.#watchWriteStall();
   }
 
   /**
@@ -159,7 +160,6 @@ export class Connection {
     if (this.#handlers === undefined) return;
     this.#isOpen = true;
     this.#pingTimer = setRepeating(this.#clock, PING_INTERVAL_MS, () => this.#sendPing());
-    this.#stallTimer = setRepeating(this.#clock, WRITE_STALL_CHECK_MS, () => this.#checkWriteStall());
     this.#restartSilenceTimer();
     this.#handlers.onOpen(this);
   }
@@ -198,6 +198,7 @@ export class Connection {
     if (!this.isOpen) return;
     try {
       this.#socket.ping();
+      this.#watchWriteStall();
     } catch (error) {
       this.#end({ kind: 'lost', code: undefined, detail: `ping failed: ${(error as Error).message}` });
     }
@@ -209,18 +210,30 @@ export class Connection {
    * accepted for WRITE_STALL_LIMIT_MS ends the socket as lost. Its close frame could not get out either.
    */
   #checkWriteStall(): void {
+    this.#stallTimer = undefined;
     if (!this.isOpen) return;
     const buffered = this.#socket.bufferedAmount;
     const accepted = this.#queuedBytes - buffered;
     const now = this.#clock.now();
-    if (buffered === 0 || this.#stallSinceMs === undefined || accepted > this.#acceptedAtLastProgress) {
-      this.#acceptedAtLastProgress = accepted;
-      this.#stallSinceMs = buffered === 0 ? undefined : now;
+    if (buffered === 0) {
+      // Drained: sampling stops until a write leaves data behind again.
+      this.#stallSinceMs = undefined;
       return;
     }
-    if (now - this.#stallSinceMs >= WRITE_STALL_LIMIT_MS) {
+    if (this.#stallSinceMs === undefined || accepted > this.#acceptedAtLastProgress) {
+      this.#acceptedAtLastProgress = accepted;
+      this.#stallSinceMs = now;
+    } else if (now - this.#stallSinceMs >= WRITE_STALL_LIMIT_MS) {
       this.#end({ kind: 'lost', code: undefined, detail: `outbound buffer stalled for ${WRITE_STALL_LIMIT_MS / 1000} s` });
+      return;
     }
+    this.#stallTimer = this.#clock.setTimer(WRITE_STALL_CHECK_MS, () => this.#checkWriteStall());
+  }
+
+  /** Starts sampling when a write left data in the buffer; an idle socket has no stall timer. */
+  #watchWriteStall(): void {
+    if (this.#stallTimer !== undefined || !this.isOpen || this.#socket.bufferedAmount === 0) return;
+    this.#stallTimer = this.#clock.setTimer(WRITE_STALL_CHECK_MS, () => this.#checkWriteStall());
   }
 
   #restartSilenceTimer(): void {
