@@ -10,6 +10,8 @@ import { startControlPlane, WireMode, type ControlPlaneOptions } from './control
 export const DEFAULT_KUBECONFIG_PATH = '.demo/kubeconfig';
 export const DEFAULT_CLUSTER_NAME = 'local';
 export const CA_FILE_NAME = 'control-plane-ca.pem';
+/** The cluster registry kept beside the kubeconfig, so a restarted control plane knows resumed agents. */
+export const REGISTRY_FILE_NAME = 'control-plane-clusters.json';
 const EXIT_USAGE = 2;
 
 export interface ControlPlaneCommandOptions {
@@ -97,7 +99,12 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<v
   const { options } = parsed;
   const logger = createLogger({ level: logLevelFromEnv(), name: 'control-plane', fd: 2 });
   const kubeconfigPath = resolve(options.kubeconfig);
-  const planeOptions: ControlPlaneOptions = { port: options.port, logger, ...(options.mode === undefined ? {} : { mode: options.mode }) };
+  const planeOptions: ControlPlaneOptions = {
+    port: options.port,
+    logger,
+    registryFile: join(dirname(kubeconfigPath), REGISTRY_FILE_NAME),
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+  };
   const token = process.env['PIPEOPS_TOKEN'];
   if (token !== undefined && token !== '') planeOptions.agentToken = token;
   let caPath: string | undefined;
