@@ -130,6 +130,9 @@ test('the command prints its URL and KUBECONFIG, serves agents with PIPEOPS_TOKE
   child.kill('SIGTERM');
   t.is(await exited, 0);
   t.is((await agent.closed).code, 1001);
+  // the cluster registry is kept beside the kubeconfig, so a restarted control plane knows the cluster
+  const registry = JSON.parse(await readFile(join(dir, 'kc', 'control-plane-clusters.json'), 'utf8')) as { clusters: { name: string }[] };
+  t.deepEqual(registry.clusters.map((cluster) => cluster.name), ['demo']);
 });
 
 test('the command exits 2 with a message naming an invalid flag', async (t) => {
