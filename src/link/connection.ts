@@ -4,7 +4,7 @@
 
 import WebSocket from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { HANDSHAKE_TIMEOUT_MS, PING_INTERVAL_MS, SILENCE_LIMIT_MS, CLOSE_NORMAL } from '../protocol/constants.js';
+import { HANDSHAKE_TIMEOUT_MS, PING_INTERVAL_MS, SILENCE_LIMIT_MS, CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS } from '../protocol/constants.js';
 import { type Clock, type TimerHandle, setRepeating } from '../util/clock.js';
 
 export interface ConnectionTls {
@@ -34,18 +34,36 @@ export interface ConnectionHandlers {
   onEnd(connection: Connection, end: ConnectionEnd): void;
 }
 
+/**
+ * How many distinct unknown types one socket remembers for protocol_fallback (§8.3). A peer that sends ever new
+ * types would otherwise grow the set without bound; past the limit new types are still counted by the caller
+ * but get no protocol_fallback.
+ */
+export const FALLBACK_TYPES_LIMIT = 256;
+
+/** §9.11 / C99: an outbound buffer that stays non-empty without draining for this long means the peer stopped reading. */
+export const WRITE_STALL_LIMIT_MS = 30_000;
+/** How often the outbound buffer is sampled for the write-stall limit. */
+const WRITE_STALL_CHECK_MS = 1_000;
+
 let nextConnectionId = 1;
 
 export class Connection {
   readonly id = nextConnectionId++;
   readonly url: string;
-  /** Unknown types already answered with protocol_fallback on this socket (§8.3). */
-  readonly fallbackSent = new Set<string>();
+  /** Unknown types already answered with protocol_fallback on this socket (§8.3); at most FALLBACK_TYPES_LIMIT. */
+  readonly #fallbackSent = new Set<string>();
   #socket: WebSocket;
   #handlers: ConnectionHandlers | undefined;
   #isOpen = false;
   #pingTimer: TimerHandle | undefined;
   #silenceTimer: TimerHandle | undefined;
+  #stallTimer: TimerHandle | undefined;
+  /** Bytes handed to the socket so far; minus bufferedAmount, what the operating system has accepted. */
+  #queuedBytes = 0;
+  #acceptedAtLastProgress = 0;
+  /** When the outbound buffer was last seen non-empty with no byte accepted since; undefined while it drains. */
+  #stallSinceMs: number | undefined;
   readonly #clock: Clock;
 
   constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
@@ -86,11 +104,22 @@ export class Connection {
   }
 
   /**
+   * True the first time an unknown `type` is seen on this socket, while fewer than FALLBACK_TYPES_LIMIT types
+   * have been answered: the caller then sends protocol_fallback (§8.3).
+   */
+  shouldSendFallback(type: string): boolean {
+    if (this.#fallbackSent.has(type) || this.#fallbackSent.size >= FALLBACK_TYPES_LIMIT) return false;
+    this.#fallbackSent.add(type);
+    return true;
+  }
+
+  /**
    * Writes one frame; a failed write ends the connection as lost (§7.3). `onWritten` runs once the frame
    * has left userland (the socket accepted it), the signal credit-based flow control waits for.
    */
   send(data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): void {
     if (!this.isOpen) return;
+    this.#queuedBytes += typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
     this.#socket.send(data, { binary: isBinary }, (error) => {
       if (error !== undefined && error !== null) {
         this.#end({ kind: 'lost', code: undefined, detail: `write failed: ${error.message}` });
@@ -98,6 +127,7 @@ export class Connection {
       }
       onWritten?.();
     });
+    this.#watchWriteStall();
   }
 
   /**
@@ -148,8 +178,14 @@ export class Connection {
   }
 
   #socketOnError(error: Error): void {
-    if (this.#isOpen) this.#end({ kind: 'lost', code: undefined, detail: error.message });
-    else this.#end({ kind: 'handshake-failed', status: undefined, detail: error.message });
+    if (this.#isOpen) {
+      // A protocol error found by the reader (an oversized message: 1009, §3.4) makes ws queue a close frame with
+      // its code before reporting the error; the socket must live until that frame is out (C10).
+      const isClosing = this.#socket.readyState === WebSocket.CLOSING;
+      this.#end({ kind: 'lost', code: undefined, detail: error.message }, isClosing);
+    } else {
+      this.#end({ kind: 'handshake-failed', status: undefined, detail: error.message });
+    }
   }
 
   #socketOnClose(code: number, reason: Buffer): void {
@@ -162,9 +198,42 @@ export class Connection {
     if (!this.isOpen) return;
     try {
       this.#socket.ping();
+      this.#watchWriteStall();
     } catch (error) {
       this.#end({ kind: 'lost', code: undefined, detail: `ping failed: ${(error as Error).message}` });
     }
+  }
+
+  /**
+   * The write-stall limit (§9.4, §9.11, C99): progress is any byte the operating system accepted since the last
+   * sample, so a buffer that drains while it is refilled is not stalled; one that holds data with nothing
+   * accepted for WRITE_STALL_LIMIT_MS ends the socket as lost. Its close frame could not get out either.
+   */
+  #checkWriteStall(): void {
+    this.#stallTimer = undefined;
+    if (!this.isOpen) return;
+    const buffered = this.#socket.bufferedAmount;
+    const accepted = this.#queuedBytes - buffered;
+    const now = this.#clock.now();
+    if (buffered === 0) {
+      // Drained: sampling stops until a write leaves data behind again.
+      this.#stallSinceMs = undefined;
+      return;
+    }
+    if (this.#stallSinceMs === undefined || accepted > this.#acceptedAtLastProgress) {
+      this.#acceptedAtLastProgress = accepted;
+      this.#stallSinceMs = now;
+    } else if (now - this.#stallSinceMs >= WRITE_STALL_LIMIT_MS) {
+      this.#end({ kind: 'lost', code: undefined, detail: `outbound buffer stalled for ${WRITE_STALL_LIMIT_MS / 1000} s` });
+      return;
+    }
+    this.#stallTimer = this.#clock.setTimer(WRITE_STALL_CHECK_MS, () => this.#checkWriteStall());
+  }
+
+  /** Starts sampling when a write left data in the buffer; an idle socket has no stall timer. */
+  #watchWriteStall(): void {
+    if (this.#stallTimer !== undefined || !this.isOpen || this.#socket.bufferedAmount === 0) return;
+    this.#stallTimer = this.#clock.setTimer(WRITE_STALL_CHECK_MS, () => this.#checkWriteStall());
   }
 
   #restartSilenceTimer(): void {
@@ -175,18 +244,28 @@ export class Connection {
     });
   }
 
-  /** Reports the end once, stops the timers and detaches; the socket is terminated unless it closes cleanly. */
-  #end(end: ConnectionEnd): void {
+  /**
+   * Reports the end once, stops the timers and detaches. The socket is terminated at once, unless
+   * `shouldFinishClose`: then the close handshake already under way may finish, for at most the shutdown close
+   * wait, so its close frame reaches the peer even behind queued data.
+   */
+  #end(end: ConnectionEnd, shouldFinishClose = false): void {
     const handlers = this.#handlers;
     if (handlers === undefined) return;
     this.#handlers = undefined;
     this.#isOpen = false;
     this.#pingTimer?.cancel();
     this.#silenceTimer?.cancel();
+    this.#stallTimer?.cancel();
     if (end.kind !== 'closed-locally') {
       const socket = this.#socket;
-      if (socket.readyState === WebSocket.OPEN) socket.close(CLOSE_NORMAL);
-      if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+      if (shouldFinishClose && socket.readyState === WebSocket.CLOSING) {
+        const timer = this.#clock.setTimer(SHUTDOWN_CLOSE_WAIT_MS, () => socket.terminate());
+        socket.once('close', () => timer.cancel());
+      } else {
+        if (socket.readyState === WebSocket.OPEN) socket.close(CLOSE_NORMAL);
+        if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+      }
     }
     handlers.onEnd(this, end);
   }

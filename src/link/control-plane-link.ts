@@ -9,7 +9,7 @@
 
 import type { Logger } from 'pino';
 import { Connection, type ConnectionEnd, type ConnectionTls } from './connection.js';
-import { controllerUrl, gatewayUrl } from './endpoint-url.js';
+import { controllerUrl, gatewayUrl, isUsableEndpointUrl, loggableUrl } from './endpoint-url.js';
 import { PendingRegistration, registrationRequestId } from './pending-registration.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import type { LinkState, StateStore } from './link-state.js';
@@ -17,6 +17,7 @@ import { encodeEnvelope, type Envelope, type JsonObject } from '../protocol/enve
 import { InboundType, OutboundType } from '../protocol/message-types.js';
 import { CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS } from '../protocol/constants.js';
 import { type Clock, type TimerHandle, setRepeating } from '../util/clock.js';
+import { AgentError, ErrorCode } from '../errors.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 
 export const LinkStatus = { disconnected: 0, connecting: 1, connected: 2, reconnecting: 3 } as const;
@@ -67,7 +68,7 @@ export class ControlPlaneLink {
   #heartbeatTimer: TimerHandle | undefined;
   #reconnectTimer: TimerHandle | undefined;
   #isStopping = false;
-  /** §7.7: set by beginDrain; the link then never dials again and reports the session's loss once. */
+  /** Set by beginDrain: no reconnects, no re-dials; called once when the session socket is gone. */
   #onDrainLost: (() => void) | undefined;
   #isDraining = false;
   /** Dialling the stored gateway without a register in this process (§5.7). */
@@ -103,33 +104,12 @@ export class ControlPlaneLink {
     const stored = await this.#deps.stateStore.load();
     this.#state.clusterId = stored.clusterId;
     this.#state.clusterUuid = stored.clusterUuid;
-    this.#state.gatewayUrl = stored.gatewayUrl;
+    // §5.4: a stored gateway URL that could never be dialled is dropped; §5.7 then falls back to registration.
+    this.#state.gatewayUrl = this.#usableGatewayUrl(stored.gatewayUrl, 'stored state');
     // With a stored cluster and gateway the agent resumes on the gateway (§5.7); a failure falls back.
     this.#isResuming = this.#state.clusterId !== undefined && this.#state.gatewayUrl !== undefined;
     this.#target = this.#isResuming ? 'gateway' : 'controller';
     this.#dial();
-  }
-
-  /**
-   * §7.7 drain: from now on the link never reconnects or dials again; the current session keeps its
-   * heartbeats and pings. `onLost` runs once when there is no session any more (at once if there is none).
-   */
-  beginDrain(onLost: () => void): void {
-    this.#isDraining = true;
-    this.#onDrainLost = onLost;
-    this.#reconnectTimer?.cancel();
-    this.#reconnectTimer = undefined;
-    if (this.#sessionConnection === undefined || !this.#sessionConnection.isOpen) this.#reportDrainLoss();
-  }
-
-  get isDraining(): boolean {
-    return this.#isDraining;
-  }
-
-  #reportDrainLoss(): void {
-    const onLost = this.#onDrainLost;
-    this.#onDrainLost = undefined;
-    onLost?.();
   }
 
   /** Local shutdown (§7.7): close 1000 within 5 s, abort the session, stop reconnecting. */
@@ -144,6 +124,37 @@ export class ControlPlaneLink {
     this.#current = undefined;
     this.#setStatus(LinkStatus.disconnected);
     if (connection !== undefined) await connection.close(CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS);
+  }
+
+  /**
+   * Drain (§7.7): from now on the link never reconnects nor dials again, while the current session keeps its
+   * heartbeats and pings. `onLost` runs once when the session socket is lost, at once (synchronously) when
+   * there is no session; a socket still registering is closed. The link's own `stop()` does not call it.
+   */
+  beginDrain(onLost: () => void): void {
+    if (this.#isDraining || this.#isStopping) return;
+    this.#isDraining = true;
+    this.#onDrainLost = onLost;
+    this.#reconnectTimer?.cancel();
+    this.#reconnectTimer = undefined;
+    const current = this.#current;
+    if (current !== undefined && current === this.#sessionConnection && current.isOpen) return;
+    // Nothing to drain on: a socket still dialling or registering carries no work.
+    this.#pending?.cancel();
+    this.#pending = undefined;
+    this.#current = undefined;
+    this.#endSession();
+    this.#setStatus(LinkStatus.disconnected);
+    if (current !== undefined) void current.close(CLOSE_NORMAL);
+    this.#reportDrainLost();
+  }
+
+  #reportDrainLost(): void {
+    const onLost = this.#onDrainLost;
+    if (onLost === undefined || this.#isStopping) return;
+    this.#onDrainLost = undefined;
+    this.#setStatus(LinkStatus.disconnected);
+    onLost();
   }
 
   /** Writes a message on the session socket; false when there is none. */
@@ -185,12 +196,7 @@ export class ControlPlaneLink {
   }
 
   #dial(): void {
-    if (this.#isStopping) return;
-    if (this.#isDraining) {
-      this.#reportDrainLoss();
-      return;
-    }
-    const url = this.#urlFor(this.#target);
+    if (this.#isStopping || this.#isDraining) return;
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
     this.#deps.logger.debug({ target: this.#target }, 'dialling control plane');
     let token: string;
@@ -201,14 +207,39 @@ export class ControlPlaneLink {
       this.#scheduleReconnect();
       return;
     }
-    this.#current = new Connection(
-      { url, token, tls: this.#deps.tls, inboundCapBytes: this.#deps.inboundCapBytes, clock: this.#deps.clock },
-      {
-        onOpen: (connection) => this.#connectionOnOpen(connection),
-        onMessage: (connection, data, isBinary) => this.#connectionOnMessage(connection, data, isBinary),
-        onEnd: (connection, end) => this.#connectionOnEnd(connection, end),
-      },
-    );
+    try {
+      const url = this.#urlFor(this.#target);
+      this.#current = new Connection(
+        { url, token, tls: this.#deps.tls, inboundCapBytes: this.#deps.inboundCapBytes, clock: this.#deps.clock },
+        {
+          onOpen: (connection) => this.#connectionOnOpen(connection),
+          onMessage: (connection, data, isBinary) => this.#connectionOnMessage(connection, data, isBinary),
+          onEnd: (connection, end) => this.#connectionOnEnd(connection, end),
+        },
+      );
+    } catch (error) {
+      // A URL the socket library refuses is a failed attempt, never an exception out of the link (C94).
+      this.#deps.logger.error({ err: error, target: this.#target }, 'could not dial the control plane');
+      if (this.#target === 'gateway') this.#forgetGateway();
+      this.#scheduleReconnect();
+    }
+  }
+
+  /** Registers afresh on the controller (keeping the cluster id) instead of dialling a gateway that cannot be used. */
+  #forgetGateway(): void {
+    this.#state.gatewayUrl = undefined;
+    this.#target = 'controller';
+    this.#needsRegistration = true;
+    this.#isResuming = false;
+    void this.#persist();
+  }
+
+  /** The URL if it can be dialled; otherwise logs it without its query string and returns undefined (§5.4). */
+  #usableGatewayUrl(raw: unknown, source: string): string | undefined {
+    if (typeof raw !== 'string' || raw === '') return undefined;
+    if (isUsableEndpointUrl(raw)) return raw;
+    this.#deps.logger.warn({ gatewayUrl: loggableUrl(raw), source }, 'ignoring an invalid gateway URL');
+    return undefined;
   }
 
   #urlFor(target: Target): string {
@@ -224,7 +255,6 @@ export class ControlPlaneLink {
 
   #connectionOnOpen(connection: Connection): void {
     if (connection !== this.#current) return;
-    this.#backoff.reset();
     if (this.#target === 'controller' && (this.#needsRegistration || this.#state.clusterId === undefined)) {
       void this.#register(connection);
     } else {
@@ -248,7 +278,8 @@ export class ControlPlaneLink {
     if (this.#isStopping || end.kind === 'closed-locally') return;
     const isAuthFailure = end.kind === 'handshake-failed' && (end.status === 401 || end.status === 403);
     if (isAuthFailure) {
-      this.#deps.logger.error({ target: this.#target, status: end.status }, 'control plane rejected the agent token');
+      const rejected = new AgentError(ErrorCode.linkAuthRejected, `the control plane answered the handshake with ${String(end.status)}`);
+      this.#deps.logger.error({ target: this.#target, status: end.status, code: rejected.code }, 'control plane rejected the agent token');
       if (this.#target === 'gateway' || this.#hasConnectedOnce) {
         // §7.5: forget the gateway, register again on a fresh controller socket (keeping the cluster id)
         this.#state.gatewayUrl = undefined;
@@ -301,7 +332,7 @@ export class ControlPlaneLink {
     const gateway = envelope.payload['gateway_ws_url'];
     this.#state.clusterId = clusterId;
     this.#state.clusterUuid = typeof clusterUuid === 'string' && clusterUuid !== '' ? clusterUuid : undefined;
-    this.#state.gatewayUrl = typeof gateway === 'string' && gateway !== '' ? gateway : undefined;
+    this.#state.gatewayUrl = this.#usableGatewayUrl(gateway, 'register_success');
     this.#needsRegistration = false;
     this.#isResuming = false;
     void this.#persist();
@@ -349,7 +380,8 @@ export class ControlPlaneLink {
     this.#pending?.cancel();
     this.#pending = undefined;
     this.#deps.metrics.inc('registrations', { outcome: 'failure' });
-    this.#deps.logger.warn({ reason }, 'registration failed');
+    const failure = new AgentError(ErrorCode.linkRegistrationFailed, reason);
+    this.#deps.logger.warn({ reason: failure.message, code: failure.code }, 'registration failed');
     this.#dropAndReconnect(connection, reason);
   }
 
@@ -363,6 +395,9 @@ export class ControlPlaneLink {
   }
 
   #startSession(connection: Connection): void {
+    // Only an established session resets the backoff (§7.1): a control plane that accepts the socket but keeps
+    // rejecting the registration is not dialled every 0.5 s.
+    this.#backoff.reset();
     this.#sessionConnection = connection;
     this.#hasConnectedOnce = true;
     this.#isResuming = false;
@@ -382,6 +417,7 @@ export class ControlPlaneLink {
     const connection = this.#sessionConnection;
     this.#sessionConnection = undefined;
     if (connection !== undefined) this.#deps.session.onSessionEnd(connection);
+    if (this.#isDraining) this.#reportDrainLost();
   }
 
   async #sendHeartbeat(connection: Connection): Promise<void> {
@@ -403,11 +439,7 @@ export class ControlPlaneLink {
   }
 
   #scheduleReconnect(): void {
-    if (this.#isDraining) {
-      this.#reportDrainLoss();
-      return;
-    }
-    if (this.#isStopping || this.#reconnectTimer !== undefined) return;
+    if (this.#isStopping || this.#isDraining || this.#reconnectTimer !== undefined) return;
     const waitMs = this.#backoff.next();
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
     this.#deps.metrics.inc('reconnections');

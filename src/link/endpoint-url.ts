@@ -13,6 +13,22 @@ function withWsScheme(raw: string): URL {
   return url;
 }
 
+/**
+ * A usable control-plane URL (§5.4): absolute, with a ws, wss, http or https scheme and a host. Anything else
+ * (`gw.example.net/ws`, `::::`, `ftp://…`) is refused before it reaches a dial.
+ */
+export function isUsableEndpointUrl(raw: string): boolean {
+  if (!URL.canParse(raw)) return false;
+  const url = new URL(raw);
+  return WS_SCHEME[url.protocol] !== undefined && url.hostname !== '';
+}
+
+/** A URL as it may be logged: without query string or fragment (they may carry credentials), bounded in length. */
+export function loggableUrl(raw: string): string {
+  const cut = raw.search(/[?#]/);
+  return (cut < 0 ? raw : raw.slice(0, cut)).slice(0, 200);
+}
+
 /** Controller socket: scheme mapped, path replaced, the base URL's query kept unchanged. */
 export function controllerUrl(apiUrl: string): string {
   const url = withWsScheme(apiUrl);

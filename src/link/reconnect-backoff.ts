@@ -1,5 +1,6 @@
 // Reconnect delays of PROTOCOL.md §7.1: 0.5 s doubling to 60 s, each wait stretched by a uniform 0–25 %
-// jitter, reset after an attempt whose handshake succeeded.
+// jitter, reset once a session is established (a socket the control plane accepts but whose registration
+// it rejects does not count).
 
 import { BACKOFF_INITIAL_MS, BACKOFF_JITTER, BACKOFF_MAX_MS } from '../protocol/constants.js';
 

@@ -298,8 +298,7 @@ export class StreamRouter implements SessionHandlers {
 
   #onUnknownType(connection: Connection, peek: EnvelopePeek): void {
     this.#metrics.countUnknownType(peek.type);
-    if (connection.fallbackSent.has(peek.type)) return;
-    connection.fallbackSent.add(peek.type);
+    if (!connection.shouldSendFallback(peek.type)) return;
     const payload: JsonObject = {
       agent_version: FALLBACK_AGENT_NAME,
       unknown_type: peek.type,

@@ -3,7 +3,7 @@
 
 import type { ExecutionContext } from 'ava';
 import { Agent, type AgentFault } from '../../src/agent.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { MemoryStateStore, type StateStore } from '../../src/link/link-state.js';
 import type { WorkerTuning } from '../../src/config/agent-config.js';
 import { FakeControlPlane, type FakeControlPlaneOptions } from './fake-control-plane.js';
@@ -25,6 +25,8 @@ export interface HarnessOptions {
   /** Uniform jitter source; 0 makes backoff waits exactly nominal. */
   readonly random?: () => number;
   readonly workerTuning?: Partial<WorkerTuning>;
+  /** Silent unless given (e.g. a pino logger writing to a test stream, to inspect what is logged). */
+  readonly logger?: Logger;
   /** The test kills workers or makes actors fail on purpose; otherwise any such fault fails the test. */
   readonly expectFaults?: boolean;
 }
@@ -42,7 +44,7 @@ export async function startHarness(t: ExecutionContext, options: HarnessOptions 
   const clock = new SimulatedClock();
   const agent = await Agent.start({
     config: testConfig({ apiUrl: plane.url, kubeconfig: kube.kubeconfigPath, ...options.config }),
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
     clock,
     random: options.random ?? (() => 0),
     stateStore: options.stateStore ?? new MemoryStateStore(),

@@ -130,6 +130,27 @@ test('the command prints its URL and KUBECONFIG, serves agents with PIPEOPS_TOKE
   child.kill('SIGTERM');
   t.is(await exited, 0);
   t.is((await agent.closed).code, 1001);
+  // the cluster registry is kept beside the kubeconfig, so a restarted control plane knows the cluster
+  const registry = JSON.parse(await readFile(join(dir, 'kc', 'control-plane-clusters.json'), 'utf8')) as { clusters: { name: string }[] };
+  t.deepEqual(registry.clusters.map((cluster) => cluster.name), ['demo']);
+
+  // restarted on the same kubeconfig: the same CA, so agents and kubeconfigs that trust it still connect
+  const again = runCommand(['--kubeconfig', kubeconfig, '--cluster', 'demo', '--tls', '--port', new URL(url!).port], { PIPEOPS_TOKEN: 'cmd-token' });
+  t.teardown(() => again.kill('SIGKILL'));
+  let stdoutAgain = '';
+  await new Promise<void>((resolve, reject) => {
+    again.stdout.on('data', (chunk: Buffer) => {
+      stdoutAgain += chunk.toString('utf8');
+      if (stdoutAgain.includes('KUBECONFIG=')) resolve();
+    });
+    again.on('exit', (code) => reject(new Error(`exited early with ${String(code)}`)));
+  });
+  t.is(await readFile(join(dir, 'kc', 'control-plane-ca.pem'), 'utf8'), caPem);
+  const resumed = await ScriptedAgent.connect({ url: url!, caPem, token: 'cmd-token' });
+  t.teardown(() => resumed.terminate());
+  const exitedAgain = new Promise<number | null>((resolve) => again.once('exit', resolve));
+  again.kill('SIGTERM');
+  t.is(await exitedAgain, 0);
 });
 
 test('the command exits 2 with a message naming an invalid flag', async (t) => {

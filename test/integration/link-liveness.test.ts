@@ -184,6 +184,33 @@ test('C33 C34 C35 C87: one protocol_fallback per unknown type per socket; known 
   t.is(await agent.metrics.value('unknownMessageType', { type: 'mystery' }), 2);
 });
 
+test('§8.3: protocol_fallback state is bounded: at most 256 distinct types are answered per socket, later ones only counted', async (t) => {
+  const { plane, agent, clock } = await startHarness(t);
+  const socket = await plane.nextSocket();
+  await socket.acceptRegistration({ cluster_id: 'c-1' });
+  await socket.next('heartbeat');
+  for (let i = 0; i < 300; i++) socket.send({ type: `mystery_${i}`, payload: {} });
+  socket.send({ type: 'mystery_0', payload: {} });
+  socket.send({ type: 'ping', request_id: 'end', payload: {} });
+  await socket.next('pong');
+  const answered = socket.messages.all.filter((m) => m.type === 'protocol_fallback').map((m) => m.payload['unknown_type']);
+  t.is(answered.length, 256);
+  t.deepEqual(answered, Array.from({ length: 256 }, (_, i) => `mystery_${i}`));
+  // every message is counted, also past the bound (the metric folds rare labels into "other")
+  let counted = await agent.metrics.value('unknownMessageType', { type: 'other' });
+  for (let i = 0; i < 300; i++) counted += await agent.metrics.value('unknownMessageType', { type: `mystery_${i}` });
+  t.is(counted, 301);
+  // the bound is per socket: a new socket answers again
+  socket.close(1000);
+  await socket.closed;
+  await eventually(() => clock.pendingDelays().includes(500), 'reconnect scheduled');
+  clock.advance(500);
+  const next = await plane.nextSocket();
+  await next.next('heartbeat');
+  next.send({ type: 'mystery_299', payload: {} });
+  t.is((await next.next('protocol_fallback')).payload['unknown_type'], 'mystery_299');
+});
+
 test('C91: tcp_tunnel_start is answered with tcp_tunnel_close and no protocol_fallback', async (t) => {
   const { plane } = await startHarness(t);
   const socket = await plane.nextSocket();

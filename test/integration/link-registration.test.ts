@@ -182,3 +182,43 @@ test('C29: 401 from the gateway leads to a fresh controller socket and register 
   t.is(register.payload['cluster_id'], 'c-55');
   t.is((register.payload['metadata'] as Record<string, string>)['registration_mode'], 'resume');
 });
+
+test('§5.6 §7.1: registrations rejected on an accepted socket back off 0.5, 1, 2, 4 s; a session resets the delay', async (t) => {
+  const { plane, clock } = await startHarness(t);
+  const rejections: ((socket: Awaited<ReturnType<typeof plane.nextSocket>>) => Promise<void>)[] = [
+    async (socket) => {
+      await socket.next('register');
+      socket.send({ type: 'error', payload: { error: 'quota exceeded' } });
+    },
+    async (socket) => {
+      const register = await socket.next('register');
+      socket.send({ type: 'register_success', request_id: register.request_id, payload: { cluster_uuid: 'no-id' } });
+    },
+    async (socket) => {
+      await socket.next('register');
+      clock.advance(30_000); // registration timed out
+    },
+    async (socket) => {
+      await socket.next('register');
+      socket.send({ type: 'error', payload: { error: 'try later' } });
+    },
+  ];
+  const waits: number[] = [];
+  for (const reject of rejections) {
+    const socket = await plane.nextSocket();
+    await reject(socket);
+    await socket.closed;
+    await eventually(() => clock.pendingDelays().some((delay) => delay >= 500), 'reconnect scheduled');
+    const wait = clock.pendingDelays().find((delay) => delay >= 500)!;
+    waits.push(wait);
+    clock.advance(wait);
+  }
+  t.deepEqual(waits, [500, 1000, 2000, 4000]);
+  const accepted = await plane.nextSocket();
+  await accepted.acceptRegistration({ cluster_id: 'c-1' });
+  await accepted.next('heartbeat');
+  accepted.close(1000);
+  await accepted.closed;
+  await eventually(() => clock.pendingDelays().includes(500), 'backoff reset by the session');
+  t.pass();
+});

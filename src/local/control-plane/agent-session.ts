@@ -145,6 +145,7 @@ export class AgentSession {
     const messageEvent: AgentMessageEvent = { cluster: this.clusterName, type: envelope.type, envelope };
     this.#context.events.emit(ControlPlaneEvent.agentMessage, messageEvent);
     if (envelope.type === 'heartbeat') {
+      if (this.#cluster === undefined) this.#resume(envelope);
       if (this.#cluster !== undefined) {
         this.#cluster.lastHeartbeat = envelope.payload;
         this.#cluster.heartbeats++;
@@ -195,6 +196,24 @@ export class AgentSession {
     this.logger.info({ clusterId: cluster.clusterId, agentId }, 'agent registered');
     // In gateway mode the agent leaves this socket for the gateway at once; it never carries requests.
     if (gatewayUrl === undefined) this.#becomeSession(cluster);
+  }
+
+  /**
+   * A heartbeat on a controller socket that never registered: the agent came back to the controller with a
+   * known cluster id (PROTOCOL.md §7.6), e.g. after this control plane restarted. A known cluster makes the
+   * socket its session; an unknown one is told so, which makes the agent register afresh (§5.5).
+   */
+  #resume(envelope: Envelope): void {
+    if (this.#context.gatewayUrl !== undefined) return;
+    const clusterId = nonEmptyString(envelope.payload['cluster_id']);
+    const cluster = clusterId === undefined ? undefined : this.#context.registry.findById(clusterId);
+    if (cluster === undefined) {
+      this.sendJson('error', { error: 'cluster not found' }, undefined);
+      return;
+    }
+    this.#cluster = cluster;
+    this.logger.info({ cluster: cluster.name }, 'agent resumed on the controller');
+    this.#becomeSession(cluster);
   }
 
   #becomeSession(cluster: ClusterRecord): void {

@@ -1,8 +1,15 @@
 // The clusters the local control plane knows: identity derived from the name, the last register and
 // heartbeat payloads, counters, and which agent socket is the live session. Owns no sockets itself.
+// With a registry file, what identifies a cluster (name, ids, agent id, the token it offered) survives a
+// restart of the control plane, so an agent that resumes without registering (PROTOCOL.md §5.7, §7.6) is
+// found again under its name.
 
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { JsonObject } from '../../protocol/envelope.js';
+import { silentLogger, type Logger } from '../../log.js';
 import type { AgentSession } from './agent-session.js';
 
 /** A snapshot of one cluster, as tests and the demo see it. */
@@ -66,8 +73,60 @@ export interface RegisterFields {
   readonly payload: JsonObject;
 }
 
+/** One cluster as the registry file keeps it (version 1). The file is owner-only: it holds cluster tokens. */
+interface StoredCluster {
+  readonly name: string;
+  readonly clusterId: string;
+  readonly clusterUuid: string;
+  readonly agentId: string;
+  readonly serviceToken?: string;
+  readonly registerPayload: JsonObject;
+}
+
+interface StoredRegistry {
+  readonly version: 1;
+  readonly clusters: readonly StoredCluster[];
+}
+
+function isStoredCluster(value: unknown): value is StoredCluster {
+  if (typeof value !== 'object' || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  const isText = (key: string): boolean => typeof entry[key] === 'string' && entry[key] !== '';
+  return (
+    isText('name') &&
+    isText('clusterId') &&
+    isText('clusterUuid') &&
+    isText('agentId') &&
+    (entry['serviceToken'] === undefined || typeof entry['serviceToken'] === 'string') &&
+    typeof entry['registerPayload'] === 'object' &&
+    entry['registerPayload'] !== null &&
+    !Array.isArray(entry['registerPayload'])
+  );
+}
+
+export interface ClusterRegistryOptions {
+  /** Where the registry is kept across restarts; undefined keeps it in memory only. */
+  readonly file?: string | undefined;
+  readonly logger?: Logger;
+}
+
 export class ClusterRegistry {
   readonly #byName = new Map<string, ClusterRecord>();
+  readonly #file: string | undefined;
+  readonly #logger: Logger;
+  /** Saves run one after another, so the file always ends with the latest state. */
+  #saving: Promise<void> = Promise.resolve();
+
+  constructor(options: ClusterRegistryOptions = {}) {
+    this.#file = options.file;
+    this.#logger = options.logger ?? silentLogger();
+    if (this.#file !== undefined) this.#load(this.#file);
+  }
+
+  /** Resolves once every save started so far is on disk (or failed and was logged). */
+  flush(): Promise<void> {
+    return this.#saving;
+  }
 
   get(name: string): ClusterRecord | undefined {
     return this.#byName.get(name);
@@ -109,7 +168,76 @@ export class ClusterRegistry {
     record.registerPayload = fields.payload;
     record.serviceToken = fields.serviceToken;
     record.registrations++;
+    this.#save();
     return record;
+  }
+
+  #load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.#logger.warn({ err: error, file }, 'could not read the cluster registry; starting empty');
+      return;
+    }
+    let stored: unknown;
+    try {
+      stored = JSON.parse(text);
+    } catch {
+      this.#logger.warn({ file }, 'the cluster registry file is not JSON; starting empty');
+      return;
+    }
+    const clusters = (stored as Partial<StoredRegistry> | null)?.clusters;
+    if (!Array.isArray(clusters)) return;
+    for (const entry of clusters) {
+      if (!isStoredCluster(entry)) continue;
+      this.#byName.set(entry.name, {
+        name: entry.name,
+        clusterId: entry.clusterId,
+        clusterUuid: entry.clusterUuid,
+        agentId: entry.agentId,
+        registerPayload: entry.registerPayload,
+        serviceToken: entry.serviceToken,
+        lastHeartbeat: undefined,
+        heartbeats: 0,
+        connections: 0,
+        registrations: 0,
+        session: undefined,
+      });
+    }
+    this.#logger.info({ file, clusters: this.#byName.size }, 'cluster registry loaded');
+  }
+
+  #save(): void {
+    const file = this.#file;
+    if (file === undefined) return;
+    const stored: StoredRegistry = {
+      version: 1,
+      clusters: [...this.#byName.values()].map((record) => {
+        // The token is kept once, in serviceToken; the payload copy is dropped.
+        const { k8s_service_token: _token, ...registerPayload } = record.registerPayload;
+        return {
+          name: record.name,
+          clusterId: record.clusterId,
+          clusterUuid: record.clusterUuid,
+          agentId: record.agentId,
+          ...(record.serviceToken === undefined ? {} : { serviceToken: record.serviceToken }),
+          registerPayload,
+        };
+      }),
+    };
+    const text = `${JSON.stringify(stored, null, 2)}\n`;
+    this.#saving = this.#saving.then(async () => {
+      try {
+        await mkdir(dirname(file), { recursive: true });
+        // Written aside and renamed, so a crash mid-write never leaves half a registry.
+        const partial = `${file}.${process.pid}.tmp`;
+        await writeFile(partial, text, { mode: 0o600 });
+        await rename(partial, file);
+      } catch (error) {
+        this.#logger.warn({ err: error, file }, 'could not save the cluster registry');
+      }
+    });
   }
 
   /**

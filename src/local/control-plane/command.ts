@@ -1,7 +1,8 @@
 // `cli.js control-plane`: runs the local control plane alone until SIGINT/SIGTERM, writing a kubeconfig
 // for one cluster. Owns this command's flags; the agent token and the log level are its only env inputs.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   describeFlagProblem,
@@ -19,6 +20,12 @@ import { startControlPlane, WireMode, type ControlPlaneOptions } from './control
 export const DEFAULT_KUBECONFIG_PATH = '.demo/kubeconfig';
 export const DEFAULT_CLUSTER_NAME = 'local';
 export const CA_FILE_NAME = 'control-plane-ca.pem';
+export const SERVER_CERT_FILE_NAME = 'control-plane-server.pem';
+export const SERVER_KEY_FILE_NAME = 'control-plane-server-key.pem';
+/** A kept server certificate is reused only while it stays valid at least this long. */
+const CERT_REUSE_MARGIN_MS = 24 * 3600_000;
+/** The cluster registry kept beside the kubeconfig, so a restarted control plane knows resumed agents. */
+export const REGISTRY_FILE_NAME = 'control-plane-clusters.json';
 
 export interface ControlPlaneCommandOptions {
   readonly port: number;
@@ -82,6 +89,44 @@ export function parseControlPlaneArgs(argv: readonly string[]): ParsedArgs {
   return controlPlaneOptions(parsed);
 }
 
+interface ServerTls {
+  readonly keyPem: string;
+  readonly certPem: string;
+  readonly caPem: string;
+}
+
+/** The TLS material kept beside the kubeconfig, if complete, consistent and not about to expire. */
+async function keptTls(dir: string): Promise<ServerTls | undefined> {
+  try {
+    const [caPem, certPem, keyPem] = await Promise.all(
+      [CA_FILE_NAME, SERVER_CERT_FILE_NAME, SERVER_KEY_FILE_NAME].map((name) => readFile(join(dir, name), 'utf8')),
+    );
+    const cert = new X509Certificate(certPem!);
+    const isUsable =
+      cert.checkIssued(new X509Certificate(caPem!)) &&
+      cert.checkPrivateKey(createPrivateKey(keyPem!)) &&
+      Date.parse(cert.validTo) - Date.now() > CERT_REUSE_MARGIN_MS;
+    return isUsable ? { caPem: caPem!, certPem: certPem!, keyPem: keyPem! } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The server's TLS: the kept CA and certificate when usable, so a restarted control plane is still trusted by
+ * agents and kubeconfigs that know its CA; else a fresh loopback CA, written beside the kubeconfig.
+ */
+async function serverTls(dir: string): Promise<ServerTls> {
+  const kept = await keptTls(dir);
+  if (kept !== undefined) return kept;
+  const tls = createLoopbackTls('pipeops-local-control-plane');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, SERVER_KEY_FILE_NAME), tls.server.keyPem, { mode: 0o600 });
+  await writeFile(join(dir, SERVER_CERT_FILE_NAME), tls.server.certPem);
+  await writeFile(join(dir, CA_FILE_NAME), tls.caPem);
+  return { keyPem: tls.server.keyPem, certPem: tls.server.certPem, caPem: tls.caPem };
+}
+
 function logLevelFromEnv(): LogLevel {
   const wanted = process.env['LOG_LEVEL'] ?? process.env['PIPEOPS_LOG_LEVEL'] ?? 'info';
   return LOG_LEVELS.find((level) => level === wanted) ?? 'info';
@@ -111,16 +156,18 @@ export async function runControlPlaneCommand(argv: readonly string[]): Promise<v
   const { options } = parsed;
   const logger = createLogger({ level: logLevelFromEnv(), name: 'control-plane', fd: 2 });
   const kubeconfigPath = resolve(options.kubeconfig);
-  const planeOptions: ControlPlaneOptions = { port: options.port, logger, ...(options.mode === undefined ? {} : { mode: options.mode }) };
+  const planeOptions: ControlPlaneOptions = {
+    port: options.port,
+    logger,
+    registryFile: join(dirname(kubeconfigPath), REGISTRY_FILE_NAME),
+    ...(options.mode === undefined ? {} : { mode: options.mode }),
+  };
   const token = process.env['PIPEOPS_TOKEN'];
   if (token !== undefined && token !== '') planeOptions.agentToken = token;
   let caPath: string | undefined;
   if (options.isTls) {
-    const tls = createLoopbackTls('pipeops-local-control-plane');
-    planeOptions.tls = { keyPem: tls.server.keyPem, certPem: tls.server.certPem, caPem: tls.caPem };
+    planeOptions.tls = await serverTls(dirname(kubeconfigPath));
     caPath = join(dirname(kubeconfigPath), CA_FILE_NAME);
-    await mkdir(dirname(caPath), { recursive: true });
-    await writeFile(caPath, tls.caPem);
   }
   const stopSignal = waitForStopSignal();
   const plane = await startControlPlane(planeOptions);

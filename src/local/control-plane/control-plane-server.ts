@@ -47,6 +47,11 @@ export interface ControlPlaneOptions {
   mode?: WireMode;
   /** `timeout` sent in proxy_request, in milliseconds; default 120000. */
   requestTimeoutMs?: number;
+  /**
+   * Keeps the cluster registry (names, ids, the tokens agents offered) in this file across restarts, so agents
+   * that resume without registering are reachable again; the command puts it beside the kubeconfig.
+   */
+  registryFile?: string;
   /** The ingress route endpoints (PROTOCOL.md §17.2), e.g. to fail the next calls in retry tests. */
   gatewayRoutes?: GatewayRoutesOptions;
   logger?: Logger;
@@ -115,7 +120,7 @@ class LocalControlPlane implements ControlPlane {
   readonly url: string;
   readonly events = new EventEmitter();
   readonly #server: Server;
-  readonly #registry = new ClusterRegistry();
+  readonly #registry: ClusterRegistry;
   readonly #caPem: string | undefined;
   readonly #agents: AgentEndpoint;
   readonly #kubectl: KubectlEndpoint;
@@ -128,6 +133,7 @@ class LocalControlPlane implements ControlPlane {
     this.#server = server;
     this.#caPem = options.tls?.caPem;
     this.logger = options.logger ?? silentLogger();
+    this.#registry = new ClusterRegistry({ file: options.registryFile, logger: this.logger });
     const isTls = options.tls !== undefined;
     this.url = `${isTls ? 'https' : 'http'}://${urlHost(host)}:${port}`;
     this.events.setMaxListeners(100);
@@ -230,6 +236,7 @@ class LocalControlPlane implements ControlPlane {
     await this.#sessions.close();
     this.#server.closeAllConnections();
     await serverClosed;
+    await this.#registry.flush();
     this.#server.off('request', serverOnRequest);
     this.#server.off('upgrade', serverOnUpgrade);
     this.#server.off('error', serverOnError);

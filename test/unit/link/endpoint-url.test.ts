@@ -1,5 +1,5 @@
 import test from 'ava';
-import { controllerUrl, gatewayUrl } from '../../../src/link/endpoint-url.js';
+import { controllerUrl, gatewayUrl, isUsableEndpointUrl, loggableUrl } from '../../../src/link/endpoint-url.js';
 
 test('C1: controller URL maps the scheme, replaces the path and keeps the query', (t) => {
   t.is(controllerUrl('https://api.example.net/some/base'), 'wss://api.example.net/api/v1/clusters/agent/ws');
@@ -21,4 +21,14 @@ test('C3 C4: gateway URL keeps its path (empty → /ws), sets our keys and sorts
   );
   t.false(gatewayUrl('ws://g/', query).includes('supports_yamux'));
   t.false(gatewayUrl('ws://g/', query).includes('token'));
+});
+
+test('C94: only absolute ws, wss, http and https URLs with a host are usable; logged URLs lose query and fragment', (t) => {
+  for (const usable of ['wss://gw.example.net/ws', 'ws://127.0.0.1:9/x?y=1', 'https://gw', 'http://gw:80/']) t.true(isUsableEndpointUrl(usable), usable);
+  for (const invalid of ['gw.example.net/ws', '::::', '', 'ftp://gw/', 'wss://', 'file:///etc/passwd', 'ws://gw:99999/']) {
+    t.false(isUsableEndpointUrl(invalid), invalid);
+  }
+  t.is(loggableUrl('gw.example.net/ws?token=abc#frag'), 'gw.example.net/ws');
+  t.is(loggableUrl('x#a?b'), 'x');
+  t.is(loggableUrl('y'.repeat(500)).length, 200);
 });
