@@ -34,3 +34,8 @@ export interface WireError {
   readonly code: ErrorCode;
   readonly message: string;
 }
+
+/** The cloneable form of an error: structured clone drops the subclass and its `code`, so only data crosses. */
+export function toWireError(error: AgentError): WireError {
+  return { code: error.code, message: error.message };
+}

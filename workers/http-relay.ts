@@ -100,7 +100,7 @@ class Relay {
       const durationMs = Date.now() - this.#startedMs;
       const stats = this.#upgrade?.stats;
       const session = stats === undefined ? undefined : { framesIn: stats.framesIn, framesOut: stats.framesOut, dropped: stats.dropped };
-      this.#port.done(outcome, this.#mode, durationMs, this.#bytes, this.#compression, session);
+      this.#port.done({ outcome, mode: this.#mode, durationMs, bytes: this.#bytes, compression: this.#compression, session, failure });
       this.#port.close();
     }
     this.#context.logger.debug({ requestId: this.#task.requestId, outcome, code: failure?.code, mode: this.#mode }, 'request finished');

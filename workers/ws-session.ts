@@ -49,15 +49,14 @@ async function runSession(task: WsSessionTask, context: ActorContext): Promise<v
     outcome = await session.run();
   } finally {
     const stats = session?.stats;
-    port.done(
+    port.done({
       outcome,
-      'none',
-      Date.now() - startedMs,
-      { sent: stats?.bytesIn ?? 0, received: stats?.bytesOut ?? 0 },
-      undefined,
-      { framesIn: stats?.framesIn ?? 0, framesOut: stats?.framesOut ?? 0, dropped: stats?.dropped ?? 0 },
-      'ws-session',
-    );
+      mode: 'none',
+      durationMs: Date.now() - startedMs,
+      bytes: { sent: stats?.bytesIn ?? 0, received: stats?.bytesOut ?? 0 },
+      session: { framesIn: stats?.framesIn ?? 0, framesOut: stats?.framesOut ?? 0, dropped: stats?.dropped ?? 0 },
+      kind: 'ws-session',
+    });
     port.close();
     context.logger.debug({ streamId: task.streamId, outcome }, 'session ended');
   }

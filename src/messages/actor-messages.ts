@@ -7,6 +7,7 @@
 //   router ◄──port: send / done─────────────  actor  (already-encoded outbound frames, completion)
 
 import type { MessagePort } from 'node:worker_threads';
+import type { WireError } from '../errors.js';
 
 export const ActorKind = { httpRelay: 'http-relay', wsSession: 'ws-session' } as const;
 export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
@@ -76,6 +77,8 @@ export type ActorOutbound =
       readonly upstreamBytesReceived: number;
       /** Session frames relayed, per direction (in: towards the API server), and frames dropped. */
       readonly session?: { readonly framesIn: number; readonly framesOut: number; readonly dropped: number };
+      /** Set when the stream ended in an error: its code from src/errors.ts (counted in stream_errors_total). */
+      readonly failure?: WireError;
     };
 
 export function isActorInbound(value: unknown): value is ActorInbound {

@@ -8,6 +8,7 @@ import type { AgentMetrics } from './agent-metrics.js';
 export type ActorDone = Extract<ActorOutbound, { type: 'done' }>;
 
 export function applyActorDone(metrics: AgentMetrics, done: ActorDone): void {
+  if (done.failure !== undefined) metrics.inc('streamErrors', { code: done.failure.code });
   if (done.kind === ActorKind.wsSession) {
     metrics.inc('actorTasks', { kind: done.kind, outcome: done.outcome });
     metrics.inc('sessionsEnded', { outcome: done.outcome });

@@ -250,7 +250,7 @@ export const METRICS = {
   streamErrors: {
     name: 'pipeops_agent_stream_errors_total',
     type: 'counter',
-    help: 'Requests and sessions that ended with an error, by error code (docs/errors.md)',
+    help: 'Requests and sessions that ended without success (refused, failed, timed out, canceled), by error code (docs/errors.md)',
     labels: ['code'],
   },
   unhandledErrors: {

@@ -78,6 +78,7 @@ test('§9.4: a request still waiting for a slot at its deadline gets "context de
   t.false(session.kube.proxied().some((request) => request.url.includes('late')));
   t.deepEqual(repliesTo(socket, 'late'), ['proxy_error']);
   t.is(await session.agent.metrics.value('admissionRefused', { reason: 'deadline' }), 1);
+  t.is(await session.agent.metrics.value('streamErrors', { code: 'AGENT_ERR_UPSTREAM_TIMEOUT' }), 1);
 });
 
 test('§9.4: a full admission queue refuses with "too many concurrent requests"; a waiting request can be cancelled silently', async (t) => {
@@ -89,6 +90,7 @@ test('§9.4: a full admission queue refuses with "too many concurrent requests";
   socket.send({ type: 'proxy_request', request_id: 'refused', payload: { path: '/api/v1/namespaces/r' } });
   const refused = await socket.next('proxy_error', 10_000, (m) => m.request_id === 'refused');
   t.is(refused.payload['error'], 'too many concurrent requests');
+  t.is(await session.agent.metrics.value('streamErrors', { code: 'AGENT_ERR_POOL_SATURATED' }), 1);
   socket.send({ type: 'proxy_cancel', request_id: 'waiting', payload: {} });
   await eventually(() => session.agent.router.laneLoad('short').waiting === 0, 'the cancelled request left the queue');
   session.held[0]!.end('{}');

@@ -85,3 +85,14 @@ test.serial('C93: in a pool, a body_binary request failing before its body leave
     ['proxy_error'],
   );
 });
+
+test('item 8: an actor failure crosses the thread as {code, message}; stream_errors_total counts it by code (workers=1)', async (t) => {
+  const { agent, plane } = await startHarness(t, { config: { workers: 1 } });
+  const socket = await plane.nextSocket();
+  await socket.acceptRegistration({ cluster_id: 'c-1' });
+  await socket.next('heartbeat');
+  socket.send({ type: 'proxy_request', request_id: 'bad-svc', payload: { path: '/x', service_name: 'Bad_Name', namespace: 'ns', service_port: 80 } });
+  const error = await socket.next('proxy_error', 30_000, (m) => m.request_id === 'bad-svc');
+  t.regex(error.payload['error'] as string, /^invalid service name: /);
+  await eventually(async () => (await agent.metrics.value('streamErrors', { code: 'AGENT_ERR_REQUEST_INVALID' })) === 1, 'counted by code');
+});

@@ -13,6 +13,7 @@ import {
   ownedCopy,
 } from '../../src/messages/actor-messages.js';
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
+import { toWireError, type AgentError } from '../../src/errors.js';
 
 export interface CompressionStats {
   readonly rawBytes: number;
@@ -29,6 +30,18 @@ export interface SessionCounts {
 export interface UpstreamBytes {
   sent: number;
   received: number;
+}
+
+export interface DoneReport {
+  readonly outcome: RelayOutcome;
+  readonly mode: ResponseMode;
+  readonly durationMs: number;
+  readonly bytes: UpstreamBytes;
+  readonly compression?: CompressionStats | undefined;
+  readonly session?: SessionCounts | undefined;
+  readonly kind?: ActorKind;
+  /** What ended the stream when it failed; crosses the thread as `{code, message}` only. */
+  readonly failure?: AgentError | undefined;
 }
 
 export interface PortListener {
@@ -63,25 +76,19 @@ export class RouterPort {
     return this.#post(frame, true, needsCredit);
   }
 
-  done(
-    outcome: RelayOutcome,
-    mode: ResponseMode,
-    durationMs: number,
-    bytes: UpstreamBytes,
-    compression?: CompressionStats,
-    session?: SessionCounts,
-    kind: ActorKind = 'http-relay',
-  ): void {
+  /** The actor's last message: its outcome, metric deltas and, when it failed, the failure's code. */
+  done(report: DoneReport): void {
     const message: ActorOutbound = {
       type: 'done',
-      kind,
-      outcome,
-      mode,
-      durationMs,
-      upstreamBytesSent: bytes.sent,
-      upstreamBytesReceived: bytes.received,
-      ...(compression === undefined ? {} : { compression }),
-      ...(session === undefined ? {} : { session }),
+      kind: report.kind ?? 'http-relay',
+      outcome: report.outcome,
+      mode: report.mode,
+      durationMs: report.durationMs,
+      upstreamBytesSent: report.bytes.sent,
+      upstreamBytesReceived: report.bytes.received,
+      ...(report.compression === undefined ? {} : { compression: report.compression }),
+      ...(report.session === undefined ? {} : { session: report.session }),
+      ...(report.failure === undefined ? {} : { failure: toWireError(report.failure) }),
     };
     this.#port.postMessage(message);
   }
