@@ -40,6 +40,8 @@ export class FakeKubeWsApi {
   onSession: (session: FakeWsSession) => void = () => undefined;
   /** Delay before an upgrade is answered, to hold a session in its dialling state. */
   upgradeDelayMs = 0;
+  /** Answers the next upgrades with a 403 whose body never ends (a dial that must still end when cancelled). */
+  endlessRefusals = 0;
   /** Answers plain HTTP requests instead of the built-in lists, when set. */
   httpHandler: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined;
   readonly kubeconfigPath: string;
@@ -99,6 +101,11 @@ export class FakeKubeWsApi {
       .filter((value) => value !== '');
     const record: UpgradeRecord = { url: request.url ?? '', headers: { ...request.headers }, offered };
     this.upgrades.push(record);
+    if (this.endlessRefusals > 0) {
+      this.endlessRefusals--;
+      socket.write('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n');
+      return;
+    }
     const refusal = this.refusals.shift();
     if (refusal !== undefined) {
       const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'pods "x" is forbidden', code: refusal });

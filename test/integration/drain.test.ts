@@ -132,3 +132,25 @@ test('§7.7 step 4: a second signal ends the drain at once; a socket lost during
     ['agent shutting down'],
   );
 });
+
+test('§7.7: a dial whose refusal never ends its body ends with its session, on a CP close and at the drain limit', async (t) => {
+  const api = await FakeKubeWsApi.start();
+  t.teardown(() => api.close());
+  api.endlessRefusals = 2;
+  const session = await connected(t, 0, api.kubeconfigPath);
+  const { socket, agent } = session;
+  const start = (id: string): void =>
+    socket.send({ type: 'ws_start', request_id: id, payload: { stream_id: id, path: '/api/v1/namespaces/d/pods/p/exec', query: 'command=sh' } });
+  start('s-1');
+  await eventually(() => api.upgrades.length === 1, 'the first dial is answered with a body that never ends');
+  socket.send({ type: 'ws_close', request_id: 's-1', payload: { stream_id: 's-1' } });
+  await socket.next('proxy_websocket_close', 10_000, (m) => m.request_id === 's-1');
+  // well inside the 30 s handshake limit: the cancelled dial did not keep its actor
+  await eventually(() => agent.sessionHost.activeActors === 0, 'the actor of the cancelled dial ended', 10_000);
+
+  start('s-2');
+  await eventually(() => api.upgrades.length === 2, 'the second dial hangs the same way');
+  await agent.drainAndStop(300);
+  t.deepEqual(socket.messages.all.filter((m) => m.request_id === 's-2' && m.type === 'proxy_websocket_close').map((m) => m.payload), [{ stream_id: 's-2' }]);
+  await eventually(() => agent.sessionHost.activeActors === 0, 'the actor of the dial ended by the drain limit', 10_000);
+});

@@ -101,10 +101,14 @@ export class AppRelay {
   readonly #port: RouterPort;
   readonly #relay: WsRelay;
 
+  readonly #dialAbort = new AbortController();
+
   constructor(target: AppRelayTarget, port: RouterPort) {
     this.#target = target;
     this.#port = port;
     this.#relay = new WsRelay(target.requestId, port, appRelayKind(target.requestId, target.capacity), target.creditBytes);
+    // A relay ended while dialling (cancel, CP close, drain limit) ends the dial with it.
+    void this.#relay.finished.then(() => this.#dialAbort.abort());
   }
 
   get stats(): RelayStats {
@@ -129,6 +133,7 @@ export class AppRelay {
         tls: { rejectUnauthorized: false },
         timeoutMs: RELAY_HANDSHAKE_TIMEOUT_MS,
         maxPayload: MAX_PAYLOAD_BYTES,
+        signal: this.#dialAbort.signal,
         lookup: this.#target.lookup,
       });
     } catch (error) {

@@ -115,12 +115,15 @@ export class KubeSession {
   readonly #upstream: Upstream;
   readonly #kind: KubeRelayKind;
   readonly #relay: WsRelay;
+  readonly #dialAbort = new AbortController();
 
   constructor(start: SessionStart, port: RouterPort, upstream: Upstream, creditBytes: number) {
     this.#start = start;
     this.#upstream = upstream;
     this.#kind = new KubeRelayKind(start.streamId);
     this.#relay = new WsRelay(start.streamId, port, this.#kind, creditBytes);
+    // A session ended while dialling (CP close, replacement, drain limit) ends the dial with it.
+    void this.#relay.finished.then(() => this.#dialAbort.abort());
   }
 
   get stats(): RelayStats {
@@ -146,6 +149,7 @@ export class KubeSession {
         tls: this.#upstream.tls,
         timeoutMs: HANDSHAKE_TIMEOUT_MS,
         maxPayload: MAX_PAYLOAD_BYTES,
+        signal: this.#dialAbort.signal,
       });
       this.#kind.isTranslating = !isTransparent && /^(v\d+\.)?channel\.k8s\.io$/.test(dialed.protocol);
       this.#relay.attach(dialed.socket);

@@ -33,6 +33,8 @@ export interface DialOptions {
   readonly maxPayload: number;
   /** Resolves host names itself (test host aliases); the system resolver otherwise. */
   readonly lookup?: LookupFunction | undefined;
+  /** Ends the dial at once (the stream was cancelled, the drain limit passed): nothing may outlive its stream. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export class DialError extends Error {
@@ -102,17 +104,32 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
         }
       : {}),
   };
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve, rejectOnce) => {
     const request = isHttps ? https.request(requestOptions) : http.request(requestOptions);
-    const timer = setTimeout(() => {
-      request.destroy(new DialError(`handshake timed out after ${options.timeoutMs} ms`, undefined));
-    }, options.timeoutMs);
-    request.on('error', (error: Error) => {
+    let isSettled = false;
+    const signal = options.signal;
+    const reject = (error: DialError): void => {
+      if (isSettled) return;
+      isSettled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      rejectOnce(error);
+    };
+    function onAbort(): void {
+      request.destroy();
+      reject(new DialError('dial canceled', undefined));
+    }
+    // The limit covers the whole answer: a refusal whose body never ends must not hold the dial open (§7.7).
+    const timer = setTimeout(() => {
+      request.destroy();
+      reject(new DialError(`handshake timed out after ${options.timeoutMs} ms`, undefined));
+    }, options.timeoutMs);
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    request.on('error', (error: Error) => {
       reject(error instanceof DialError ? error : new DialError(error.message, undefined));
     });
     request.on('response', (response: http.IncomingMessage) => {
-      clearTimeout(timer);
       const status = response.statusCode ?? 0;
       const chunks: Buffer[] = [];
       let size = 0;
@@ -120,6 +137,8 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
         if (size < 4096) chunks.push(chunk);
         size += chunk.length;
       });
+      response.on('error', () => reject(new DialError(`unexpected status ${status}`, status)));
+      response.on('aborted', () => reject(new DialError(`unexpected status ${status}`, status)));
       response.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8').slice(0, 300);
         let detail = `unexpected status ${status}`;
@@ -133,7 +152,10 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
       });
     });
     request.on('upgrade', (response: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      clearTimeout(timer);
+      if (isSettled) {
+        socket.destroy(); // canceled or timed out while the answer was on its way
+        return;
+      }
       const expected = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
       const protocol = response.headers['sec-websocket-protocol'] ?? '';
       const fail = (message: string): void => {
@@ -144,6 +166,9 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
       if (protocol !== '' && !options.offer.includes(protocol)) return fail(`server selected a subprotocol that was not offered: ${protocol}`);
       if (protocol === '' && options.offer.length > 0) return fail('server selected no subprotocol');
       if (socket instanceof Socket) socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS);
+      isSettled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       resolve({ socket: clientWebSocket(socket, head, protocol, options.maxPayload), protocol, rawHeaders: response.rawHeaders });
     });
     request.end();
