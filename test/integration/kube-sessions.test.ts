@@ -141,6 +141,15 @@ test('C68 C69: missing stream_id and invalid paths get proxy_error and nothing e
   const missing = await stack.socket.next('proxy_error');
   t.is(missing.request_id, 'env-1');
   t.deepEqual(missing.payload, { request_id: 'env-1', error: 'missing stream_id' });
+  // a stream_id that is empty, null, a number or an object is missing too: one proxy_error each, nothing else
+  for (const [index, streamId] of (['', null, 42, { id: 'x' }] as unknown[]).entries()) {
+    stack.socket.send({ type: 'ws_start', request_id: `m${index}`, payload: { stream_id: streamId, path: EXEC_PATH } });
+    const error = await stack.socket.next('proxy_error', 15_000, (m) => m.request_id === `m${index}`);
+    t.deepEqual(error.payload, { request_id: `m${index}`, error: 'missing stream_id' }, String(streamId));
+  }
+  stack.socket.send({ type: 'ws_start', payload: { path: EXEC_PATH } });
+  const anonymous = await stack.socket.next('proxy_error', 15_000, (m) => m.request_id === undefined);
+  t.deepEqual(anonymous.payload, { request_id: '', error: 'missing stream_id' });
   const bad = ['/apiX/v1', '/api/v1/../secrets', '/api/v1/pods%2Fx', '/api/v1/pods\r\n', '/metrics', '//api//v1/../x'];
   for (const [index, path] of bad.entries()) {
     stack.socket.send({ type: 'ws_start', request_id: `b${index}`, payload: { stream_id: `b${index}`, path } });
@@ -150,7 +159,13 @@ test('C68 C69: missing stream_id and invalid paths get proxy_error and nothing e
   stack.socket.send({ type: 'ping', request_id: 'end', payload: {} });
   await stack.socket.next('pong');
   t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+  t.deepEqual(
+    stack.socket.messages.all.map((m) => m.type).filter((type) => type !== 'register' && type !== 'heartbeat'),
+    [...Array.from({ length: 6 + bad.length }, () => 'proxy_error'), 'pong'],
+    'nothing but the proxy_errors and the pong',
+  );
   t.is(stack.api.upgrades.length, 0);
+  t.is(stack.agent.router.activeSessions, 0);
 });
 
 test('C78: more than 100 frames before the dial completes overflow with an error and a close', async (t) => {
