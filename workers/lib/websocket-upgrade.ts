@@ -5,6 +5,7 @@
 //   /api/… or /apis/…, no service ─► validate (§13.2) ─► 200 at once ─► KubeSession (dial, relay)
 //   otherwise                      ─► AppRelay: dial ─► 101 ─► relay   (dial failure ⇒ §14.3 reply)
 
+import { ErrorCode } from '../../src/errors.js';
 import { OutboundType } from '../../src/protocol/message-types.js';
 import { isValidSessionPath } from '../../src/protocol/kube-session-rules.js';
 import { DEFAULT_RELAY_DEADLINE_MS } from '../../src/protocol/constants.js';
@@ -46,7 +47,7 @@ export async function runWebSocketUpgrade(
 async function runKubeSession(requestId: string, request: ProxyRequest, port: RouterPort, context: ActorContext): Promise<UpgradeResult> {
   if (!isValidSessionPath(request.path)) throw new RelayFailure('invalid', 'invalid path: must be a Kubernetes API path');
   const kube = context.kubeUpstream();
-  if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized');
+  if (kube instanceof Error) throw new RelayFailure('upstream_error', 'kubernetes client not initialized', ErrorCode.kubeUnavailable);
   const session = new KubeSession(
     { streamId: requestId, path: request.path, query: request.query, protocol: request.protocol, headers: request.headers },
     port,
