@@ -18,6 +18,7 @@ import type { JsonObject } from './json-value.js';
 import { DiscoveryFormat, Rendering, chooseDiscovery, chooseOutput, parseAccept, parseMediaType } from './media-type.js';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_DEPRECATED, openApiV2Json, openApiV2Protobuf, openApiV3Documents, type OpenApiV3Documents } from './openapi.js';
 import { createPodLogHandler } from './pod-logs.js';
+import { queryFlag } from '../query-bool.js';
 import { createPortForwardHandler } from './portforward/port-forward-handler.js';
 import {
   POD_STREAM_SUBRESOURCES,
@@ -101,8 +102,7 @@ function objectOutcome(body: JsonObject, contentType = 'application/json', heade
 }
 
 function isWatch(query: URLSearchParams): boolean {
-  const value = query.get('watch');
-  return value === 'true' || value === '1';
+  return queryFlag(query, 'watch');
 }
 
 export class RequestRouter {

@@ -100,14 +100,16 @@ test('v5 stdin: data on channel 0, then the close signal ends the process input'
   t.deepEqual(frames.at(-1), [3, '{"metadata":{},"status":"Success"}']);
 });
 
-test('tty: stderr merged into stdout with CRLF, resize messages accepted', async (t) => {
+test('tty: a pseudo-terminal echoes input, merges stderr into stdout with CRLF and takes the resize as its size', async (t) => {
   const api = await sandbox(t);
-  const session = await open(api, `${DEMO}/exec?${command('sh', '-c', 'read line; echo "got $line"; echo e >&2')}&stdin=true&stdout=true&stderr=true&tty=true`, ['v5.channel.k8s.io']);
+  const session = await open(api, `${DEMO}/exec?${command('sh', '-c', 'read line; stty size; echo "got $line"; echo e >&2')}&stdin=true&stdout=true&stderr=true&tty=true`, ['v5.channel.k8s.io']);
   session.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":120,"Height":40}')]));
-  session.ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('x\n')]));
+  session.ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('x\r')]));
   const { frames } = await session.frames;
   t.is(frames.filter(([channel]) => channel === 2).length, 0);
-  t.is(frames.filter(([channel]) => channel === 1).map(([, text]) => text).join(''), 'got x\r\ne\r\n');
+  // the line discipline echoes "x", turns the typed CR into the newline `read` waits for, and writes CRLF
+  t.is(frames.filter(([channel]) => channel === 1).map(([, text]) => text).join(''), 'x\r\n40 120\r\ngot x\r\ne\r\n');
+  t.deepEqual(frames.at(-1), [3, '{"metadata":{},"status":"Success"}']);
 });
 
 test('refusals before any upgrade: 403 for unknown subprotocols, 401 without the token, 400 for SPDY and bad options', async (t) => {
