@@ -93,7 +93,13 @@ export class TerminalExecSession {
 
   /** Kills the process group (the container went away); the exit status still goes to the client. */
   kill(): Promise<void> {
-    if (!this.#hasStarted) this.#start(DEFAULT_SIZE);
+    if (!this.#hasStarted) {
+      // the container went away before the process started: it ends as a killed one would
+      this.#hasStarted = true;
+      this.#hasExited = true;
+      clearTimeout(this.#startTimer);
+      this.#finish(exitStatus(this.#protocol, this.#options.command, null, 'SIGKILL'));
+    }
     this.#killGroup('SIGKILL');
     return this.exited;
   }
@@ -113,6 +119,7 @@ export class TerminalExecSession {
     const mapped = mapCommand(options.command, options.podDir);
     const program = resolveProgram(mapped.file, options.podDir);
     if ('error' in program) {
+      this.#hasExited = true;
       this.#finish(internalErrorStatus(this.#protocol, startFailureMessage(options.command[0] ?? '', program.error)));
       return;
     }
