@@ -15,6 +15,7 @@ import { ApiStatusError, internalError, unauthorized } from './api-status.js';
 import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http-exchange.js';
 import { sandboxKubeconfig, writeKubeconfigFile } from './kubeconfig.js';
 import { ObjectStore } from './object-store.js';
+import { PodKubelet } from './pod-kubelet.js';
 import { PodRuntime } from './pod-runtime.js';
 import { RequestRouter, type Outcome } from './request-router.js';
 import type { EndpointContext } from './resource-request.js';
@@ -121,6 +122,7 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
   const tls = createLoopbackTls('sandbox-api');
   const store = new ObjectStore();
   const pods = new PodRuntime(store, logger);
+  const kubelet = new PodKubelet(store, pods, logger);
   if (valid.seed) {
     seedSandbox(store, valid.minorVersion);
     pods.startDemoTicker(DEMO_POD_NAMESPACE, DEMO_POD_NAME, DEMO_POD_NAME);
@@ -218,6 +220,7 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
   } catch (error) {
     // nothing was served, but the demo ticker and the handlers already exist
     await router.close();
+    await kubelet.close();
     await pods.close();
     throw error;
   }
@@ -242,6 +245,7 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // sessions first: their processes must be gone before the pod directories are removed
         await router.close();
+        await kubelet.close();
         await pods.close();
         for (const socket of sockets) socket.destroy();
         await closed;
