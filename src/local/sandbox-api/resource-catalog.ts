@@ -124,6 +124,11 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     storageVersionHash: '8aSe+NMegvE=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
   },
   {
+    group: 'apps', version: 'v1', resource: 'replicasets', singular: 'replicaset', kind: 'ReplicaSet', namespaced: true,
+    shortNames: ['rs'], categories: ['all'], verbs: ALL_VERBS, subresources: [status('ReplicaSet')],
+    storageVersionHash: 'P1RzHs8/mWQ=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
+  },
+  {
     group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', singular: 'ingress', kind: 'Ingress', namespaced: true,
     shortNames: ['ing'], categories: [], verbs: ALL_VERBS, subresources: [status('Ingress')],
     storageVersionHash: '39NQlfNR+bo=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,

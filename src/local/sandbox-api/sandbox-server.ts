@@ -16,6 +16,7 @@ import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http-ex
 import { sandboxKubeconfig, writeKubeconfigFile } from './kubeconfig.js';
 import { ObjectStore } from './object-store.js';
 import { PodKubelet } from './pod-kubelet.js';
+import { WorkloadController } from './workload-controller.js';
 import { PodRuntime } from './pod-runtime.js';
 import { RequestRouter, type Outcome } from './request-router.js';
 import type { EndpointContext } from './resource-request.js';
@@ -133,6 +134,8 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
     allocateClusterIp: () => allocator.allocateClusterIp(),
     allocateNodePort: (taken) => allocator.allocateNodePort(taken),
   };
+  // after the seed: only workloads created from now on are managed
+  const controllers = new WorkloadController(store, context, logger);
   const expectedToken = Buffer.from(valid.token);
   const sockets = new Set<Socket>();
   let port = valid.port;
@@ -220,6 +223,7 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
   } catch (error) {
     // nothing was served, but the demo ticker and the handlers already exist
     await router.close();
+    controllers.close();
     await kubelet.close();
     await pods.close();
     throw error;
@@ -245,6 +249,7 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // sessions first: their processes must be gone before the pod directories are removed
         await router.close();
+        controllers.close();
         await kubelet.close();
         await pods.close();
         for (const socket of sockets) socket.destroy();
