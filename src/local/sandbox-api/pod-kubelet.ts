@@ -176,11 +176,16 @@ export class PodKubelet {
     };
     const stdoutLines = appendLines();
     const stderrLines = appendLines();
-    child.stdout?.on('data', (chunk: Buffer) => stdoutLines(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => stderrLines(chunk));
+    const stdoutOnData = (chunk: Buffer): void => stdoutLines(chunk);
+    const stderrOnData = (chunk: Buffer): void => stderrLines(chunk);
+    child.stdout?.on('data', stdoutOnData);
+    child.stderr?.on('data', stderrOnData);
     let startError: NodeJS.ErrnoException | undefined;
-    child.on('error', (error: NodeJS.ErrnoException) => (startError ??= error));
-    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+    const containerOnError = (error: NodeJS.ErrnoException): void => {
+      startError ??= error;
+    };
+    child.on('error', containerOnError);
+    const containerOnClose = (code: number | null, signal: NodeJS.Signals | null): void => {
       stdoutLines(undefined);
       stderrLines(undefined);
       container.child = undefined;
@@ -197,7 +202,8 @@ export class PodKubelet {
       };
       container.exitCode = exitCode;
       this.#terminated(run, container, dir, extraEnv, terminated);
-    });
+    };
+    child.once('close', containerOnClose);
   }
 
   #terminated(run: PodRun, container: ContainerRun, dir: string, extraEnv: Record<string, string>, terminated: JsonObject): void {
@@ -280,7 +286,11 @@ export class PodKubelet {
       const child = container.child;
       const pid = child?.pid;
       if (child === undefined || pid === undefined) continue;
-      closing.push(new Promise((resolve) => child.once('close', () => resolve())));
+      closing.push(new Promise((resolve) => {
+        child.once('close', function containerOnStopped(): void {
+          resolve();
+        });
+      }));
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {

@@ -127,12 +127,14 @@ export class TerminalExecSession {
     // encoding null: output arrives as Buffers, byte-exact, whatever the program writes
     const terminal = pty.spawn(program.path, [...mapped.args], { name: 'xterm', cols: size.width, rows: size.height, cwd: options.podDir, env, encoding: null }) as unknown as BinaryPty;
     this.#terminal = terminal;
-    terminal.onData((data: string | Buffer) => this.#forwardOutput(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+    const terminalOnData = (data: string | Buffer): void => this.#forwardOutput(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     // node-pty reports the exit after the master has reached EOF, so all output has been forwarded
-    terminal.onExit(({ exitCode, signal }) => {
+    const terminalOnExit = ({ exitCode, signal }: { exitCode: number; signal?: number }): void => {
       this.#hasExited = true;
       this.#finish(exitStatus(this.#protocol, options.command, signal !== undefined && signal > 0 ? null : exitCode, signal ?? null));
-    });
+    };
+    terminal.onData(terminalOnData);
+    terminal.onExit(terminalOnExit);
     for (const chunk of this.#heldInput) terminal.write(chunk);
     this.#heldInput = [];
     if (this.#isInputEnded) terminal.write(END_OF_TRANSMISSION);

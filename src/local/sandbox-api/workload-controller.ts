@@ -95,7 +95,8 @@ export class WorkloadController {
     this.#store = store;
     this.#defaults = defaults;
     this.#logger = logger.child({ component: 'sandbox-controllers' });
-    this.#unsubscribe = store.onChange((change) => this.#observe(change));
+    const controllersOnChange = (change: StoreChange): void => this.#observe(change);
+    this.#unsubscribe = store.onChange(controllersOnChange);
   }
 
   close(): void {

@@ -90,9 +90,11 @@ export class ChannelPortForward {
     this.#options = options;
     options.counters.connections += 1;
     this.#forwards = options.ports.map((port, index) => ({ port, dataChannel: index * 2, isConnected: false, isDone: false }));
-    ws.on('message', (data: RawData, isBinary: boolean) => this.#receive(toBuffer(data), isBinary));
-    ws.once('close', () => this.#closed());
-    ws.on('error', () => this.#closed());
+    const channelsOnMessage = (data: RawData, isBinary: boolean): void => this.#receive(toBuffer(data), isBinary);
+    const channelsOnClose = (): void => this.#closed();
+    ws.on('message', channelsOnMessage);
+    ws.once('close', channelsOnClose);
+    ws.on('error', channelsOnClose);
     for (const forward of this.#forwards) {
       const portBytes = Buffer.alloc(2);
       portBytes.writeUInt16LE(forward.port);
@@ -124,20 +126,27 @@ export class ChannelPortForward {
     const socket = connect({ host: '127.0.0.1', port: localPort });
     forward.socket = socket;
     counters.sockets += 1;
-    socket.on('connect', () => (forward.isConnected = true));
-    socket.on('data', (chunk: Buffer) => {
+    const podPortOnConnect = (): void => {
+      forward.isConnected = true;
+    };
+    const podPortOnData = (chunk: Buffer): void => {
       if (this.#send(forward.dataChannel, chunk)) return;
       socket.pause();
       this.#paused.add(socket);
-    });
-    socket.on('error', (error: Error) => {
+    };
+    const podPortOnError = (error: Error): void => {
+      // before connecting, every failure looks like containerd's failed dial; after, report the error
       forward.failure ??= forward.isConnected ? `failed to execute portforward for "${names.sandboxId}" port ${forward.port}: ${error.message}` : connectionRefusedDetail(names, forward.port);
-    });
-    socket.once('close', () => {
+    };
+    const podPortOnClose = (): void => {
       counters.sockets -= 1;
       this.#paused.delete(socket);
       this.#finish(forward, forward.failure);
-    });
+    };
+    socket.on('connect', podPortOnConnect);
+    socket.on('data', podPortOnData);
+    socket.on('error', podPortOnError);
+    socket.once('close', podPortOnClose);
   }
 
   #finish(forward: ForwardedPort, failure: string | undefined): void {
@@ -158,9 +167,10 @@ export class ChannelPortForward {
     if (socket === undefined || socket.destroyed || frame.payload.length === 0) return;
     if (socket.write(frame.payload)) return;
     this.#ws.pause();
-    socket.once('drain', () => {
+    const podPortOnDrain = (): void => {
       if (!this.#isClosed) this.#ws.resume();
-    });
+    };
+    socket.once('drain', podPortOnDrain);
   }
 
   #decode(message: Buffer, isBinary: boolean): { channel: number; payload: Buffer } | undefined {
