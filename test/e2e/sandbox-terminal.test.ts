@@ -3,7 +3,8 @@
 // are typed with send-keys and the screen is read back: the prompt, the remote echo of what is typed
 // (kubectl puts the local terminal in raw mode, so only the remote side echoes), a command's output,
 // `stty size` equal to the terminal's, a resize reaching the remote terminal, ^C interrupting the
-// foreground job, job control, and the exit code of the session.
+// foreground job, job control, and the exit code of the session. Also `kubectl run -it --rm`: the pod's
+// shell runs on a terminal from its start and attach joins it.
 
 import test from 'ava';
 import { eventually } from '../helpers/eventually.js';
@@ -79,3 +80,31 @@ test('kubectl exec -it demo -- sh in a real terminal: prompt, echo, output, size
   await eventually(() => stack.sandbox.activeStreamSessions() === 0, 'the exec session is over');
 });
 
+
+test('kubectl run -it --rm with a shell: attach joins its terminal, the session ends with exit, the pod is removed', async (t) => {
+  t.true(hasTmux(), `${TMUX} is required (Debian package tmux; .ci/run installs it)`);
+  const stack = await startDemoStack(t);
+  const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+  const env = `env HOME=${shellQuote(stack.dir)} KUBECONFIG=${shellQuote(stack.kubeconfig)}`;
+  const command = `${env} ${KUBECTL} run -it --rm shell --image=busybox --restart=Never -- sh; echo "[kubectl exit $?]"`;
+  const term = await startTmux(t, stack.dir, command, { cols: 100, rows: 30 });
+
+  // the shell printed its prompt before kubectl attached, as in a real cluster; Enter brings a new one
+  await term.waitFor(/If you don't see a command prompt, try pressing enter\./);
+  await term.send('Enter');
+  await term.waitFor(PROMPT_AT_END);
+  await term.type('echo in-pod-$((40 + 2)) $HOSTNAME');
+  await term.waitFor(/echo in-pod-\$\(\(40 \+ 2\)\) \$HOSTNAME$/m);
+  await term.send('Enter');
+  await term.waitFor(/^in-pod-42 shell$/m);
+  await term.type('stty size');
+  await term.send('Enter');
+  await term.waitFor(/^30 100$/m);
+
+  await term.type('exit');
+  await term.send('Enter');
+  const final = await term.waitFor(/^\[kubectl exit \d+\]$/m);
+  t.regex(final, /pod "shell" deleted/);
+  t.regex(final, /^\[kubectl exit 0\]$/m);
+  await eventually(() => stack.sandbox.store.get({ group: '', version: 'v1', resource: 'pods', namespace: 'default', name: 'shell' }) === undefined, 'the pod is gone');
+});

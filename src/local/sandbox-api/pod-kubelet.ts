@@ -9,13 +9,14 @@
 // unknown); it stays running, like a server, until the pod is deleted. Deleting the pod kills every
 // process group of its containers (PodRuntime tells us).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Logger } from '../../log.js';
 import { CONTAINER_PATH } from './exec-session.js';
 import { isJsonObject, objectAt, stringAt, type JsonObject } from './json-value.js';
 import { ChangeType, formatTimestamp, type ObjectStore, type StoreChange } from './object-store.js';
 import type { PodRuntime } from './pod-runtime.js';
+import { startInteractiveContainer } from './interactive-container.js';
 import { mapCommand } from './pod-sandbox-dir.js';
 import { SEED_NODE_IP, SEED_NODE_NAME } from './seed.js';
 
@@ -27,8 +28,12 @@ const CONDITION_TYPES = ['PodReadyToStartContainers', 'Initialized', 'Ready', 'C
 interface ContainerRun {
   readonly name: string;
   readonly argv: readonly string[];
+  /** stdin: true in the spec: the process keeps stdin open for attach (on a terminal with tty: true) */
+  readonly isInteractive: boolean;
+  readonly isTty: boolean;
   restartCount: number;
-  child?: ChildProcess | undefined;
+  /** the running process: its group is killed with the pod, and `closed` settles when it is gone */
+  process?: { readonly pid: number | undefined; readonly closed: Promise<void> } | undefined;
   timer?: NodeJS.Timeout | undefined;
   /** the last termination, once there is one */
   exitCode?: number;
@@ -104,7 +109,13 @@ export class PodKubelet {
       namespace,
       name,
       restartPolicy: stringAt(spec, 'restartPolicy') ?? 'Always',
-      containers: containers.map((container) => ({ name: stringAt(container, 'name') ?? '', argv: containerArgv(container), restartCount: 0 })),
+      containers: containers.map((container) => ({
+        name: stringAt(container, 'name') ?? '',
+        argv: containerArgv(container),
+        isInteractive: container['stdin'] === true,
+        isTty: container['tty'] === true,
+        restartCount: 0,
+      })),
       isGone: false,
     };
     const key = `${namespace}/${name}`;
@@ -156,9 +167,24 @@ export class PodKubelet {
     const log = this.#runtime.log(run.namespace, run.name, container.name);
     const mapped = mapCommand(container.argv, dir);
     const env = { PATH: CONTAINER_PATH, HOME: `${dir}/root`, HOSTNAME: run.name, ...extraEnv };
-    const child = spawn(mapped.file, [...mapped.args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    container.child = child;
     const startedAt = formatTimestamp(this.#store.now());
+    if (container.isInteractive) {
+      const interactive = startInteractiveContainer({ file: mapped.file, args: mapped.args, dir, env, isTty: container.isTty, log });
+      this.#runtime.setAttachTarget(run.namespace, run.name, container.name, interactive.target);
+      const closed = interactive.ended.then(({ exitCode, didStart }) => {
+        container.process = undefined;
+        this.#runtime.setAttachTarget(run.namespace, run.name, container.name, undefined);
+        if (run.isGone) return;
+        container.exitCode = exitCode;
+        this.#terminated(run, container, dir, extraEnv, this.#terminatedState(run, container, exitCode, didStart, startedAt));
+      }).catch((error: unknown) => this.#logger.warn({ err: error, pod: run.name }, 'container status update failed'));
+      container.process = { pid: interactive.pid, closed };
+      return;
+    }
+    const child = spawn(mapped.file, [...mapped.args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    container.process = { pid: child.pid, closed: new Promise((resolve) => child.once('close', function containerOnStopped(): void {
+      resolve();
+    })) };
     // the runtime's log is line-based: a partial line waits for its end (or the process's end)
     const appendLines = (): ((chunk: Buffer | undefined) => void) => {
       let pending = '';
@@ -188,22 +214,25 @@ export class PodKubelet {
     const containerOnClose = (code: number | null, signal: NodeJS.Signals | null): void => {
       stdoutLines(undefined);
       stderrLines(undefined);
-      container.child = undefined;
+      container.process = undefined;
       if (run.isGone) return;
       const didStart = child.pid !== undefined && startError === undefined;
       const exitCode = didStart ? (code ?? 128 + (signal === null ? 0 : constants.signals[signal])) : 128;
-      const terminated: JsonObject = {
-        exitCode,
-        reason: !didStart ? 'StartError' : exitCode === 0 ? 'Completed' : 'Error',
-        ...(didStart ? {} : { message: `failed to create containerd task: exec: "${container.argv[0] ?? ''}": executable file not found in $PATH: unknown` }),
-        startedAt: didStart ? startedAt : '1970-01-01T00:00:00Z',
-        finishedAt: formatTimestamp(this.#store.now()),
-        containerID: `containerd://${run.name}-${container.name}-${container.restartCount}`,
-      };
       container.exitCode = exitCode;
-      this.#terminated(run, container, dir, extraEnv, terminated);
+      this.#terminated(run, container, dir, extraEnv, this.#terminatedState(run, container, exitCode, didStart, startedAt));
     };
     child.once('close', containerOnClose);
+  }
+
+  #terminatedState(run: PodRun, container: ContainerRun, exitCode: number, didStart: boolean, startedAt: string): JsonObject {
+    return {
+      exitCode,
+      reason: !didStart ? 'StartError' : exitCode === 0 ? 'Completed' : 'Error',
+      ...(didStart ? {} : { message: `failed to create containerd task: exec: "${container.argv[0] ?? ''}": executable file not found in $PATH: unknown` }),
+      startedAt: didStart ? startedAt : '1970-01-01T00:00:00Z',
+      finishedAt: formatTimestamp(this.#store.now()),
+      containerID: `containerd://${run.name}-${container.name}-${container.restartCount}`,
+    };
   }
 
   #terminated(run: PodRun, container: ContainerRun, dir: string, extraEnv: Record<string, string>, terminated: JsonObject): void {
@@ -223,7 +252,7 @@ export class PodKubelet {
       return;
     }
     this.#setContainerState(run, container, { terminated }, {});
-    const isDone = run.containers.every((candidate) => candidate.argv.length > 0 && candidate.exitCode !== undefined && candidate.child === undefined && candidate.timer === undefined);
+    const isDone = run.containers.every((candidate) => candidate.argv.length > 0 && candidate.exitCode !== undefined && candidate.process === undefined && candidate.timer === undefined);
     if (!isDone) return;
     const hasSucceeded = run.containers.every((candidate) => candidate.exitCode === 0);
     const now = formatTimestamp(this.#store.now());
@@ -283,14 +312,10 @@ export class PodKubelet {
     for (const container of run.containers) {
       clearTimeout(container.timer);
       container.timer = undefined;
-      const child = container.child;
-      const pid = child?.pid;
-      if (child === undefined || pid === undefined) continue;
-      closing.push(new Promise((resolve) => {
-        child.once('close', function containerOnStopped(): void {
-          resolve();
-        });
-      }));
+      const running = container.process;
+      const pid = running?.pid;
+      if (running === undefined || pid === undefined) continue;
+      closing.push(running.closed);
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {

@@ -83,7 +83,8 @@ function createRemoteCommandHandler(kind: RemoteCommandKind, context: PodStreamC
 
   function startAttach(ws: WebSocket, protocol: StreamProtocol, target: PodStreamTarget, parsed: RemoteCommandRequest): void {
     const log = context.runtime.log(target.namespace, target.name, parsed.container);
-    track(new AttachSession(ws, protocol, { flags: parsed.flags, log, logger }), () => undefined);
+    const processTarget = context.runtime.attachTarget(target.namespace, target.name, parsed.container);
+    track(new AttachSession(ws, protocol, { flags: parsed.flags, log, target: processTarget, logger }), () => undefined);
   }
 
   async function serveUpgrade(target: PodStreamTarget, exchange: UpgradeExchange): Promise<void> {

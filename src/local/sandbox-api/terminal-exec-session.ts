@@ -31,7 +31,7 @@ interface BinaryPty extends Omit<pty.IPty, 'write'> {
 }
 
 /** The program as the runtime's exec would find it, or undefined when it cannot be started. */
-function resolveProgram(file: string, cwd: string): { path: string } | { error: NodeJS.ErrnoException } {
+export function resolveProgram(file: string, cwd: string): { path: string } | { error: NodeJS.ErrnoException } {
   const candidates = file.includes('/') ? [file.startsWith('/') ? file : join(cwd, file)] : CONTAINER_PATH.split(delimiter).map((dir) => join(dir, file));
   let lastError: NodeJS.ErrnoException | undefined;
   for (const candidate of candidates) {
