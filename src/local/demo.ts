@@ -106,6 +106,8 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
         PIPEOPS_CLUSTER_NAME: DEMO_CLUSTER,
         KUBECONFIG: sandboxKubeconfig,
         AGENT_PORT: env['AGENT_PORT'] ?? '0',
+        // like the sandbox and the control plane, the demo's agent listens on loopback only
+        AGENT_BIND_ADDRESS: env['AGENT_BIND_ADDRESS'] ?? '127.0.0.1',
         // The sandbox is fresh every run: nothing of the demo's identity is worth keeping on disk.
         AGENT_STATE_BACKEND: 'memory',
       },
@@ -150,6 +152,7 @@ export async function runDemoCommand(argv: readonly string[]): Promise<void> {
     [
       `sandbox api:   ${stack.sandbox.url}`,
       `control plane: ${stack.plane.url} (mode ${parsed.mode ?? 'binary when the agent supports it; watches and logs -f streamed'})`,
+      `agent metrics: http://127.0.0.1:${stack.agent.httpPort}/metrics`,
       `kubectl:       KUBECONFIG=${stack.kubeconfig} kubectl get pods -A`,
       `demo ready: KUBECONFIG=${stack.kubeconfig}`,
       '',

@@ -1,14 +1,41 @@
-// `cli.js demo` as a user runs it: a child process that prints `demo ready: KUBECONFIG=<path>`, serves
-// kubectl through the whole local stack, and exits cleanly on SIGINT.
+// `cli.js demo` as a user runs it: a child process that prints `demo ready: KUBECONFIG=<path>` and the
+// agent's metrics URL, listens on loopback only, serves kubectl through the whole local stack, and exits
+// cleanly on SIGINT.
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubectl } from '../helpers/kubectl.js';
 
 const CLI = new URL('../../src/cli.js', import.meta.url);
+
+/** The local addresses (`ip:port`) of the TCP sockets process `pid` listens on (Linux /proc). */
+async function listeningAddresses(pid: number): Promise<string[]> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const match = /^socket:\[(\d+)\]$/.exec(target);
+    if (match?.[1] !== undefined) inodes.add(match[1]);
+  }
+  const addresses: string[] = [];
+  for (const table of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const [, local = '', , state = '', , , , , , inode = ''] = fields;
+      if (state !== '0A' || !inodes.has(inode)) continue;
+      const [hexIp = '', hexPort = ''] = local.split(':');
+      const port = Number.parseInt(hexPort, 16);
+      // IPv4 is little-endian hex; an IPv6 listener is reported by its raw hex form
+      const ip = hexIp.length === 8 ? [3, 2, 1, 0].map((i) => Number.parseInt(hexIp.slice(i * 2, i * 2 + 2), 16)).join('.') : hexIp;
+      addresses.push(`${ip}:${port}`);
+    }
+  }
+  return addresses;
+}
 
 test('demo prints the kubeconfig, kubectl works through it, SIGINT stops it with exit code 0', async (t) => {
   const kubeconfig = join(mkdtempSync(join(tmpdir(), 'demo-')), 'kubeconfig');
@@ -39,6 +66,15 @@ test('demo prints the kubeconfig, kubectl works through it, SIGINT stops it with
   t.true(namespaces.stdout.includes('namespace/default'));
   const pods = await kubectl(['get', 'pods', '-n', 'default'], { kubeconfig: ready });
   t.regex(pods.stdout, /^demo\s+1\/1\s+Running/m);
+  // the agent's metrics are where the demo says, and every listener of the demo is on loopback
+  const metricsUrl = /^agent metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(stdout)?.[1];
+  t.truthy(metricsUrl, stdout);
+  const metrics = await fetch(metricsUrl ?? '');
+  t.is(metrics.status, 200);
+  t.regex(await metrics.text(), /^# HELP pipeops_agent_/m);
+  const listeners = await listeningAddresses(child.pid ?? 0);
+  t.true(listeners.length >= 3, `the sandbox, the control plane and the agent listen: ${listeners.join(' ')}`);
+  t.deepEqual(listeners.filter((address) => !address.startsWith('127.0.0.1:')), [], 'no listener outside loopback');
   child.kill('SIGINT');
   t.is(await exited, 0);
   t.true(stdout.includes('demo stopped'));

@@ -248,8 +248,10 @@ test('kubectl create <kind> sends protobuf bodies, which are decoded like JSON o
   t.deepEqual(spec.selector, { matchLabels: { app: 'web' } });
   t.is(spec.template.spec.containers[0]?.image, 'nginx:1.27');
   t.deepEqual(spec.template.spec.containers[0]?.ports, [{ containerPort: 80, protocol: 'TCP' }]);
+  // the sandbox's controllers run the deployment: once rolled out, both replicas are ready
+  t.is((await run(['rollout', 'status', 'deployment/web', '--timeout=60s'])).stdout, 'deployment "web" successfully rolled out\n');
   const table = await run(['get', 'deploy', 'web']);
-  t.deepEqual(tableRows(table.stdout)[1]?.slice(0, 4), ['web', '0/2', '0', '0']);
+  t.deepEqual(tableRows(table.stdout)[1]?.slice(0, 4), ['web', '2/2', '2', '2']);
 });
 
 test('patch (merge, json, strategic) and replace with a stale resourceVersion', async (t) => {

@@ -186,9 +186,9 @@ function statusField(body: string, field: string): unknown {
 }
 
 /** A raw upgrade request to the demo pod's portforward, answered with its status and headers. */
-function upgradeRequest(box: Sandbox, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function upgradeRequest(box: Sandbox, headers: Record<string, string>, method = 'GET', query = ''): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = httpsRequest(`${box.api.url}/api/v1/namespaces/default/pods/demo/portforward`, { method, headers, ca: box.api.caPem, agent: false });
+    const request = httpsRequest(`${box.api.url}/api/v1/namespaces/default/pods/demo/portforward${query}`, { method, headers, ca: box.api.caPem, agent: false });
     request.on('upgrade', (response, socket) => {
       socket.destroy();
       resolve({ status: response.statusCode ?? 0, headers: response.headers, body: '' });
@@ -215,9 +215,16 @@ test('the upgrade handshake: 401 without the token, the tunneling protocol in th
   t.is(tunnel.headers['sec-websocket-protocol'], 'SPDY/3.1+portforward.k8s.io');
   t.is(tunnel.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
 
-  const noTunnel = await upgradeRequest(box, { ...websocket, ...auth, 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' });
-  t.is(noTunnel.status, 400);
-  t.is(noTunnel.body, 'unable to upgrade: no tunneling spdy protocols provided\n');
+  // without a tunneling subprotocol the apiserver hands the WebSocket to the kubelet's channel protocol,
+  // which needs the ports in the query and serves v4.channel.k8s.io, v4.base64.channel.k8s.io or none
+  const noPorts = await upgradeRequest(box, { ...websocket, ...auth, 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' });
+  t.is(noPorts.status, 400);
+  t.is(noPorts.body, 'query parameter "port" is required\n');
+  const noServedProtocol = await upgradeRequest(box, { ...websocket, ...auth, 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' }, 'GET', '?ports=8080');
+  t.is(noServedProtocol.status, 403);
+  const channels = await upgradeRequest(box, { ...websocket, ...auth, 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io, v4.channel.k8s.io' }, 'GET', '?ports=8080');
+  t.is(channels.status, 101);
+  t.is(channels.headers['sec-websocket-protocol'], 'v4.channel.k8s.io');
 
   const spdy = { ...auth, Connection: 'Upgrade', Upgrade: 'SPDY/3.1' };
   const wrongProtocol = await upgradeRequest(box, { ...spdy, 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' }, 'POST');

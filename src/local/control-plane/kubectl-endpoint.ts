@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.js';
+import { queryFlag } from '../query-bool.js';
 import type { ClusterRegistry } from './cluster-registry.js';
 import { writeKubeStatus } from './kube-status.js';
 import { proxyRequestHeaders, sendProxyRequest, WireMode, type ProxyRequestSpec } from './proxy-request.js';
@@ -18,11 +19,10 @@ export function leanestMode(registerPayload: Readonly<Record<string, unknown>>):
   return isBinary ? WireMode.binary : WireMode.legacy;
 }
 
-/** `watch=1|true` or `follow=true` in a raw query string. */
+/** `watch` or `follow` set in a raw query string, read as kube-apiserver reads a bool (`True`, `t`, `1`, ...). */
 export function isWatchOrFollow(query: string): boolean {
   const params = new URLSearchParams(query);
-  const isOn = (value: string | null): boolean => value === 'true' || value === '1';
-  return isOn(params.get('watch')) || isOn(params.get('follow'));
+  return queryFlag(params, 'watch') || queryFlag(params, 'follow');
 }
 
 /** Added to the timeout sent to the agent before the control plane itself gives up with 504. */

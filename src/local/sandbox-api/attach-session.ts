@@ -1,8 +1,10 @@
-// One `kubectl attach`: joins the container's main process as it runs. Every line the process writes
-// from now on goes to the client's stdout (no history: attach is not logs); stdin, when requested, is
-// taken line by line and written back into the container's log, which is how the sandbox's processes
-// "echo" what they read. Ends with a Success status when the container goes away (pod deleted), or when
-// the client leaves.
+// One `kubectl attach`: joins the container's main process as it runs. A container the sandbox runs
+// interactively (stdin: true in its spec, `kubectl run -it`) is joined for real: its output byte for
+// byte, stdin into the process, resizes onto its terminal. Otherwise every line the process writes from
+// now on goes to the client's stdout (no history: attach is not logs), and stdin, when requested, is
+// taken line by line and written back into the container's log, which is how the sandbox's simulated
+// processes "echo" what they read. Ends with a Success status when the process or the container goes
+// away, or when the client leaves.
 
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../log.js';
@@ -10,10 +12,13 @@ import { Channel, successStatus, type StreamProtocol } from './channel-protocol.
 import { ChannelSocket } from './channel-socket.js';
 import { readinessChannel, type StreamFlags } from './exec-session.js';
 import type { LogLine, PodLogBuffer } from './pod-log-buffer.js';
+import type { AttachTarget } from './pod-runtime.js';
 
 export interface AttachSessionOptions {
   readonly flags: StreamFlags;
   readonly log: PodLogBuffer;
+  /** the container's interactive process, when it has one */
+  readonly target?: AttachTarget | undefined;
   readonly logger: Logger;
 }
 
@@ -36,6 +41,24 @@ export class AttachSession {
       this.#unsubscribe();
       closed();
     };
+    const { target } = options;
+    if (target !== undefined) {
+      this.#socket = new ChannelSocket(ws, protocol, {
+        onStdin: (data) => flags.stdin && target.write(data),
+        // stdinOnce: the container's input ends with the attached client's
+        onStdinEnd: () => flags.stdin && target.endInput(),
+        onResize: (size) => target.resize(size.width, size.height),
+        onClosed: attachOnClosed,
+      }, options.logger);
+      this.#socket.send(readinessChannel(flags));
+      const processOnOutput = (stream: 1 | 2, chunk: Buffer): void => {
+        if (stream === 1 && flags.stdout) this.#socket.send(Channel.stdout, chunk);
+        else if (stream === 2 && flags.stderr) this.#socket.send(Channel.stderr, chunk);
+      };
+      const processOnEnd = (): void => this.#socket.finish(successStatus());
+      this.#unsubscribe = target.subscribe(processOnOutput, processOnEnd);
+      return;
+    }
     this.#socket = new ChannelSocket(ws, protocol, {
       onStdin: (data) => this.#readStdin(data),
       onStdinEnd: () => this.#flushStdin(),

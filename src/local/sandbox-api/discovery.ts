@@ -51,7 +51,8 @@ function legacyResource(definition: ResourceDefinition): JsonObject[] {
   };
   if (definition.shortNames.length > 0) main['shortNames'] = [...definition.shortNames];
   if (definition.categories.length > 0) main['categories'] = [...definition.categories];
-  main['storageVersionHash'] = definition.storageVersionHash;
+  // kinds that are never stored (the access reviews) have no storage version
+  if (definition.storageVersionHash !== '') main['storageVersionHash'] = definition.storageVersionHash;
   const subresources = definition.subresources.map((subresource) => {
     const entry: JsonObject = { name: `${definition.resource}/${subresource.name}`, singularName: '', namespaced: definition.namespaced };
     if (subresource.group !== undefined) entry['group'] = subresource.group;

@@ -4,8 +4,8 @@
 // channel 0 ends it, resizes are recorded. When the process has exited and its pipes are drained, the
 // exit status goes out on channel 3 and the connection closes normally.
 //
-// tty=true has no real pty: stderr is merged into stdout, output newlines become CRLF (a pty's onlcr),
-// and in stdin ^C sends SIGINT to the process group and ^D ends stdin (a pty's ISIG and VEOF, roughly).
+// This is the session without a tty: the process runs on pipes. With tty=true the command runs on a
+// pseudo-terminal instead (terminal-exec-session.ts).
 
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,12 +33,10 @@ export interface ExecSessionOptions {
 }
 
 /** A container's default PATH; HOME is the image's /root inside the pod directory. */
-const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MAX_RECORDED_SIZES = 100;
 /** After a kill, how long a process outside the group may hold the output pipes before they are cut. */
 const PIPE_RELEASE_MS = 2000;
-const CTRL_C = 0x03;
-const CTRL_D = 0x04;
 
 type ExecChild = ChildProcessByStdio<Writable, Readable, Readable>;
 
@@ -50,12 +48,20 @@ export function readinessChannel(flags: StreamFlags): Channel {
 }
 
 /** The runtime's wording when the program cannot be started (runc via containerd). */
-function startFailureMessage(program: string, error: NodeJS.ErrnoException): string {
+export function startFailureMessage(program: string, error: NodeJS.ErrnoException): string {
   const reason = error.code === 'ENOENT'
     ? program.includes('/') ? `stat ${program}: no such file or directory` : 'executable file not found in $PATH'
     : error.code === 'EACCES' ? 'permission denied' : error.message;
   const execId = randomBytes(32).toString('hex');
   return `error executing command in container: failed to exec in container: failed to start exec "${execId}": OCI runtime exec failed: exec failed: unable to start container process: exec: "${program}": ${reason}: unknown`;
+}
+
+/** The error-channel Status for a process that ended with `code`, or was killed by `signal`. */
+export function exitStatus(protocol: StreamProtocol, command: readonly string[], code: number | null, signal: NodeJS.Signals | number | null): Buffer {
+  // a runtime reports a signalled process as 128 + signal number (137 for SIGKILL)
+  const signalNumber = signal === null ? 0 : typeof signal === 'number' ? signal : constants.signals[signal];
+  const exitCode = code ?? 128 + signalNumber;
+  return exitCode === 0 ? successStatus() : exitCodeStatus(protocol, command, exitCode);
 }
 
 export class ExecSession {
@@ -91,7 +97,7 @@ export class ExecSession {
     this.#socket.send(readinessChannel(flags));
 
     const mapped = mapCommand(options.command, options.podDir);
-    const env: NodeJS.ProcessEnv = { PATH: CONTAINER_PATH, HOME: `${options.podDir}/root`, HOSTNAME: options.podName, ...(flags.tty ? { TERM: 'xterm' } : {}) };
+    const env: NodeJS.ProcessEnv = { PATH: CONTAINER_PATH, HOME: `${options.podDir}/root`, HOSTNAME: options.podName };
     // detached: the command leads its own process group, so a shell's children die with it
     this.#child = spawn(mapped.file, [...mapped.args], { cwd: options.podDir, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let startError: NodeJS.ErrnoException | undefined;
@@ -103,7 +109,7 @@ export class ExecSession {
         this.#hasExited = true;
         const status = startError !== undefined && this.#child.pid === undefined
           ? internalErrorStatus(protocol, startFailureMessage(options.command[0] ?? '', startError))
-          : this.#exitStatus(protocol, code, signal);
+          : exitStatus(protocol, options.command, code, signal);
         this.#socket.finish(status);
         resolve();
       };
@@ -117,8 +123,7 @@ export class ExecSession {
     this.#child.stdin.on('error', stdinOnError);
     if (!flags.stdin) this.#child.stdin.end();
     this.#pipeOutput(this.#child.stdout, flags.stdout ? Channel.stdout : undefined);
-    const stderrChannel = flags.tty ? (flags.stdout ? Channel.stdout : undefined) : flags.stderr ? Channel.stderr : undefined;
-    this.#pipeOutput(this.#child.stderr, stderrChannel);
+    this.#pipeOutput(this.#child.stderr, flags.stderr ? Channel.stderr : undefined);
     this.exited = childDone;
     this.ended = Promise.all([childDone, socketDone]).then(() => undefined);
   }
@@ -155,18 +160,10 @@ export class ExecSession {
     void this.exited.then(() => clearTimeout(timer));
   }
 
-  #exitStatus(protocol: StreamProtocol, code: number | null, signal: NodeJS.Signals | null): Buffer {
-    // a runtime reports a signalled process as 128 + signal number (137 for SIGKILL)
-    const exitCode = code ?? 128 + (signal === null ? 0 : constants.signals[signal]);
-    return exitCode === 0 ? successStatus() : exitCodeStatus(protocol, this.#options.command, exitCode);
-  }
-
   #pipeOutput(stream: Readable, channel: Channel | undefined): void {
-    const { tty } = this.#options.flags;
     const streamOnData = (chunk: Buffer): void => {
       if (channel === undefined) return;
-      const payload = tty ? Buffer.from(chunk.toString('latin1').replace(/\n/g, '\r\n'), 'latin1') : chunk;
-      if (this.#socket.send(channel, payload)) return;
+      if (this.#socket.send(channel, chunk)) return;
       stream.pause();
       this.#socket.whenDrained(function outputOnDrained() {
         stream.resume();
@@ -179,17 +176,7 @@ export class ExecSession {
     const { flags } = this.#options;
     const stdin = this.#child.stdin;
     if (!flags.stdin || stdin.writableEnded || stdin.destroyed) return;
-    let payload = data;
-    if (flags.tty) {
-      if (payload.includes(CTRL_C)) this.#killGroup('SIGINT');
-      const endsInput = payload.includes(CTRL_D);
-      payload = Buffer.from(payload.filter((byte) => byte !== CTRL_C && byte !== CTRL_D));
-      if (endsInput) {
-        stdin.end(payload);
-        return;
-      }
-    }
-    if (payload.length === 0 || stdin.write(payload)) return;
+    if (data.length === 0 || stdin.write(data)) return;
     this.#socket.pauseInput();
     const stdinOnDrain = (): void => this.#socket.resumeInput();
     stdin.once('drain', stdinOnDrain);

@@ -187,6 +187,31 @@ const DEPLOYMENT: KindPrinter = {
   },
 };
 
+const REPLICA_SET: KindPrinter = {
+  columns: [
+    NAME_COLUMN,
+    { name: 'Desired', type: 'integer', description: 'Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#how-a-replicaset-works' },
+    { name: 'Current', type: 'integer', description: 'Replicas is the most recently observed number of non-terminating pods. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset/#how-a-replicaset-works' },
+    { name: 'Ready', type: 'integer', description: 'The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.' },
+    AGE_COLUMN,
+    { name: 'Containers', type: 'string', priority: 1, description: 'Names of each container in the template.' },
+    { name: 'Images', type: 'string', priority: 1, description: 'Images referenced by each container in the template.' },
+    { name: 'Selector', type: 'string', priority: 1, description: 'Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template\'s labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors' },
+  ],
+  row: (object, nowMs) => {
+    const spec = objectAt(object, 'spec');
+    const status = objectAt(object, 'status');
+    const containers = objects(objectAt(objectAt(spec, 'template'), 'spec'), 'containers');
+    return {
+      cells: [
+        nameOf(object), numberAt(spec, 'replicas') ?? 0, numberAt(status, 'replicas') ?? 0, numberAt(status, 'readyReplicas') ?? 0, ageCell(object, nowMs),
+        containers.map((c) => stringAt(c, 'name') ?? '').join(','), containers.map((c) => stringAt(c, 'image') ?? '').join(','),
+        formatLabelSelector(objectAt(spec, 'selector')),
+      ],
+    };
+  },
+};
+
 const INGRESS: KindPrinter = {
   columns: [
     NAME_COLUMN,
@@ -302,6 +327,7 @@ const PRINTERS: Readonly<Record<string, KindPrinter>> = {
   Node: NODE,
   Service: SERVICE,
   Deployment: DEPLOYMENT,
+  ReplicaSet: REPLICA_SET,
   Ingress: INGRESS,
   Endpoints: ENDPOINTS,
   ServiceAccount: SERVICE_ACCOUNT,

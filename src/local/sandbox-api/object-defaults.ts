@@ -14,7 +14,7 @@ export interface DefaultingContext {
   allocateNodePort(taken: ReadonlySet<number>): number;
 }
 
-const GENERATION_KINDS = new Set(['Deployment', 'Ingress', 'PodDisruptionBudget']);
+const GENERATION_KINDS = new Set(['Deployment', 'Ingress', 'PodDisruptionBudget', 'ReplicaSet']);
 
 function setDefault(target: JsonObject, key: string, value: JsonValue): void {
   if (target[key] === undefined) target[key] = value;
@@ -123,6 +123,14 @@ function defaultByKind(definition: ResourceDefinition, object: JsonObject, conte
     case 'Deployment':
       defaultDeployment(object);
       break;
+    case 'ReplicaSet': {
+      const spec = ensureObject(object, 'spec');
+      setDefault(spec, 'replicas', 1);
+      const template = ensureObject(spec, 'template');
+      ensureObject(template, 'metadata');
+      defaultPodSpec(ensureObject(template, 'spec'), false);
+      break;
+    }
     case 'Service':
       defaultService(object, context, previous);
       break;
@@ -147,6 +155,10 @@ export function prepareForCreate(definition: ResourceDefinition, object: JsonObj
     case 'Deployment':
     case 'Ingress':
       object['status'] = {};
+      break;
+    case 'ReplicaSet':
+      // ReplicaSetStatus.replicas has no omitempty
+      object['status'] = { replicas: 0 };
       break;
     case 'Service':
       object['status'] = { loadBalancer: {} };

@@ -84,6 +84,8 @@ function bodyOf(types: readonly string[]): JsonObject {
 function resourcePaths(definition: ResourceDefinition): JsonObject {
   const prefix = `/${gvPath(definition.group, definition.version)}${definition.namespaced ? '/namespaces/{namespace}' : ''}/${definition.resource}`;
   const writes = [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
+  // create-only kinds (the access reviews) are answered, never stored: the apiserver documents only the POST
+  if (definition.verbs.length === 1 && definition.verbs[0] === 'create') return { [prefix]: { post: operation(definition, 'post', writes, bodyOf(['*/*'])) } };
   return {
     [prefix]: {
       get: operation(definition, 'list', []),

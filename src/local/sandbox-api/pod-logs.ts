@@ -10,13 +10,13 @@ import { commonHeaders } from './http-exchange.js';
 import { formatRfc3339Nano, type LogLine } from './pod-log-buffer.js';
 import {
   chooseContainer,
-  queryFlag,
   replyStatus,
   type PodStreamContext,
   type PodStreamHandler,
   type PodStreamTarget,
   type UpgradeExchange,
 } from './pod-stream-handler.js';
+import { queryFlag } from '../query-bool.js';
 
 export interface LogOptions {
   readonly container: string;

@@ -9,6 +9,18 @@ import { ChangeType, type ObjectStore, type StoreChange } from './object-store.j
 import { PodLogBuffer } from './pod-log-buffer.js';
 import { createPodSandboxDir, removePodSandboxDir } from './pod-sandbox-dir.js';
 
+/** A container's running process that attach can join: its raw output, its stdin, its terminal. */
+export interface AttachTarget {
+  readonly isTty: boolean;
+  /** the container's stdin (ignored once ended) */
+  write(data: Buffer): void;
+  /** closes the container's stdin (stdinOnce: the first attach that leaves takes it along) */
+  endInput(): void;
+  resize(width: number, height: number): void;
+  /** every later output chunk (stream 1 stdout, 2 stderr) until the process ends; returns the unsubscribe */
+  subscribe(onOutput: (stream: 1 | 2, chunk: Buffer) => void, onEnd: () => void): () => void;
+}
+
 /** Told when the pod goes away; a returned promise delays the directory's removal until it settles. */
 export type GoneListener = () => void | Promise<void>;
 
@@ -17,6 +29,7 @@ interface PodState {
   readonly name: string;
   readonly logs: Map<string, PodLogBuffer>;
   readonly goneListeners: Set<GoneListener>;
+  readonly attachTargets: Map<string, AttachTarget>;
   dir?: Promise<string>;
   ticker?: DemoTicker;
 }
@@ -60,6 +73,18 @@ export class PodRuntime {
     state.ticker = startDemoTicker(this.log(namespace, name, container));
   }
 
+  /** Makes a container's running process joinable by attach (undefined: it has none any more). */
+  setAttachTarget(namespace: string, name: string, container: string, target: AttachTarget | undefined): void {
+    const targets = this.#state(namespace, name).attachTargets;
+    if (target === undefined) targets.delete(container);
+    else targets.set(container, target);
+  }
+
+  /** The container's interactive process, when it runs one (stdin: true in its spec). */
+  attachTarget(namespace: string, name: string, container: string): AttachTarget | undefined {
+    return this.#pods.get(podKey(namespace, name))?.attachTargets.get(container);
+  }
+
   /** The pod's "/" on the host, created on first use. */
   sandboxDir(namespace: string, name: string): Promise<string> {
     if (this.#isClosed) return Promise.reject(new Error('the sandbox is closing'));
@@ -92,7 +117,7 @@ export class PodRuntime {
     const key = podKey(namespace, name);
     let state = this.#pods.get(key);
     if (state === undefined) {
-      state = { namespace, name, logs: new Map(), goneListeners: new Set() };
+      state = { namespace, name, logs: new Map(), goneListeners: new Set(), attachTargets: new Map() };
       this.#pods.set(key, state);
     }
     return state;

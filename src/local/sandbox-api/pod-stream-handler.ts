@@ -76,10 +76,3 @@ export function chooseContainer(target: PodStreamTarget, requested: string | nul
   const init = initContainers.length > 0 ? ` or one of the init containers: [${initContainers.join(' ')}]` : '';
   return { error: `a container name must be specified for pod ${target.name}, choose one of: [${containers.join(' ')}]${init}` };
 }
-
-/** metav1's query conversion of a bool: absent is false, "0" and "false" (any case) are false, the rest true. */
-export function queryFlag(query: URLSearchParams, name: string): boolean {
-  const value = query.get(name);
-  if (value === null) return false;
-  return value !== '0' && value.toLowerCase() !== 'false';
-}

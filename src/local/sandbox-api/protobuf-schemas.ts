@@ -94,6 +94,13 @@ export const MESSAGES: Readonly<Record<string, MessageSchema>> = {
   IngressBackend: { 4: msg('service', 'IngressServiceBackend') },
   IngressServiceBackend: { 1: str('name'), 2: msg('port', 'ServiceBackendPort') },
   ServiceBackendPort: { 1: str('name'), 2: int('number') },
+  // authorization.k8s.io/v1: `kubectl auth can-i` asks through the typed client
+  SelfSubjectAccessReview: { 1: msg('metadata', 'ObjectMeta'), 2: msg('spec', 'SelfSubjectAccessReviewSpec'), 3: msg('status', 'Empty') },
+  SelfSubjectAccessReviewSpec: { 1: msg('resourceAttributes', 'ResourceAttributes'), 2: msg('nonResourceAttributes', 'NonResourceAttributes') },
+  ResourceAttributes: { 1: str('namespace'), 2: str('verb'), 3: str('group'), 4: str('version'), 5: str('resource'), 6: str('subresource'), 7: str('name') },
+  NonResourceAttributes: { 1: str('path'), 2: str('verb') },
+  SelfSubjectRulesReview: { 1: msg('metadata', 'ObjectMeta'), 2: msg('spec', 'SelfSubjectRulesReviewSpec'), 3: msg('status', 'Empty') },
+  SelfSubjectRulesReviewSpec: { 1: str('namespace') },
   /** statuses a create resets anyway */
   Empty: {},
 };
@@ -107,4 +114,6 @@ export const PROTOBUF_KINDS: Readonly<Record<string, string>> = {
   Service: 'Service',
   Deployment: 'Deployment',
   Ingress: 'Ingress',
+  SelfSubjectAccessReview: 'SelfSubjectAccessReview',
+  SelfSubjectRulesReview: 'SelfSubjectRulesReview',
 };

@@ -9,15 +9,16 @@ import { ApiStatusError, badRequest } from './api-status.js';
 import { StreamProtocol, negotiateProtocol, offeredProtocols } from './channel-protocol.js';
 import { AttachSession } from './attach-session.js';
 import { ExecSession, type StreamFlags } from './exec-session.js';
+import { TerminalExecSession } from './terminal-exec-session.js';
 import {
   chooseContainer,
-  queryFlag,
   replyStatus,
   type PodStreamContext,
   type PodStreamHandler,
   type PodStreamTarget,
   type UpgradeExchange,
 } from './pod-stream-handler.js';
+import { queryFlag } from '../query-bool.js';
 
 type RemoteCommandKind = 'exec' | 'attach';
 
@@ -73,14 +74,17 @@ function createRemoteCommandHandler(kind: RemoteCommandKind, context: PodStreamC
   }
 
   function startExec(ws: WebSocket, protocol: StreamProtocol, target: PodStreamTarget, parsed: RemoteCommandRequest, podDir: string): void {
-    const session = new ExecSession(ws, protocol, { command: parsed.command, flags: parsed.flags, podDir, podName: target.name, logger });
+    const options = { command: parsed.command, flags: parsed.flags, podDir, podName: target.name, logger };
+    // a tty exec runs on a pseudo-terminal, as the runtime runs it; without a tty, on pipes
+    const session = parsed.flags.tty ? new TerminalExecSession(ws, protocol, options) : new ExecSession(ws, protocol, options);
     // a deleted pod's processes are killed; their exit status (137) still reaches the client
     track(session, context.runtime.onGone(target.namespace, target.name, () => session.kill()));
   }
 
   function startAttach(ws: WebSocket, protocol: StreamProtocol, target: PodStreamTarget, parsed: RemoteCommandRequest): void {
     const log = context.runtime.log(target.namespace, target.name, parsed.container);
-    track(new AttachSession(ws, protocol, { flags: parsed.flags, log, logger }), () => undefined);
+    const processTarget = context.runtime.attachTarget(target.namespace, target.name, parsed.container);
+    track(new AttachSession(ws, protocol, { flags: parsed.flags, log, target: processTarget, logger }), () => undefined);
   }
 
   async function serveUpgrade(target: PodStreamTarget, exchange: UpgradeExchange): Promise<void> {

@@ -18,6 +18,8 @@ import type { JsonObject } from './json-value.js';
 import { DiscoveryFormat, Rendering, chooseDiscovery, chooseOutput, parseAccept, parseMediaType } from './media-type.js';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_DEPRECATED, openApiV2Json, openApiV2Protobuf, openApiV3Documents, type OpenApiV3Documents } from './openapi.js';
 import { createPodLogHandler } from './pod-logs.js';
+import { answerAccessReview, isAccessReview } from './access-reviews.js';
+import { queryFlag } from '../query-bool.js';
 import { createPortForwardHandler } from './portforward/port-forward-handler.js';
 import {
   POD_STREAM_SUBRESOURCES,
@@ -100,9 +102,20 @@ function objectOutcome(body: JsonObject, contentType = 'application/json', heade
   return { type: 'object', statusCode: 200, body, contentType, rendering: 'json', ...(headers === undefined ? {} : { headers }) };
 }
 
+function replyOutcome(reply: ApiReply, wantsYaml: boolean): Outcome {
+  const isYaml = wantsYaml && reply.contentType === undefined;
+  return {
+    type: 'object',
+    statusCode: reply.statusCode,
+    body: reply.body,
+    contentType: reply.contentType ?? (isYaml ? 'application/yaml' : 'application/json'),
+    rendering: isYaml ? 'yaml' : 'json',
+    ...(reply.warnings === undefined ? {} : { warnings: reply.warnings }),
+  };
+}
+
 function isWatch(query: URLSearchParams): boolean {
-  const value = query.get('watch');
-  return value === 'true' || value === '1';
+  return queryFlag(query, 'watch');
 }
 
 export class RequestRouter {
@@ -231,6 +244,7 @@ export class RequestRouter {
     };
     const context = this.#options.context;
     let reply: ApiReply;
+    if (isAccessReview(target.definition)) return replyOutcome(answerAccessReview(resourceRequest), output.rendering === Rendering.yaml);
     switch (request.method) {
       case 'GET':
       case 'HEAD':
@@ -252,14 +266,6 @@ export class RequestRouter {
       default:
         throw methodNotAllowed();
     }
-    const isYaml = output.rendering === Rendering.yaml && reply.contentType === undefined;
-    return {
-      type: 'object',
-      statusCode: reply.statusCode,
-      body: reply.body,
-      contentType: reply.contentType ?? (isYaml ? 'application/yaml' : 'application/json'),
-      rendering: isYaml ? 'yaml' : 'json',
-      ...(reply.warnings === undefined ? {} : { warnings: reply.warnings }),
-    };
+    return replyOutcome(reply, output.rendering === Rendering.yaml);
   }
 }

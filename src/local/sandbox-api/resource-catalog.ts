@@ -56,6 +56,7 @@ function status(kind: string): SubresourceDefinition {
 
 const CORE = { group: '', version: 'v1' } as const;
 const RBAC = { group: 'rbac.authorization.k8s.io', version: 'v1' } as const;
+const AUTHORIZATION = { group: 'authorization.k8s.io', version: 'v1' } as const;
 
 export const RESOURCES: readonly ResourceDefinition[] = [
   {
@@ -123,6 +124,11 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     storageVersionHash: '8aSe+NMegvE=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
   },
   {
+    group: 'apps', version: 'v1', resource: 'replicasets', singular: 'replicaset', kind: 'ReplicaSet', namespaced: true,
+    shortNames: ['rs'], categories: ['all'], verbs: ALL_VERBS, subresources: [status('ReplicaSet')],
+    storageVersionHash: 'P1RzHs8/mWQ=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
+  },
+  {
     group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', singular: 'ingress', kind: 'Ingress', namespaced: true,
     shortNames: ['ing'], categories: [], verbs: ALL_VERBS, subresources: [status('Ingress')],
     storageVersionHash: '39NQlfNR+bo=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
@@ -154,10 +160,21 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     shortNames: [], categories: [], verbs: ALL_VERBS, subresources: [], storageVersionHash: '7FuwZcIIItM=',
     nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
   },
+  // answered for the caller at once and never stored (access-reviews.ts): create is their only verb
+  {
+    ...AUTHORIZATION, resource: 'selfsubjectaccessreviews', singular: 'selfsubjectaccessreview', kind: 'SelfSubjectAccessReview',
+    namespaced: false, shortNames: [], categories: [], verbs: ['create'], subresources: [], storageVersionHash: '',
+    nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
+  },
+  {
+    ...AUTHORIZATION, resource: 'selfsubjectrulesreviews', singular: 'selfsubjectrulesreview', kind: 'SelfSubjectRulesReview',
+    namespaced: false, shortNames: [], categories: [], verbs: ['create'], subresources: [], storageVersionHash: '',
+    nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
+  },
 ];
 
 /** API groups in the order kube-apiserver lists them (by group priority); '' is the legacy core group. */
-export const GROUP_ORDER: readonly string[] = ['', 'apps', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io'];
+export const GROUP_ORDER: readonly string[] = ['', 'apps', 'authorization.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io'];
 
 export function groupVersions(group: string): readonly string[] {
   return [...new Set(RESOURCES.filter((r) => r.group === group).map((r) => r.version))];

@@ -15,6 +15,8 @@ import { ApiStatusError, internalError, unauthorized } from './api-status.js';
 import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http-exchange.js';
 import { sandboxKubeconfig, writeKubeconfigFile } from './kubeconfig.js';
 import { ObjectStore } from './object-store.js';
+import { PodKubelet } from './pod-kubelet.js';
+import { WorkloadController } from './workload-controller.js';
 import { PodRuntime } from './pod-runtime.js';
 import { RequestRouter, type Outcome } from './request-router.js';
 import type { EndpointContext } from './resource-request.js';
@@ -121,6 +123,7 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
   const tls = createLoopbackTls('sandbox-api');
   const store = new ObjectStore();
   const pods = new PodRuntime(store, logger);
+  const kubelet = new PodKubelet(store, pods, logger);
   if (valid.seed) {
     seedSandbox(store, valid.minorVersion);
     pods.startDemoTicker(DEMO_POD_NAMESPACE, DEMO_POD_NAME, DEMO_POD_NAME);
@@ -131,6 +134,8 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
     allocateClusterIp: () => allocator.allocateClusterIp(),
     allocateNodePort: (taken) => allocator.allocateNodePort(taken),
   };
+  // after the seed: only workloads created from now on are managed
+  const controllers = new WorkloadController(store, context, logger);
   const expectedToken = Buffer.from(valid.token);
   const sockets = new Set<Socket>();
   let port = valid.port;
@@ -218,6 +223,8 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
   } catch (error) {
     // nothing was served, but the demo ticker and the handlers already exist
     await router.close();
+    controllers.close();
+    await kubelet.close();
     await pods.close();
     throw error;
   }
@@ -242,6 +249,8 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // sessions first: their processes must be gone before the pod directories are removed
         await router.close();
+        controllers.close();
+        await kubelet.close();
         await pods.close();
         for (const socket of sockets) socket.destroy();
         await closed;

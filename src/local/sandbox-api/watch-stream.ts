@@ -12,6 +12,7 @@ import type { EndpointContext, ResourceRequest } from './resource-request.js';
 import { objectFilter } from './resource-reads.js';
 import { apiVersionOf } from './resource-catalog.js';
 import { parseIncludeObject, toTable } from './table-printer.js';
+import { queryFlag } from '../query-bool.js';
 
 /** kube-apiserver picks 30-60 minutes when the client sets no timeoutSeconds */
 const DEFAULT_WATCH_TIMEOUT_SECONDS = 1800;
@@ -62,7 +63,7 @@ export function streamWatch(context: EndpointContext, request: ResourceRequest, 
     }
     for (const change of replay.filter(isRelevant)) send(change.type, render(change.object));
   }
-  if (request.query.get('sendInitialEvents') === 'true') {
+  if (queryFlag(request.query, 'sendInitialEvents')) {
     send('BOOKMARK', {
       kind: definition.kind,
       apiVersion: apiVersionOf(definition),

@@ -100,14 +100,16 @@ test('v5 stdin: data on channel 0, then the close signal ends the process input'
   t.deepEqual(frames.at(-1), [3, '{"metadata":{},"status":"Success"}']);
 });
 
-test('tty: stderr merged into stdout with CRLF, resize messages accepted', async (t) => {
+test('tty: a pseudo-terminal echoes input, merges stderr into stdout with CRLF and takes the resize as its size', async (t) => {
   const api = await sandbox(t);
-  const session = await open(api, `${DEMO}/exec?${command('sh', '-c', 'read line; echo "got $line"; echo e >&2')}&stdin=true&stdout=true&stderr=true&tty=true`, ['v5.channel.k8s.io']);
+  const session = await open(api, `${DEMO}/exec?${command('sh', '-c', 'read line; stty size; echo "got $line"; echo e >&2')}&stdin=true&stdout=true&stderr=true&tty=true`, ['v5.channel.k8s.io']);
   session.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":120,"Height":40}')]));
-  session.ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('x\n')]));
+  session.ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('x\r')]));
   const { frames } = await session.frames;
   t.is(frames.filter(([channel]) => channel === 2).length, 0);
-  t.is(frames.filter(([channel]) => channel === 1).map(([, text]) => text).join(''), 'got x\r\ne\r\n');
+  // the line discipline echoes "x", turns the typed CR into the newline `read` waits for, and writes CRLF
+  t.is(frames.filter(([channel]) => channel === 1).map(([, text]) => text).join(''), 'x\r\n40 120\r\ngot x\r\ne\r\n');
+  t.deepEqual(frames.at(-1), [3, '{"metadata":{},"status":"Success"}']);
 });
 
 test('refusals before any upgrade: 403 for unknown subprotocols, 401 without the token, 400 for SPDY and bad options', async (t) => {
@@ -187,4 +189,53 @@ test.serial('the port-forward hook: a registered handler serves pods/<name>/port
   t.is(after.body, before.body);
   const missingPod = await get(await sandbox(t), '/api/v1/namespaces/default/pods/nope/portforward');
   t.is(missingPod.status, 404, 'the router checks the pod before any handler runs');
+});
+
+test('tty: a pod deleted mid-exec kills the terminal\'s process group: exit 137; close() leaves no process', async (t) => {
+  const api = await sandbox(t);
+  const deleted = await open(api, `${DEMO}/exec?${command('sh', '-c', 'echo started; sleep 300')}&stdout=true&tty=true`, ['v5.channel.k8s.io']);
+  deleted.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":80,"Height":24}')]));
+  api.store.delete({ group: '', version: 'v1', resource: 'pods', namespace: 'default', name: 'demo' });
+  const { frames } = await deleted.frames;
+  t.regex(frames.at(-1)?.[1] ?? '', /command terminated with exit code 137/);
+
+  const other = await sandbox(t);
+  const running = await open(other, `${DEMO}/exec?${command('sleep', '300')}&stdout=true&tty=true`, ['v5.channel.k8s.io']);
+  running.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":80,"Height":24}')]));
+  await other.close();
+  t.is(other.activeStreamSessions(), 0);
+  t.not((await running.frames).code, 1000, 'the connection is dropped, not finished');
+});
+
+test('tty: a resize reaches the running process (SIGWINCH, new size); ^C is SIGINT to its process group', async (t) => {
+  const api = await sandbox(t);
+  // the trap runs between the short sleeps; the loop is bounded so nothing can run on
+  const script = 'trap "stty size" WINCH; echo ready; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
+  const session = await open(api, `${DEMO}/exec?${command('sh', '-c', script)}&stdin=true&stdout=true&tty=true`, ['v5.channel.k8s.io']);
+  const seen: string[] = [];
+  session.ws.on('message', (data: Buffer) => {
+    if (data[0] === 1) seen.push(data.subarray(1).toString('utf8'));
+  });
+  const waitFor = async (pattern: RegExp): Promise<void> => {
+    for (let attempt = 0; attempt < 400 && !pattern.test(seen.join('')); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 25));
+    t.regex(seen.join(''), pattern);
+  };
+  session.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":100,"Height":30}')]));
+  await waitFor(/ready\r\n/);
+  session.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":132,"Height":43}')]));
+  await waitFor(/43 132\r\n/);
+  // the terminal's ISIG turns the ^C byte into SIGINT for the foreground process group: sh and its sleep
+  session.ws.send(Buffer.from([0, 0x03]));
+  const { frames, code } = await session.frames;
+  t.regex(frames.at(-1)?.[1] ?? '', /command terminated with exit code 130/);
+  t.is(code, 1000);
+});
+
+test('tty: a program that does not exist fails before it starts, with the runtime\'s message', async (t) => {
+  const api = await sandbox(t);
+  const session = await open(api, `${DEMO}/exec?${command('no-such-program')}&stdout=true&tty=true`, ['v5.channel.k8s.io']);
+  session.ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":80,"Height":24}')]));
+  const { frames } = await session.frames;
+  t.regex(frames.at(-1)?.[1] ?? '', /exec: \\"no-such-program\\": executable file not found in \$PATH: unknown/);
+  t.regex(frames.at(-1)?.[1] ?? '', /"reason":"InternalError"/);
 });

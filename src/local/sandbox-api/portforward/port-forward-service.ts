@@ -4,7 +4,9 @@
 //
 // kubectl >= 1.31 first asks for a WebSocket carrying SPDY ("tunneling", subprotocol
 // SPDY/3.1+portforward.k8s.io) and, when that is refused with 400/403/404/500, retries with a plain
-// SPDY upgrade (POST, Upgrade: SPDY/3.1). Both end in the same SPDY session. The `ws` library rejects
+// SPDY upgrade (POST, Upgrade: SPDY/3.1). Both end in the same SPDY session. A WebSocket upgrade that
+// offers no tunneling subprotocol is the plain channel protocol client libraries speak
+// (channel-port-forward.ts), which kube-apiserver passes through to the kubelet. The `ws` library rejects
 // that subprotocol (the `/` is not an RFC 7230 token character), so the offer is taken out of the
 // request before ws sees it and the chosen protocol is written into the 101 through ws's 'headers'
 // event.
@@ -18,6 +20,7 @@ import { badRequest } from '../api-status.js';
 import { objectAt, stringAt, type JsonObject } from '../json-value.js';
 import { DEMO_CONTAINER_PORT, DEMO_POD_NAME, DEMO_POD_NAMESPACE } from '../seed.js';
 import { startDemoPodServer, type DemoPodServer } from './demo-pod-server.js';
+import { ChannelPortForward, negotiateChannelProtocol, parsePorts } from './channel-port-forward.js';
 import { PortForwardConnection, type LiveCounters } from './port-forward-connection.js';
 import { PodPortMap, podSandboxNames, type PodRef } from './pod-ports.js';
 import type { SessionTransport } from './spdy-session.js';
@@ -49,6 +52,8 @@ export interface PortForwardUpgrade {
 
 const DEFAULT_STREAM_CREATION_TIMEOUT_MS = 30_000;
 const CLOSE_GRACE_MS = 1_000;
+/** What x/net/websocket answers when none of the offered subprotocols is served (no body, no upgrade). */
+const PROTOCOL_REFUSAL = 'HTTP/1.1 403 Forbidden\r\n\r\n';
 
 interface LiveConnection {
   readonly connection: PortForwardConnection;
@@ -62,8 +67,10 @@ export class PortForwardService {
   readonly #options: PortForwardServiceOptions;
   readonly #counters: LiveCounters = { connections: 0, pendingPairs: 0, timers: 0, relays: 0, sockets: 0 };
   readonly #live = new Set<LiveConnection>();
+  readonly #channelLive = new Map<ChannelPortForward, PodRef>();
   readonly #tunneled = new WeakSet<IncomingMessage>();
   readonly #wss: WebSocketServer;
+  readonly #channelWss: WebSocketServer;
   readonly #ready: Promise<void>;
   #demo: DemoPodServer | undefined;
   #closing: Promise<void> | undefined;
@@ -74,6 +81,13 @@ export class PortForwardService {
     const tunneled = this.#tunneled;
     this.#wss.on('headers', function portForwardOnHeaders(headers: string[], request: IncomingMessage): void {
       if (tunneled.has(request)) headers.push(`Sec-WebSocket-Protocol: ${handshake.TUNNELED_PORT_FORWARD_PROTOCOL}`);
+    });
+    // the subprotocol is checked before the upgrade, so the first offered one that is served is the choice
+    this.#channelWss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (offered: Set<string>) => negotiateChannelProtocol([...offered]) || false,
     });
     // upgrades wait for the demo pod's server; if it cannot listen they fail with a 500, and it is logged once
     this.#ready = options.demo === false ? Promise.resolve() : this.#startDemo();
@@ -115,6 +129,9 @@ export class PortForwardService {
     for (const live of this.#live) {
       if (live.pod.namespace === pod.namespace && live.pod.name === pod.name) live.connection.session.shutdown();
     }
+    for (const [forward, forwardPod] of this.#channelLive) {
+      if (forwardPod.namespace === pod.namespace && forwardPod.name === pod.name) forward.shutdown();
+    }
   }
 
   /** Resets every stream, says GOAWAY, closes every connection and the demo server. */
@@ -132,10 +149,13 @@ export class PortForwardService {
   async #closeAll(): Promise<void> {
     await this.#ready.catch(() => undefined);
     for (const { connection } of [...this.#live]) connection.session.shutdown();
+    for (const forward of [...this.#channelLive.keys()]) forward.shutdown();
     const deadline = Date.now() + CLOSE_GRACE_MS;
-    while (this.#live.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (this.#live.size + this.#channelLive.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     for (const { terminate } of this.#live) terminate();
+    for (const forward of this.#channelLive.keys()) forward.terminate();
     this.#wss.close();
+    this.#channelWss.close();
     await this.#demo?.close();
   }
 
@@ -143,7 +163,7 @@ export class PortForwardService {
     const { request, socket, head, pod, refuse } = upgrade;
     const offered = handshake.tunneledSpdyProtocols(request);
     if (offered.length === 0) {
-      refuse.httpError(400, 'unable to upgrade: no tunneling spdy protocols provided');
+      this.#acceptChannels(upgrade, uid);
       return;
     }
     if (!offered.includes(handshake.PORT_FORWARD_PROTOCOL)) {
@@ -153,6 +173,33 @@ export class PortForwardService {
     delete request.headers['sec-websocket-protocol'];
     this.#tunneled.add(request);
     this.#wss.handleUpgrade(request, socket, head, (ws: WebSocket) => this.#serveWebSocket(ws, pod, uid));
+  }
+
+  /** The kubelet's websocket port-forward, which the apiserver reaches for a WebSocket without SPDY tunneling. */
+  #acceptChannels(upgrade: PortForwardUpgrade, uid: string): void {
+    const { request, socket, head, pod, refuse } = upgrade;
+    const parsed = parsePorts(new URL(request.url ?? '/', 'http://sandbox').searchParams);
+    if ('error' in parsed) {
+      refuse.httpError(400, parsed.error);
+      return;
+    }
+    if (negotiateChannelProtocol(handshake.webSocketProtocols(request)) === undefined) {
+      socket.end(PROTOCOL_REFUSAL);
+      return;
+    }
+    this.#channelWss.handleUpgrade(request, socket, head, (ws: WebSocket) => {
+      const protocol = negotiateChannelProtocol(handshake.webSocketProtocols(request)) ?? '';
+      const forward: ChannelPortForward = new ChannelPortForward(ws, protocol, {
+        pod,
+        names: podSandboxNames(pod, uid),
+        ports: parsed.ports,
+        portMap: this.ports,
+        counters: this.#counters,
+        closed: () => this.#channelLive.delete(forward),
+      });
+      this.#channelLive.set(forward, pod);
+      this.#options.logger.debug({ namespace: pod.namespace, pod: pod.name, ports: parsed.ports }, 'port-forward channel connection');
+    });
   }
 
   #acceptSpdy(request: IncomingMessage, socket: Duplex, head: Buffer, pod: PodRef, uid: string, refuse: handshake.UpgradeRefuser): void {

@@ -34,6 +34,11 @@ export function upgradeKind(request: IncomingMessage): UpgradeKind {
   return 'other';
 }
 
+/** Every subprotocol a WebSocket upgrade offers, in the client's order. */
+export function webSocketProtocols(request: IncomingMessage): string[] {
+  return commaList(headerText(request, 'sec-websocket-protocol'));
+}
+
 /**
  * The SPDY protocols inside a WebSocket offer: Kubernetes subprotocols with the tunneling prefix,
  * prefix removed (streamtunnel.go's spdyProtocolsFromWebsocketProtocols).
