@@ -182,6 +182,8 @@ export class Agent {
     metrics.observePool(host);
     metrics.collectOnScrape('streamOutstandingBytes', () => router.outstandingStreamBytes);
     metrics.collectOnScrape('sessionsActive', () => router.activeSessions);
+    metrics.collectOnScrape('relayRequestsActive', () => router.activeRequests);
+    metrics.collectOnScrape('heapUsedBytes', () => process.memoryUsage().heapUsed);
     metrics.collectOnScrape('linkBufferedBytes', () => link?.sessionConnection?.bufferedAmount ?? 0);
     // Up before the first dial, so probes see "not ready" rather than a refused connection.
     let http: AgentHttpServer;

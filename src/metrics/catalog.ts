@@ -143,6 +143,12 @@ export const METRICS = {
     help: 'Actors started and not yet finished, read at scrape time',
     labels: [],
   },
+  relayRequestsActive: {
+    name: 'pipeops_agent_relay_requests_active',
+    type: 'gauge',
+    help: 'Requests the router holds (actor running, or body or stream pending) on the current socket, read at scrape time',
+    labels: [],
+  },
   sessionsActive: {
     name: 'pipeops_agent_websocket_sessions_active',
     type: 'gauge',
@@ -245,6 +251,12 @@ export const METRICS = {
     name: 'pipeops_agent_worker_crashes_total',
     type: 'counter',
     help: 'Actor tasks lost because their worker thread died',
+    labels: [],
+  },
+  heapUsedBytes: {
+    name: 'pipeops_agent_heap_used_bytes',
+    type: 'gauge',
+    help: 'V8 heap in use on the main thread (process.memoryUsage().heapUsed), read at scrape time',
     labels: [],
   },
   metricDeltasLost: {
