@@ -157,6 +157,10 @@ export class AgentSession {
       if (this.#cluster !== undefined) {
         this.#cluster.lastHeartbeat = envelope.payload;
         this.#cluster.heartbeats++;
+      } else if (this.#context.gatewayUrl === undefined) {
+        // An agent resuming on the controller without `register` (§7.6) after a restart that forgot its
+        // cluster: §5.5 makes it register afresh, so kubectl reaches it again instead of 404 forever.
+        this.sendJson('error', { error: 'cluster not found' }, undefined);
       }
       return;
     }
