@@ -43,9 +43,12 @@ const EXEC_QUERY = 'command=echo&command=chaos&stdout=true&stderr=true';
 
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-export function pickOperation(random: () => number): Operation {
+/** The soak's lighter mix: mostly short requests, a few long-lived streams and sessions. */
+export const SOAK_WEIGHTS: Readonly<Record<Operation, number>> = { get: 60, list: 30, watch: 4, logs: 4, exec: 2 };
+
+export function pickOperation(random: () => number, weights: Readonly<Record<Operation, number>> = OPERATION_WEIGHTS): Operation {
   let point = random() * 100;
-  for (const [operation, weight] of Object.entries(OPERATION_WEIGHTS) as [Operation, number][]) {
+  for (const [operation, weight] of Object.entries(weights) as [Operation, number][]) {
     if (point < weight) return operation;
     point -= weight;
   }
@@ -155,6 +158,8 @@ export interface LoadOptions {
   readonly ratePerSecond?: number;
   /** Stops issuing new operations when it returns true. */
   readonly shouldStop?: () => boolean;
+  /** Operation weights (sum 100); default OPERATION_WEIGHTS. */
+  readonly weights?: Readonly<Record<Operation, number>>;
 }
 
 /** Issues `total` operations and resolves with their outcomes once every one has finished. */
@@ -169,7 +174,7 @@ export async function runLoad(options: LoadOptions, counts: OutcomeCounts): Prom
         const wait = due - Date.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
-      const operation = pickOperation(options.target.random);
+      const operation = pickOperation(options.target.random, options.weights);
       const outcome = await runOperation(operation, options.target);
       counts[operation][outcome]++;
       if (outcome !== Outcome.ok) await new Promise((resolve) => setTimeout(resolve, FAILURE_PAUSE_MS));
