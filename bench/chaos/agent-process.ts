@@ -4,12 +4,14 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 
 const CLI = new URL('../../src/cli.js', import.meta.url).pathname;
 const PINO_ERROR_LEVEL = 50;
 const MAX_KEPT_ERRORS = 50;
 const STOP_WAIT_MS = 15_000;
+const METRICS_TIMEOUT_MS = 30_000;
 /** Node's own words when a rejection or exception reaches the top, and our logs' words for the same. */
 const UNHANDLED_PATTERN = /unhandled|uncaught/i;
 
@@ -119,9 +121,19 @@ export class AgentProcess {
     return this.child.pid ?? -1;
   }
 
-  async metrics(): Promise<Map<string, number>> {
-    const response = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    return parseExposition(await response.text());
+  /** One scrape on a fresh connection (a pooled one may meet the server's keep-alive close and fail). */
+  metrics(): Promise<Map<string, number>> {
+    return new Promise((resolve, reject) => {
+      const request = http.get({ host: '127.0.0.1', port: this.metricsPort, path: '/metrics', agent: false, timeout: METRICS_TIMEOUT_MS }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve(parseExposition(text)));
+        response.on('error', reject);
+      });
+      request.on('timeout', () => request.destroy(new Error(`no /metrics answer within ${METRICS_TIMEOUT_MS} ms`)));
+      request.on('error', reject);
+    });
   }
 
   /** Resident set size in bytes (all threads), from /proc. */

@@ -16,6 +16,8 @@ export const FrameKind = {
   unknownType: 'unknown-type',
   hugeId: 'huge-id',
   oversizedControl: 'oversized-control',
+  /** An unmutated start of a long-lived `cat` session, or the close of the oldest one. */
+  session: 'session',
   overCap: 'over-cap',
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
@@ -45,6 +47,7 @@ const KIND_WEIGHTS: readonly (readonly [FrameKind, number])[] = [
   [FrameKind.unknownType, 50],
   [FrameKind.hugeId, 10],
   [FrameKind.oversizedControl, 20],
+  [FrameKind.session, 2],
   [FrameKind.overCap, 0.01],
 ];
 const KIND_TOTAL = KIND_WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0);
@@ -93,6 +96,8 @@ export class FrameFuzzer {
         return this.#hugeId();
       case FrameKind.oversizedControl:
         return this.#text(kind, JSON.stringify(this.#oversizedControl()));
+      case FrameKind.session:
+        return this.#text(kind, JSON.stringify(this.#liveSession()));
       case FrameKind.overCap:
         return { kind, data: Buffer.alloc(this.#context.inboundCapBytes + 1 + Math.floor(this.#random() * 1024), 0x7b), isBinary: this.#random() < 0.5 };
     }
@@ -165,19 +170,6 @@ export class FrameFuzzer {
     }
     if (roll < 0.32) return { type: this.#pick(['proxy_request_chunk', 'proxy_request_stream_end']), request_id: id, payload: { data: this.#randomBytes(24).toString('base64') } };
     if (roll < 0.40) return { type: 'proxy_cancel', request_id: id, payload: {} };
-    // sessions spawn a process in the sandbox pod: few of them, most ids of session messages are unknown
-    if (roll < 0.402 && this.#liveSessions.length >= LIVE_SESSIONS) {
-      const oldest = this.#liveSessions.shift()!;
-      return { type: 'proxy_websocket_close', request_id: oldest, payload: { stream_id: oldest } };
-    }
-    if (roll < 0.402) {
-      this.#liveSessions.push(id);
-      return {
-        type: 'proxy_websocket_start',
-        request_id: id,
-        payload: { stream_id: id, path: '/api/v1/namespaces/default/pods/demo/exec', query: 'command=cat&stdin=true&stdout=true', protocol: 'v5.channel.k8s.io', headers: auth },
-      };
-    }
     if (roll < 0.41) {
       return {
         type: this.#pick(['proxy_websocket_start', 'ws_start']),
@@ -196,6 +188,27 @@ export class FrameFuzzer {
     if (roll < 0.86) return { type: 'gateway_hello', payload: { use_yamux: this.#random() < 0.5, yamux_config: {} } };
     if (roll < 0.92) return { type: this.#pick(['tcp_tunnel_start', 'tcp_tunnel_data', 'tcp_tunnel_close', 'udp_tunnel_data']), request_id: id, payload: { tunnel_id: id, data: 'aGk=' } };
     return { type: 'register_success', request_id: id, payload: { cluster_id: 'c-fuzz', name: 'fuzz', status: 'active' } };
+  }
+
+  /** Sessions spawn a process in the sandbox pod: few of them, kept open so control frames meet them. */
+  #liveSession(): Message {
+    if (this.#liveSessions.length >= LIVE_SESSIONS) {
+      const oldest = this.#liveSessions.shift()!;
+      return { type: 'proxy_websocket_close', request_id: oldest, payload: { stream_id: oldest } };
+    }
+    const id = this.#newId();
+    this.#liveSessions.push(id);
+    return {
+      type: 'proxy_websocket_start',
+      request_id: id,
+      payload: {
+        stream_id: id,
+        path: '/api/v1/namespaces/default/pods/demo/exec',
+        query: 'command=cat&stdin=true&stdout=true',
+        protocol: 'v5.channel.k8s.io',
+        headers: { Authorization: [this.#context.authorization] },
+      },
+    };
   }
 
   #maybeMutate(message: Message): Message {
@@ -241,7 +254,7 @@ export class FrameFuzzer {
         const key = this.#pick(['type', 'request_id', 'payload', 'timestamp']);
         if (this.#random() < 0.2) delete copy[key];
         else copy[key] = this.#randomValue();
-      } else if (roll < 0.9) {
+      } else if (roll < 0.9 && Object.keys(copy).length > 0) {
         const key = this.#pick(Object.keys(copy));
         const value = copy[key]!;
         delete copy[key];
