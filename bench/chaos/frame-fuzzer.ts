@@ -196,7 +196,8 @@ export class FrameFuzzer {
       const oldest = this.#liveSessions.shift()!;
       return { type: 'proxy_websocket_close', request_id: oldest, payload: { stream_id: oldest } };
     }
-    const id = this.#newId();
+    // not among the recent ids: random closes and data must not end these sessions behind the fuzzer's back
+    const id = `fz-live-${++this.#counter}`;
     this.#liveSessions.push(id);
     return {
       type: 'proxy_websocket_start',

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import { silentLogger } from '../../src/log.js';
 import { startSandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
-import { AgentProcess, metricSum } from './agent-process.js';
+import { AgentProcess, metricSum, pollUntil } from './agent-process.js';
 import { FrameFuzzer, FrameKind, type FuzzFrame } from './frame-fuzzer.js';
 import { FuzzPlane, type ProbeReply } from './fuzz-plane.js';
 import { ChaosRun, runContext, writeSection } from './reliability-doc.js';
@@ -41,6 +41,12 @@ export interface FuzzResult {
   readonly unhandled: number;
   readonly errorLines: readonly string[];
   readonly probeBefore: ProbeReply | string;
+  /** A plain GET right after the last frame. */
+  readonly probeAtOnce: ProbeReply | string;
+  /** Whether pending requests and active actors drained to zero after the fuzzing. */
+  readonly hasDrained: boolean;
+  readonly pendingAfter: number;
+  /** A plain GET once the pending requests drained. */
   readonly probeAfter: ProbeReply | string;
   readonly stillRelays: boolean;
   /** Set when a crash was seen: the frames written just before it. */
@@ -51,6 +57,8 @@ export interface FuzzResult {
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const SESSION_WAIT_MS = 90_000;
 const PROBE_TIMEOUT_MS = 30_000;
+/** Beyond the longest body wait a fuzzed request can hold (60 s without a chunk, §9.15). */
+const DRAIN_WAIT_MS = 120_000;
 const CHECK_EVERY_FRAMES = 2000;
 const RING_SIZE = 400;
 const PROBE_PATH = '/api/v1/namespaces/default/pods/demo';
@@ -136,6 +144,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
         }
       }
     }
+    // At once, a probe may queue behind requests the fuzzer left waiting for bodies that never come
+    // (body_binary 30 s, body streams 60 s); it is reported. The invariant is judged once those have
+    // timed out: the pending table drains (no leak) and then a plain GET gets its proxy_response.
+    const probeAtOnce = agent.isAlive ? await probe(plane, authorization) : 'agent process exited';
+    let pendingAfter = Number.NaN;
+    const hasDrained = agent.isAlive && (await pollUntil(async () => {
+      const gauges = await agent.metrics().catch(() => new Map<string, number>());
+      pendingAfter = metricSum(gauges, 'pipeops_agent_relay_requests_active') + metricSum(gauges, 'pipeops_agent_pool_active_actors');
+      return pendingAfter === 0;
+    }, DRAIN_WAIT_MS, 1000));
     const probeAfter = agent.isAlive ? await probe(plane, authorization) : 'agent process exited';
     const metrics = agent.isAlive ? await agent.metrics() : new Map<string, number>();
     const dropCounters: Record<string, number> = {};
@@ -154,6 +172,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
       unhandled: agent.unhandledCount,
       errorLines: agent.errorLines,
       probeBefore,
+      probeAtOnce,
+      hasDrained,
+      pendingAfter,
       probeAfter,
       stillRelays: isOkReply(probeAfter),
       crashDump,
@@ -172,6 +193,7 @@ export function fuzzViolations(result: FuzzResult): string[] {
   if (!result.isAgentAlive) problems.push(`the agent process exited (${result.exit})`);
   if (result.workerCrashes !== 0) problems.push(`${result.workerCrashes < 0 ? 'unknown number of' : result.workerCrashes} worker crashes`);
   if (result.unhandled > 0) problems.push(`${result.unhandled} unhandled rejections/exceptions logged`);
+  if (!result.hasDrained) problems.push(`pending requests and actors did not drain to zero (${result.pendingAfter} left)`);
   if (!result.stillRelays) problems.push(`no proxy_response to a plain GET afterwards: ${JSON.stringify(result.probeAfter)}`);
   if (problems.length > 0 && result.errorLines.length > 0) problems.push(`agent error output: ${result.errorLines.slice(0, 5).join(' | ')}`);
   if (problems.length > 0 && result.crashDump !== undefined) problems.push(`frames before the first crash: ${result.crashDump}`);
@@ -191,7 +213,10 @@ export function fuzzReport(result: FuzzResult, command: string): string {
     `| agent process alive at the end | ${result.isAgentAlive ? 'yes' : `no (${result.exit})`} |`,
     `| worker crashes (\`pipeops_agent_worker_crashes_total\` increase) | ${result.workerCrashes} |`,
     `| unhandled rejections / uncaught exceptions logged | ${result.unhandled} |`,
-    `| plain GET before → after | ${JSON.stringify(result.probeBefore)} → ${JSON.stringify(result.probeAfter)} |`,
+    `| plain GET before the fuzzing | ${JSON.stringify(result.probeBefore)} |`,
+    `| plain GET right after the last frame | ${JSON.stringify(result.probeAtOnce)} |`,
+    `| pending requests + active actors drained to zero afterwards | ${result.hasDrained ? 'yes' : `no (${result.pendingAfter} left)`} |`,
+    `| plain GET once drained | ${JSON.stringify(result.probeAfter)} |`,
     `| reconnects (over-cap frames close the socket with 1009) | ${result.reconnects} |`,
     ...Object.entries(result.dropCounters).map(([name, value]) => `| \`${name}\` | ${value} |`),
     '',
