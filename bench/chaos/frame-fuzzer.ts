@@ -34,6 +34,8 @@ export interface FuzzContext {
   readonly authorization: string;
   /** The agent's inbound cap: frames stay below it except the rare over-cap ones. */
   readonly inboundCapBytes: number;
+  /** Sessions the run opened and saw connected before the fuzzing: half the oversized control frames aim at them. */
+  readonly heldSessions?: readonly string[];
 }
 
 /** Relative weights of the frame kinds (over-cap frames are rare: each one costs a reconnect). */
@@ -56,6 +58,11 @@ const HUGE_ID_LENGTH = 70_000;
 const RECENT_IDS = 64;
 /** Long-lived sessions (`cat` with stdin) kept open at once; the oldest is closed when a new one starts. */
 const LIVE_SESSIONS = 8;
+/**
+ * Control frames for a session started fewer frames ago than this meet its pre-dial queue; older ones
+ * meet the connected API socket (the path where a ws throw escaped containment), so most aim there.
+ */
+const SESSION_SETTLED_FRAMES = 1500;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Message = { [key: string]: Json };
@@ -65,6 +72,9 @@ export class FrameFuzzer {
   readonly #recentIds: string[] = [];
   /** Sessions running `cat`: they stay open until closed, so oversized control frames meet a live session. */
   readonly #liveSessions: string[] = [];
+  /** Frame number at which each live session was started. */
+  readonly #sessionStartedAt = new Map<string, number>();
+  #frames = 0;
   #counter = 0;
 
   constructor(context: FuzzContext) {
@@ -72,6 +82,7 @@ export class FrameFuzzer {
   }
 
   next(): FuzzFrame {
+    this.#frames++;
     const kind = this.#pickKind();
     switch (kind) {
       case FrameKind.mutated:
@@ -194,11 +205,13 @@ export class FrameFuzzer {
   #liveSession(): Message {
     if (this.#liveSessions.length >= LIVE_SESSIONS) {
       const oldest = this.#liveSessions.shift()!;
+      this.#sessionStartedAt.delete(oldest);
       return { type: 'proxy_websocket_close', request_id: oldest, payload: { stream_id: oldest } };
     }
     // not among the recent ids: random closes and data must not end these sessions behind the fuzzer's back
     const id = `fz-live-${++this.#counter}`;
     this.#liveSessions.push(id);
+    this.#sessionStartedAt.set(id, this.#frames);
     return {
       type: 'proxy_websocket_start',
       request_id: id,
@@ -280,10 +293,16 @@ export class FrameFuzzer {
 
   /** Relay control frames over the WebSocket limits (§13.6), aimed at a recent (possibly live) session. */
   #oversizedControl(): Message {
-    const id = this.#liveSessions.length > 0 && this.#random() < 0.8 ? this.#pick(this.#liveSessions) : this.#recentId();
+    const settled = this.#liveSessions.filter((session) => this.#frames - (this.#sessionStartedAt.get(session) ?? this.#frames) >= SESSION_SETTLED_FRAMES);
+    const targets = settled.length > 0 && this.#random() < 0.8 ? settled : this.#liveSessions;
+    const held = this.#context.heldSessions ?? [];
+    const id = held.length > 0 && this.#random() < 0.5 ? this.#pick(held) : targets.length > 0 && this.#random() < 0.8 ? this.#pick(targets) : this.#recentId();
     const frameType = this.#pick([8, 9, 9, 10, 10]);
     // a close frame ends the session: later control frames should meet another live one
-    if (frameType === 8) this.#liveSessions.splice(this.#liveSessions.indexOf(id) >>> 0, this.#liveSessions.includes(id) ? 1 : 0);
+    if (frameType === 8 && this.#liveSessions.includes(id)) {
+      this.#liveSessions.splice(this.#liveSessions.indexOf(id), 1);
+      this.#sessionStartedAt.delete(id);
+    }
     const length = 126 + Math.floor(this.#random() * 400);
     const payload = frameType === 8 ? Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('é'.repeat(length))]) : this.#randomBytes(length);
     if (this.#random() < 0.2) return { type: 'ping', request_id: id, payload: { data: 'x'.repeat(length * 100) } };

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import { silentLogger } from '../../src/log.js';
-import { startSandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
+import { startSandboxApi, type SandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
 import { AgentProcess, metricSum, pollUntil } from './agent-process.js';
 import { FrameFuzzer, FrameKind, type FuzzFrame } from './frame-fuzzer.js';
 import { FuzzPlane, type ProbeReply } from './fuzz-plane.js';
@@ -61,6 +61,7 @@ const PROBE_TIMEOUT_MS = 30_000;
 const DRAIN_WAIT_MS = 120_000;
 const CHECK_EVERY_FRAMES = 2000;
 const RING_SIZE = 400;
+const HELD_SESSIONS = 4;
 const PROBE_PATH = '/api/v1/namespaces/default/pods/demo';
 const DROP_COUNTERS = [
   'pipeops_agent_inbound_malformed_total',
@@ -94,6 +95,23 @@ async function drained(socket: WebSocket): Promise<void> {
   }
 }
 
+/**
+ * Opens HELD_SESSIONS `cat` sessions and waits until the sandbox sees them connected, so oversized
+ * control frames also meet sessions past their dial (under load, fuzzed sessions rarely get there).
+ */
+async function openHeldSessions(plane: FuzzPlane, sandbox: SandboxApi, authorization: string): Promise<string[]> {
+  const socket = await plane.waitForSession(SESSION_WAIT_MS);
+  const before = sandbox.activeStreamSessions();
+  const ids = Array.from({ length: HELD_SESSIONS }, (_, index) => `fz-held-${index + 1}`);
+  for (const id of ids) {
+    const payload = { stream_id: id, path: '/api/v1/namespaces/default/pods/demo/exec', query: 'command=cat&stdin=true&stdout=true', protocol: 'v5.channel.k8s.io', headers: { Authorization: [authorization] } };
+    socket.send(JSON.stringify({ type: 'proxy_websocket_start', request_id: id, payload }));
+  }
+  const isConnected = await pollUntil(() => sandbox.activeStreamSessions() - before >= HELD_SESSIONS, SESSION_WAIT_MS);
+  if (!isConnected) throw new Error(`the ${HELD_SESSIONS} held sessions did not connect`);
+  return ids;
+}
+
 function describe(frame: FuzzFrame): string {
   const text = typeof frame.data === 'string' ? frame.data : frame.data.subarray(0, 200).toString('hex');
   return `${frame.kind}${frame.isBinary ? ' (binary)' : ''} ${frame.data.length} B: ${text.slice(0, 400)}`;
@@ -118,7 +136,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     await plane.waitForSession(SESSION_WAIT_MS);
     const probeBefore = await probe(plane, authorization);
     const crashesBefore = metricSum(await agent.metrics(), 'pipeops_agent_worker_crashes_total');
-    const fuzzer = new FrameFuzzer({ random, authorization, inboundCapBytes: options.inboundCapBytes });
+    const heldSessions = await openHeldSessions(plane, sandbox, authorization);
+    const fuzzer = new FrameFuzzer({ random, authorization, inboundCapBytes: options.inboundCapBytes, heldSessions });
     const sentByKind: Record<string, number> = {};
     const ring: string[] = [];
     let crashDump: string | undefined;
@@ -195,7 +214,7 @@ export function fuzzViolations(result: FuzzResult): string[] {
   if (result.unhandled > 0) problems.push(`${result.unhandled} unhandled rejections/exceptions logged`);
   if (!result.hasDrained) problems.push(`pending requests and actors did not drain to zero (${result.pendingAfter} left)`);
   if (!result.stillRelays) problems.push(`no proxy_response to a plain GET afterwards: ${JSON.stringify(result.probeAfter)}`);
-  if (problems.length > 0 && result.errorLines.length > 0) problems.push(`agent error output: ${result.errorLines.slice(0, 5).join(' | ')}`);
+  if (problems.length > 0 && result.errorLines.length > 0) problems.push(`agent error output (first lines): ${result.errorLines.slice(0, 2).map((line) => line.slice(0, 600)).join(" | ")}`);
   if (problems.length > 0 && result.crashDump !== undefined) problems.push(`frames before the first crash: ${result.crashDump}`);
   return problems;
 }
