@@ -1,7 +1,7 @@
 // A loopback TCP proxy between the agent and the sandbox API that resets a random share of connections
 // (RST via socket.resetAndDestroy()) at a random point of their life: after a random number of bytes
 // from the API server, so a reset lands before the first response, mid-body of a watch or log follow,
-// or mid-session of an exec. TLS passes through untouched.
+// or mid-session of an exec; a chosen connection that ends first is reset at its end. TLS passes through.
 
 import net from 'node:net';
 
@@ -100,5 +100,13 @@ export class FaultProxy {
       finish();
     });
     client.on('drain', () => upstream.resume());
+    // a connection that ends before its reset offset is reset instead of closed cleanly (a keep-alive
+    // socket that dies idle), so every chosen connection is reset once
+    upstream.once('end', () => {
+      if (isClosed) return;
+      this.#resets++;
+      client.resetAndDestroy();
+      finish();
+    });
   }
 }
