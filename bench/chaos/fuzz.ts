@@ -30,6 +30,7 @@ export interface FuzzOptions {
 export interface FuzzResult {
   readonly options: FuzzOptions;
   readonly sent: number;
+  readonly sentBytes: number;
   readonly sentByKind: Readonly<Record<string, number>>;
   readonly reconnects: number;
   readonly closeCodes: Readonly<Record<string, number>>;
@@ -62,6 +63,7 @@ const DRAIN_WAIT_MS = 120_000;
 const CHECK_EVERY_FRAMES = 2000;
 const RING_SIZE = 400;
 const HELD_SESSIONS = 4;
+const YIELD_EVERY_FRAMES = 50;
 const PROBE_PATH = '/api/v1/namespaces/default/pods/demo';
 const DROP_COUNTERS = [
   'pipeops_agent_inbound_malformed_total',
@@ -74,6 +76,7 @@ const DROP_COUNTERS = [
   'pipeops_agent_relay_requests_total',
   'pipeops_agent_admission_refused_total',
   'pipeops_agent_websocket_sessions_total',
+  'pipeops_agent_control_plane_bytes_total{direction="in"}',
 ] as const;
 
 function isOkReply(reply: ProbeReply | string): boolean {
@@ -142,15 +145,21 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     const ring: string[] = [];
     let crashDump: string | undefined;
     let sent = 0;
+    let sentBytes = 0;
     while (sent < options.frames && agent.isAlive) {
       const socket = plane.session ?? (await plane.waitForSession(SESSION_WAIT_MS));
       const frame = fuzzer.next();
       socket.send(frame.data, { binary: frame.isBinary });
       sent++;
+      sentBytes += frame.data.length;
       sentByKind[frame.kind] = (sentByKind[frame.kind] ?? 0) + 1;
       ring.push(describe(frame));
       if (ring.length > RING_SIZE) ring.shift();
-      if (socket.bufferedAmount > MAX_BUFFERED_BYTES || frame.kind === FrameKind.overCap) await drained(socket);
+      if (socket.bufferedAmount > MAX_BUFFERED_BYTES) await drained(socket);
+      // The agent stops reading a socket that brought an over-cap frame and closes it (1009): wait for the
+      // close, or the frames after it would go to a dead socket. Yielding now and then lets the close in.
+      if (frame.kind === FrameKind.overCap) await pollUntil(() => socket.readyState !== socket.OPEN, SESSION_WAIT_MS, 10);
+      else if (sent % YIELD_EVERY_FRAMES === 0) await new Promise((resolve) => setImmediate(resolve));
       if (sent % CHECK_EVERY_FRAMES === 0 && crashDump === undefined) {
         await drained(socket);
         const crashes = await agent.metrics().then(
@@ -180,6 +189,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     return {
       options,
       sent,
+      sentBytes,
       sentByKind,
       reconnects: Math.max(0, plane.sessions - 1),
       closeCodes: Object.fromEntries(plane.closeCodes),
@@ -225,7 +235,7 @@ export function fuzzReport(result: FuzzResult, command: string): string {
   return [
     runContext(command),
     '',
-    `${result.sent} frames in ${result.seconds.toFixed(0)} s (agent inbound cap ${result.options.inboundCapBytes} bytes): ${kinds}.`,
+    `${result.sent} frames (${result.sentBytes} bytes) in ${result.seconds.toFixed(0)} s (agent inbound cap ${result.options.inboundCapBytes} bytes): ${kinds}.`,
     '',
     '| Fuzz figure | Value |',
     '|---|---:|',
