@@ -176,7 +176,9 @@ export class FrameFuzzer {
       else if (variant < 0.35) Object.assign(request, { method: 'POST', path: '/api/v1/namespaces/default/configmaps', use_streaming: true });
       else if (variant < 0.45) Object.assign(request, { path: '/api/v1/namespaces/default/pods', query: 'watch=1&timeoutSeconds=1', supports_streaming: true });
       else if (variant < 0.46) Object.assign(request, { headers: { ...auth, Upgrade: ['websocket'], Connection: ['Upgrade'] }, path: '/api/v1/namespaces/default/pods/demo/exec', query: 'command=echo&command=fz&stdout=true' });
-      else if (variant < 0.55) Object.assign(request, { service_name: 'web', namespace: 'default', service_port: 80, path: '/' });
+      else if (variant < 0.5) Object.assign(request, { service_name: 'web', namespace: 'default', service_port: 80, path: '/' });
+      // a body_binary request that fails before its body arrives (invalid service name, §9.14)
+      else if (variant < 0.55) Object.assign(request, { method: 'POST', service_name: 'Bad_Name!', namespace: 'default', service_port: 80, path: '/', body_binary: true, body_size: 4 });
       return { type: 'proxy_request', request_id: id, payload: request };
     }
     if (roll < 0.32) return { type: this.#pick(['proxy_request_chunk', 'proxy_request_stream_end']), request_id: id, payload: { data: this.#randomBytes(24).toString('base64') } };
