@@ -236,6 +236,8 @@ export class Agent {
     }
     metrics.collectOnScrape('streamOutstandingBytes', () => router.outstandingStreamBytes);
     metrics.collectOnScrape('sessionsActive', () => router.activeSessions);
+    metrics.collectOnScrape('relayRequestsActive', () => router.activeRequests);
+    metrics.collectOnScrape('heapUsedBytes', () => process.memoryUsage().heapUsed);
     metrics.collectOnScrape('linkBufferedBytes', () => link?.sessionConnection?.bufferedAmount ?? 0);
     // Up before the first dial, so probes see "not ready" rather than a refused connection.
     const drainState = { isDraining: false };

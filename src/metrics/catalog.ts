@@ -143,6 +143,12 @@ export const METRICS = {
     help: 'Actors started and not yet finished, read at scrape time',
     labels: ['pool'],
   },
+  relayRequestsActive: {
+    name: 'pipeops_agent_relay_requests_active',
+    type: 'gauge',
+    help: 'Requests the router holds (actor running, or body or stream pending) on the current socket, read at scrape time',
+    labels: [],
+  },
   sessionsActive: {
     name: 'pipeops_agent_websocket_sessions_active',
     type: 'gauge',
@@ -258,6 +264,12 @@ export const METRICS = {
     type: 'counter',
     help: 'Rejections and exceptions on the main thread that no code handled; logged, and the agent goes on',
     labels: ['kind'],
+  },
+  heapUsedBytes: {
+    name: 'pipeops_agent_heap_used_bytes',
+    type: 'gauge',
+    help: 'V8 heap in use on the main thread (process.memoryUsage().heapUsed), read at scrape time',
+    labels: [],
   },
   metricDeltasLost: {
     name: 'pipeops_agent_metric_deltas_lost_total',

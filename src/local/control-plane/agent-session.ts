@@ -12,6 +12,7 @@ import type { ClusterRecord, ClusterRegistry } from './cluster-registry.js';
 import { ControlPlaneEvent, type AgentBinaryEvent, type AgentMessageEvent } from './control-plane-events.js';
 import { PendingRequest, isAgentResponseType } from './pending-request.js';
 import { SessionTable, isSessionMessageType } from './session-table.js';
+import type { TerminalReplyAudit } from './terminal-reply-audit.js';
 import { rawDataBytes } from './ws-frame.js';
 
 export interface AgentSessionContext {
@@ -20,6 +21,8 @@ export interface AgentSessionContext {
   readonly logger: Logger;
   /** Set in gateway mode: register_success carries it and only gateway sockets become sessions. */
   readonly gatewayUrl: string | undefined;
+  /** Counts every terminal reply against what was sent (the fault-injection suite reads it). */
+  readonly audit?: TerminalReplyAudit | undefined;
 }
 
 const SESSION_BY_SOCKET = new WeakMap<WebSocket, AgentSession>();
@@ -86,6 +89,7 @@ export class AgentSession {
   }
 
   sendJson(type: string, payload: JsonObject, requestId: string | undefined): void {
+    if (this.isOpen) this.#context.audit?.planeSent(this, type, payload, requestId);
     this.send(encodeEnvelope(type, payload, requestId, Date.now()), false);
   }
 
@@ -115,6 +119,9 @@ export class AgentSession {
     this.#context.events.emit(ControlPlaneEvent.agentBinary, binaryEvent);
     const frame = decodeResponseFrame(bytes);
     const pending = frame === undefined ? undefined : this.#pending.get(frame.requestId);
+    if (frame !== undefined && (pending !== undefined || !bytes.toString('latin1', 0, 64).trimStart().startsWith('{'))) {
+      this.#context.audit?.agentFrame(this, frame.requestId);
+    }
     if (frame !== undefined && pending !== undefined) {
       pending.handleFrame(frame);
       return;
@@ -127,6 +134,7 @@ export class AgentSession {
   }
 
   closed(code: number, reason: string): void {
+    this.#context.audit?.socketClosed(this);
     for (const pending of [...this.#pending.values()]) pending.agentDisconnected();
     this.streams.agentLost();
     const cluster = this.#cluster;
@@ -141,6 +149,7 @@ export class AgentSession {
       this.logger.debug('malformed message from agent; dropped');
       return;
     }
+    this.#context.audit?.agentMessage(this, envelope);
     if (envelope.type === 'register') this.#register(envelope);
     const messageEvent: AgentMessageEvent = { cluster: this.clusterName, type: envelope.type, envelope };
     this.#context.events.emit(ControlPlaneEvent.agentMessage, messageEvent);
@@ -149,6 +158,10 @@ export class AgentSession {
       if (this.#cluster !== undefined) {
         this.#cluster.lastHeartbeat = envelope.payload;
         this.#cluster.heartbeats++;
+      } else if (this.#context.gatewayUrl === undefined) {
+        // An agent resuming on the controller without `register` (§7.6) after a restart that forgot its
+        // cluster: §5.5 makes it register afresh, so kubectl reaches it again instead of 404 forever.
+        this.sendJson('error', { error: 'cluster not found' }, undefined);
       }
       return;
     }

@@ -21,10 +21,12 @@ import { kubeconfigYaml, writeKubeconfigFile } from './kubeconfig.js';
 import { CLUSTER_PATH_PREFIX, KubectlEndpoint } from './kubectl-endpoint.js';
 import { WireMode } from './proxy-request.js';
 import { SessionEndpoint } from './session-endpoint.js';
+import type { TerminalReplyAudit } from './terminal-reply-audit.js';
 import { RoutesEndpoint, type GatewayRoutes, type GatewayRoutesOptions } from './routes-endpoint.js';
 
 export { WireMode } from './proxy-request.js';
 export type { ClusterInfo } from './cluster-registry.js';
+export { TerminalReplyAudit, type AuditSnapshot } from './terminal-reply-audit.js';
 export * from './control-plane-events.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
@@ -54,6 +56,8 @@ export interface ControlPlaneOptions {
   registryFile?: string;
   /** The ingress route endpoints (PROTOCOL.md §17.2), e.g. to fail the next calls in retry tests. */
   gatewayRoutes?: GatewayRoutesOptions;
+  /** Counts the agent's terminal replies; pass the same one to a restarted control plane to keep counting. */
+  terminalReplyAudit?: TerminalReplyAudit;
   logger?: Logger;
 }
 
@@ -140,7 +144,7 @@ class LocalControlPlane implements ControlPlane {
     const gatewayUrl = options.gateway === true ? `${isTls ? 'wss' : 'ws'}://${urlHost(host)}:${port}${GATEWAY_DEFAULT_PATH}` : undefined;
     this.#agents = new AgentEndpoint({
       agentToken: options.agentToken,
-      context: { registry: this.#registry, events: this.events, logger: this.logger, gatewayUrl },
+      context: { registry: this.#registry, events: this.events, logger: this.logger, gatewayUrl, audit: options.terminalReplyAudit },
     });
     this.#kubectl = new KubectlEndpoint({
       registry: this.#registry,
