@@ -176,6 +176,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzResult> {
     // (body_binary 30 s, body streams 60 s); it is reported. The invariant is judged once those have
     // timed out: the pending table drains (no leak) and then a plain GET gets its proxy_response.
     const probeAtOnce = agent.isAlive ? await probe(plane, authorization) : 'agent process exited';
+    // The held sessions, and any session a fuzzed proxy_request opened, live as long as the control plane
+    // wants: the plane closes the socket, and everything bound to it must end with it (§3.4).
+    plane.session?.close(1000);
     let pendingAfter = Number.NaN;
     const hasDrained = agent.isAlive && (await pollUntil(async () => {
       const gauges = await agent.metrics().catch(() => new Map<string, number>());
