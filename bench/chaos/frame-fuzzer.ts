@@ -178,7 +178,13 @@ export class FrameFuzzer {
       else if (variant < 0.46) Object.assign(request, { headers: { ...auth, Upgrade: ['websocket'], Connection: ['Upgrade'] }, path: '/api/v1/namespaces/default/pods/demo/exec', query: 'command=echo&command=fz&stdout=true' });
       else if (variant < 0.5) Object.assign(request, { service_name: 'web', namespace: 'default', service_port: 80, path: '/' });
       // a body_binary request that fails before its body arrives (invalid service name, §9.14)
-      else if (variant < 0.55) Object.assign(request, { method: 'POST', service_name: 'Bad_Name!', namespace: 'default', service_port: 80, path: '/', body_binary: true, body_size: 4 });
+      else if (variant < 0.55) {
+        // without a timeout of its own the 30 s body timer is the only one left running
+        Object.assign(request, { method: 'POST', service_name: 'Bad_Name!', namespace: 'default', service_port: 80, path: '/', body_binary: true, body_size: 4 });
+        delete request['timeout'];
+        // an id of its own: a cancel, body frame or duplicate from the fuzzer would end the wait early
+        return { type: 'proxy_request', request_id: `fz-early-${++this.#counter}`, payload: request };
+      }
       return { type: 'proxy_request', request_id: id, payload: request };
     }
     if (roll < 0.32) return { type: this.#pick(['proxy_request_chunk', 'proxy_request_stream_end']), request_id: id, payload: { data: this.#randomBytes(24).toString('base64') } };
