@@ -63,6 +63,9 @@ export interface KubectlEndpointOptions {
   readonly logger: Logger;
 }
 
+/** Health paths kubectl sends to the server's root: `kubectl get --raw` replaces the whole server path. */
+const ROOT_HEALTH_PATH = /^\/(?:healthz|livez|readyz)(?:\/[^?]*)?(?:\?.*)?$/;
+
 export class KubectlEndpoint {
   readonly #options: KubectlEndpointOptions;
   #requestCounter = 0;
@@ -71,8 +74,25 @@ export class KubectlEndpoint {
     this.#options = options;
   }
 
+  /**
+   * `kubectl get --raw /healthz` drops the kubeconfig server's `/clusters/<name>` path, so health checks
+   * arrive at the root. With exactly one cluster connected they are that cluster's; otherwise they are
+   * ambiguous and get the 404 of any unknown path.
+   */
+  #rootHealthTarget(url: string): ClusterTarget | undefined {
+    if (!ROOT_HEALTH_PATH.test(url)) return undefined;
+    const connected = [...this.#options.registry.all()].filter((cluster) => cluster.session?.isOpen === true);
+    if (connected.length !== 1) return undefined;
+    const queryStart = url.indexOf('?');
+    return {
+      name: connected[0]!.name,
+      path: queryStart === -1 ? url : url.slice(0, queryStart),
+      query: queryStart === -1 ? '' : url.slice(queryStart + 1),
+    };
+  }
+
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const target = parseClusterTarget(req.url ?? '/');
+    const target = parseClusterTarget(req.url ?? '/') ?? this.#rootHealthTarget(req.url ?? '/');
     if (target === undefined) {
       writeKubeStatus(res, 404, 'the server could not find the requested resource');
       return;
