@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import { Agent } from './agent.js';
 
 const EXIT_CONFIG = 2;
+const EXIT_BACKSTOP_MS = 1_000;
 
 function defaultOf(row: SettingRow): string | undefined {
   if (row.defaultText !== undefined) return row.defaultText;
@@ -67,6 +68,9 @@ export async function runAgentCommand(argv: readonly string[]): Promise<void> {
   await agent.drainAndStop();
   logger.info('agent stopped');
   process.exitCode = 0;
+  // Everything is closed; a handle something still holds (a socket in its close handshake, a timer) must not
+  // keep the process past the drain limit plus its 5 s close (§7.7).
+  setTimeout(() => process.exit(0), EXIT_BACKSTOP_MS).unref();
 }
 
 /**

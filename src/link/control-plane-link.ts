@@ -443,7 +443,8 @@ export class ControlPlaneLink {
     const waitMs = this.#backoff.next();
     this.#setStatus(this.#hasConnectedOnce ? LinkStatus.reconnecting : LinkStatus.connecting);
     this.#deps.metrics.inc('reconnections');
-    this.#deps.logger.info({ waitMs: Math.round(waitMs), target: this.#target }, 'reconnecting to the control plane');
+    // Each trigger has logged why already (socket ended, registration failed, …): one line per attempt.
+    this.#deps.logger.debug({ waitMs: Math.round(waitMs), target: this.#target }, 'reconnecting to the control plane');
     this.#reconnectTimer = this.#deps.clock.setTimer(waitMs, () => {
       this.#reconnectTimer = undefined;
       this.#dial();

@@ -309,7 +309,9 @@ export class StreamRouter implements SessionHandlers {
     };
     if (peek.requestId !== undefined) payload['original_request_id'] = peek.requestId.replace(/[\r\n]/g, '');
     this.#reply(connection, OutboundType.protocolFallback, payload, undefined);
-    this.#logger.debug({ type: peek.type.slice(0, 64) }, 'unknown message type');
+    // Logged with the fallback, so once per type and socket (and at most for the bounded set of types):
+    // a control plane repeating a type it should not send cannot flood the log; the counter has them all.
+    this.#logger.warn({ type: peek.type.slice(0, 64) }, 'unknown message type');
   }
 
   /**
