@@ -1,23 +1,13 @@
 // A fixed corpus of real-shaped Kubernetes API responses (deterministic: a seeded generator), so wire
 // sizes are comparable across runs and machines.
 
+import { seededRandom as seeded } from './chaos/seeded-random.js';
+
 export interface CorpusItem {
   readonly name: string;
   readonly path: string;
   readonly contentType: string;
   readonly body: Buffer;
-}
-
-/** Mulberry32: small, fast, good enough for shaping test data. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hex(random: () => number, length: number): string {

@@ -161,6 +161,16 @@ const SERVICE: KindPrinter = {
   },
 };
 
+/** The wide columns of a workload with a pod template: its containers, their images, its selector. */
+function templateCells(spec: JsonObject | undefined): string[] {
+  const containers = objects(objectAt(objectAt(spec, 'template'), 'spec'), 'containers');
+  return [
+    containers.map((c) => stringAt(c, 'name') ?? '').join(','),
+    containers.map((c) => stringAt(c, 'image') ?? '').join(','),
+    formatLabelSelector(objectAt(spec, 'selector')),
+  ];
+}
+
 const DEPLOYMENT: KindPrinter = {
   columns: [
     NAME_COLUMN,
@@ -175,13 +185,11 @@ const DEPLOYMENT: KindPrinter = {
   row: (object, nowMs) => {
     const spec = objectAt(object, 'spec');
     const status = objectAt(object, 'status');
-    const containers = objects(objectAt(objectAt(spec, 'template'), 'spec'), 'containers');
     return {
       cells: [
         nameOf(object), `${numberAt(status, 'readyReplicas') ?? 0}/${numberAt(spec, 'replicas') ?? 0}`,
         numberAt(status, 'updatedReplicas') ?? 0, numberAt(status, 'availableReplicas') ?? 0, ageCell(object, nowMs),
-        containers.map((c) => stringAt(c, 'name') ?? '').join(','), containers.map((c) => stringAt(c, 'image') ?? '').join(','),
-        formatLabelSelector(objectAt(spec, 'selector')),
+        ...templateCells(spec),
       ],
     };
   },
@@ -201,12 +209,10 @@ const REPLICA_SET: KindPrinter = {
   row: (object, nowMs) => {
     const spec = objectAt(object, 'spec');
     const status = objectAt(object, 'status');
-    const containers = objects(objectAt(objectAt(spec, 'template'), 'spec'), 'containers');
     return {
       cells: [
         nameOf(object), numberAt(spec, 'replicas') ?? 0, numberAt(status, 'replicas') ?? 0, numberAt(status, 'readyReplicas') ?? 0, ageCell(object, nowMs),
-        containers.map((c) => stringAt(c, 'name') ?? '').join(','), containers.map((c) => stringAt(c, 'image') ?? '').join(','),
-        formatLabelSelector(objectAt(spec, 'selector')),
+        ...templateCells(spec),
       ],
     };
   },
