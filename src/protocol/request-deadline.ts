@@ -2,11 +2,12 @@
 // they wait for an actor, §9.4) and the actors (which bound the upstream call). Thread-neutral.
 
 import { parseGoDuration } from './go-duration.js';
+import { MAX_TIMER_DELAY_MS } from './long-timeout.js';
 
-/** setTimeout's range: a longer delay fires at once in Node, so every timer armed from wire values is clamped to it (C97). */
-export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-
-/** A delay that a timer can hold: never negative, never beyond the platform's range. */
+/**
+ * A delay a Clock timer can hold: never negative, never beyond the platform's range (C97). Clock timers
+ * cannot step like setLongTimeout; a request waiting 24.8 days for a slot is given up then.
+ */
 export function timerDelayMs(delayMs: number): number {
   if (!(delayMs > 0)) return 0;
   return Math.min(delayMs, MAX_TIMER_DELAY_MS);

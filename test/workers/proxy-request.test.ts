@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { parseProxyRequest, decodeBase64Strict, type ProxyRequest } from '../../workers/lib/proxy-request.js';
-import { parseGoDuration } from '../../workers/lib/go-duration.js';
+import { parseGoDuration } from '../../src/protocol/go-duration.js';
 
 const NOW = Date.parse('2026-01-02T03:04:05.000Z');
 const DEFAULT_MS = 120_000;

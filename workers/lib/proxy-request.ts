@@ -3,7 +3,7 @@
 
 import { headerValues, readHeaderMap, type HeaderMap } from '../../src/protocol/headers.js';
 import { isJsonObject, type JsonObject } from '../../src/protocol/envelope.js';
-import { parseGoDuration } from './go-duration.js';
+import { effectiveDeadlineMs } from '../../src/protocol/request-deadline.js';
 
 export type RequestBody =
   | { readonly kind: 'none' }
@@ -65,17 +65,7 @@ function numberField(value: unknown): number | undefined {
 }
 
 function effectiveDeadline(payload: JsonObject, nowMs: number, defaultTimeoutMs: number): number {
-  const deadline = payload['deadline'];
-  if (typeof deadline === 'string' && deadline !== '') {
-    const at = Date.parse(deadline);
-    if (Number.isFinite(at) && /^\d{4}-\d{2}-\d{2}T/.test(deadline)) return at;
-  }
-  const timeout = payload['timeout'];
-  let timeoutMs: number | undefined;
-  if (typeof timeout === 'number' && Number.isFinite(timeout)) timeoutMs = timeout;
-  else if (typeof timeout === 'string') timeoutMs = parseGoDuration(timeout);
-  if (timeoutMs !== undefined && timeoutMs > 0) return nowMs + timeoutMs;
-  return nowMs + defaultTimeoutMs;
+  return effectiveDeadlineMs(payload['deadline'], payload['timeout'], nowMs, defaultTimeoutMs);
 }
 
 function isUpgradeRequest(payload: JsonObject, headers: HeaderMap, protocol: string): boolean {

@@ -8,6 +8,7 @@
 //   upstream close / error / write failure / keepalive / deadline ⇒ one proxy_websocket_close
 //   CP close ⇒ close 1000 upstream; echoed or silent per kind.   cancel ⇒ silent unless proxy_cancel and echoing
 
+import { MAX_TIMER_DELAY_MS, setLongTimeout } from '../../src/protocol/long-timeout.js';
 import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { parseEnvelope } from '../../src/protocol/envelope.js';
@@ -22,8 +23,6 @@ import type { PortListener, RouterPort } from './router-port.js';
 const MAX_CONTROL_PAYLOAD = 125;
 /** A close payload is a 2-byte code and at most this many bytes of reason. */
 const MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2;
-/** setTimeout fires at once beyond this: longer deadlines are re-armed in steps (§9.4, C97). */
-const MAX_TIMER_MS = 2_147_483_647;
 /** A socket closing on our side gets this long for the closing handshake before it is destroyed. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -281,12 +280,8 @@ export class WsRelay {
   }
 
   #armDeadline(deadlineMs: number): void {
-    const remaining = deadlineMs - Date.now();
-    if (remaining <= 0) {
-      this.end({ shouldReport: true, outcome: 'timeout' });
-      return;
-    }
-    this.#deadlineTimer = setTimeout(() => this.#armDeadline(deadlineMs), Math.min(remaining, MAX_TIMER_MS));
+    // Beyond the timer range the deadline runs in steps to its real end (C97).
+    this.#deadlineTimer = setLongTimeout(() => this.end({ shouldReport: true, outcome: 'timeout' }), deadlineMs - Date.now());
   }
 
   #startKeepalive(socket: WebSocket, intervalMs: number, timeoutMs: number): void {
@@ -303,6 +298,6 @@ export class WsRelay {
         return;
       }
       socket.ping();
-    }, Math.min(intervalMs, MAX_TIMER_MS));
+    }, Math.min(intervalMs, MAX_TIMER_DELAY_MS));
   }
 }

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { MAX_TIMER_DELAY_MS, effectiveDeadlineMs, timerDelayMs } from '../../../src/protocol/request-deadline.js';
+import { effectiveDeadlineMs, timerDelayMs } from '../../../src/protocol/request-deadline.js';
+import { MAX_TIMER_DELAY_MS } from '../../../src/protocol/long-timeout.js';
 
 const NOW = Date.parse('2026-01-02T03:04:05.000Z');
 
