@@ -108,7 +108,10 @@ test('apply creates, then patches with a strategic merge patch without warnings'
   t.is(second.stdout, 'configmap/applied configured\n');
   t.regex(second.stderr, /PATCH https:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/default\/configmaps\/applied\?fieldManager=kubectl-client-side-apply&fieldValidation=Strict/);
   t.regex(second.stderr, /Content-Type: application\/strategic-merge-patch\+json/);
-  const warnings = second.stderr.split('\n').filter((line) => /^[WE]\d{4} /.test(line) || /warning/i.test(line));
+  // user-facing warnings: klog W/E lines and kubectl's own "warning:" lines. Verbose info lines (I…) are
+  // not warnings; at -v=5 kubectl notes there that PATCH does not list the strategic-merge type, which is
+  // how the sandbox keeps apply on kubectl's compiled-in merge keys (openapi.ts)
+  const warnings = second.stderr.split('\n').filter((line) => /^[WE]\d{4} /.test(line) || (/warning/i.test(line) && !/^I\d{4} /.test(line)));
   t.deepEqual(warnings, []);
 
   const after = api.store.get({ ...CONFIG_MAPS, namespace: 'default', name: 'applied' });

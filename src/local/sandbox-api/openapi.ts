@@ -1,11 +1,14 @@
-// The OpenAPI documents kubectl fetches before create/apply/replace: /openapi/v2 (protobuf, or JSON) and
-// /openapi/v3 with one document per group version. They are minimal but valid: every served operation is
-// listed with its x-kubernetes-group-version-kind and the fieldValidation parameter (so kubectl uses
-// server-side field validation), and no kind schemas are published (so kubectl computes strategic merge
-// patches from its compiled-in types, exactly as it would from the full schemas).
+// The OpenAPI documents kubectl fetches before create/apply/replace and for explain: /openapi/v2 (protobuf,
+// or JSON) and /openapi/v3 with one document per group version. Every served operation is listed with its
+// x-kubernetes-group-version-kind and the fieldValidation parameter (so kubectl uses server-side field
+// validation); the v3 documents carry the kind schemas (openapi-schemas.ts) that `kubectl explain` reads.
+// PATCH operations do not list the strategic-merge content type: kubectl apply then computes strategic
+// merge patches from its compiled-in types, which carry the same merge keys as kube-apiserver's schemas,
+// instead of from these derived schemas, which carry none.
 
 import { createHash } from 'node:crypto';
 import type { JsonObject } from './json-value.js';
+import { kindSchemas } from './openapi-schemas.js';
 import { GROUP_ORDER, groupVersions, resourcesOf, type ResourceDefinition } from './resource-catalog.js';
 
 /** what the apiserver answers with, whichever of the two spellings below the client asked for */
@@ -61,7 +64,7 @@ const FIELD_VALIDATION = queryParameter(
   'fieldValidation',
   'fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore - Warn - Strict',
 );
-const PATCH_TYPES = ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+const PATCH_TYPES = ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json'];
 
 function operation(definition: ResourceDefinition, action: string, parameters: readonly JsonObject[], requestBody?: JsonObject): JsonObject {
   const op: JsonObject = {
@@ -102,13 +105,14 @@ function resourcePaths(definition: ResourceDefinition): JsonObject {
 
 function groupVersionDocument(group: string, version: string, gitVersion: string): JsonObject {
   const paths: JsonObject = {};
-  for (const definition of resourcesOf(group, version)) Object.assign(paths, resourcePaths(definition));
+  const definitions = resourcesOf(group, version);
+  for (const definition of definitions) Object.assign(paths, resourcePaths(definition));
   return {
     openapi: '3.0.0',
     info: { title: 'Kubernetes', version: gitVersion },
     paths,
     components: {
-      schemas: {},
+      schemas: kindSchemas(group, version, definitions.map((definition) => definition.kind)),
       securitySchemes: { BearerToken: { type: 'apiKey', description: 'Bearer Token authentication', name: 'authorization', in: 'header' } },
     },
   };
