@@ -3,12 +3,12 @@
 
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
+import { loopbackTlsFor } from '../../src/local/tls/local-ca.js';
 import { buildCorpus } from '../corpus.js';
 
 const TOKEN = 'bench-token';
 const corpus = new Map(buildCorpus().map((item) => [item.path, item]));
-const tls = createLoopbackTls('corpus-api');
+const tls = loopbackTlsFor('corpus-api');
 const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {
   request.resume();
   const url = request.url ?? '/';

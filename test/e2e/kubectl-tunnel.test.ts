@@ -11,7 +11,7 @@ import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/log.js';
 import { startControlPlane } from '../../src/local/control-plane/control-plane-server.js';
 import { startSandboxApi, type SandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
-import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
+import { loopbackTlsFor } from '../../src/local/tls/local-ca.js';
 import { kubectl } from '../helpers/kubectl.js';
 import { testConfig } from '../helpers/agent-config.js';
 import { failOnFault } from '../helpers/agent-harness.js';
@@ -30,7 +30,7 @@ async function startStack(t: ExecutionContext, workers: number, isTls: boolean):
   t.teardown(() => sandbox.close());
   const directKubeconfig = join(dir, 'sandbox-kubeconfig');
   await sandbox.writeKubeconfig(directKubeconfig);
-  const tls = isTls ? createLoopbackTls('control-plane') : undefined;
+  const tls = isTls ? loopbackTlsFor('control-plane') : undefined;
   const plane = await startControlPlane({
     agentToken: 'demo-agent-token',
     logger: silentLogger(),

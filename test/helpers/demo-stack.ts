@@ -10,7 +10,7 @@ import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/log.js';
 import { startControlPlane, type ControlPlane } from '../../src/local/control-plane/control-plane-server.js';
 import { startSandboxApi, type SandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
-import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
+import { loopbackTlsFor } from '../../src/local/tls/local-ca.js';
 import { testConfig } from './agent-config.js';
 
 export interface DemoStack {
@@ -33,7 +33,7 @@ export async function startDemoStack(t: ExecutionContext): Promise<DemoStack> {
   t.teardown(() => sandbox.close());
   const directKubeconfig = join(dir, 'sandbox-kubeconfig');
   await sandbox.writeKubeconfig(directKubeconfig);
-  const tls = createLoopbackTls('control-plane');
+  const tls = loopbackTlsFor('control-plane');
   const plane = await startControlPlane({
     agentToken: 'demo-agent-token',
     logger: silentLogger(),

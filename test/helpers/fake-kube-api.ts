@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
+import { loopbackTlsFor } from '../../src/local/tls/local-ca.js';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -155,7 +155,7 @@ export class FakeKubeApi {
   }
 
   static async start(token = 'agent-own-token'): Promise<FakeKubeApi> {
-    const tls = createLoopbackTls('fake-kube-api');
+    const tls = loopbackTlsFor('fake-kube-api');
     const dir = mkdtempSync(join(tmpdir(), 'fake-kube-'));
     let api: FakeKubeApi | undefined;
     const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {

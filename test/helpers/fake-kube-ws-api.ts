@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
+import { loopbackTlsFor } from '../../src/local/tls/local-ca.js';
 
 export interface UpgradeRecord {
   readonly url: string;
@@ -65,7 +65,7 @@ export class FakeKubeWsApi {
   }
 
   static async start(): Promise<FakeKubeWsApi> {
-    const tls = createLoopbackTls('fake-kube-ws');
+    const tls = loopbackTlsFor('fake-kube-ws');
     let api: FakeKubeWsApi | undefined;
     const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {
       request.resume();

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AgentError, ErrorCode } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { createLoopbackTls } from '../tls/local-ca.js';
+import { loopbackTlsFor } from '../tls/local-ca.js';
 import { ApiStatusError, internalError, unauthorized } from './api-status.js';
 import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http-exchange.js';
 import { sandboxKubeconfig, writeKubeconfigFile } from './kubeconfig.js';
@@ -120,7 +120,7 @@ function optional(outcome: { readonly warnings?: readonly string[]; readonly hea
 export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<SandboxApi> {
   const valid = validateOptions(options);
   const logger = valid.logger.child({ component: 'sandbox-api' });
-  const tls = createLoopbackTls('sandbox-api');
+  const tls = loopbackTlsFor('sandbox-api');
   const store = new ObjectStore();
   const pods = new PodRuntime(store, logger);
   const kubelet = new PodKubelet(store, pods, logger);

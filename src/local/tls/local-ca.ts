@@ -77,8 +77,29 @@ export function createLocalCa(name = 'pipeops-local-ca'): LocalCa {
   return { ca, issueServer };
 }
 
+export interface LoopbackTls {
+  readonly caPem: string;
+  readonly server: KeyAndCert;
+}
+
 /** A CA plus one loopback server certificate, the usual need of a local server. */
-export function createLoopbackTls(name: string): { caPem: string; server: KeyAndCert } {
+export function createLoopbackTls(name: string): LoopbackTls {
   const ca = createLocalCa(`${name}-ca`);
   return { caPem: ca.ca.certPem, server: ca.issueServer(name, ['localhost'], ['127.0.0.1', '::1']) };
+}
+
+const sharedLoopbackTls = new Map<string, LoopbackTls>();
+
+/**
+ * createLoopbackTls made once per name and process. Two RSA keys and two signatures cost most of a second,
+ * which servers started many times in one process (the sandbox in tests, test stand-ins) need not pay
+ * again: each is the same loopback identity, and a client trusts it through the CA it is given.
+ */
+export function loopbackTlsFor(name: string): LoopbackTls {
+  let tls = sharedLoopbackTls.get(name);
+  if (tls === undefined) {
+    tls = createLoopbackTls(name);
+    sharedLoopbackTls.set(name, tls);
+  }
+  return tls;
 }
