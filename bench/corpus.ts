@@ -162,6 +162,9 @@ export function buildCorpus(): CorpusItem[] {
   ];
 }
 
+/** Served by the corpus server: the events of buildPodWatchEvents(), one chunk each, then the end. */
+export const WATCH_PATH = '/api/v1/namespaces/production/pods?watch=true';
+
 /** The fields of a generated pod that its watch events change. */
 interface WatchedPod {
   readonly metadata: { resourceVersion: string; readonly managedFields: { time: string }[] };
