@@ -1,7 +1,8 @@
 // Interactive-session costs of the tunnel, each against a baseline measured in the same run:
 //   1. exec keystroke round trip (1 byte to `cat` and back): direct to the sandbox API vs through the local
 //      control plane and the agent; p50/p99 and the added milliseconds;
-//   2. port-forward throughput of a 50 MiB download: kubectl port-forward direct vs through the tunnel;
+//   2. port-forward throughput of a 50 MiB download: kubectl port-forward direct vs through the tunnel, and
+//      the CPU time the agent process spent on it;
 //   3. agent RSS per 100 idle exec sessions (the agent runs as its own process, so its RSS is its own).
 // The tunnel runs twice, each with its own control plane and agent process: with binary stream frames (the
 // local control plane's default) and in legacy mode (session data as base64 JSON, PROTOCOL.md alone).
@@ -105,6 +106,19 @@ async function portForwardMbPerSecond(kubeconfig: string): Promise<number> {
   }
 }
 
+/** CPU time (user + system) the process has used, in ms: /proc/<pid>/stat fields 14 and 15, in 10 ms clock ticks. */
+function cpuMs(child: ChildProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** A port-forward download through `tunnel`, with the CPU time its agent process spent on it. */
+async function forwardThrough(tunnel: Tunnel): Promise<{ mbPerSecond: number; agentCpuMs: number }> {
+  const before = cpuMs(tunnel.agent);
+  const mbPerSecond = await portForwardMbPerSecond(tunnel.kubeconfig);
+  return { mbPerSecond, agentCpuMs: cpuMs(tunnel.agent) - before };
+}
+
 function rssKib(child: ChildProcess): number {
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
@@ -162,8 +176,8 @@ async function main(): Promise<void> {
     legacySocket.close();
 
     const forwardDirect = await portForwardMbPerSecond(sandboxKubeconfig);
-    const forwardTunnel = await portForwardMbPerSecond(frames.kubeconfig);
-    const forwardLegacy = await portForwardMbPerSecond(legacy.kubeconfig);
+    const forwardTunnel = await forwardThrough(frames);
+    const forwardLegacy = await forwardThrough(legacy);
 
     const baseline = rssKib(frames.agent);
     const idle = await Promise.all(Array.from({ length: IDLE_SESSIONS }, () => openExec(`${wsBase(frames!.plane.clusterUrl('bench'))}${EXEC_PATH}`, {})));
@@ -180,8 +194,9 @@ async function main(): Promise<void> {
       keystrokeRow('exec keystroke round trip p99 (ms), stream frames', 0.99, tunnel),
       keystrokeRow('exec keystroke round trip p50 (ms), legacy JSON', 0.5, tunnelLegacy),
       keystrokeRow('exec keystroke round trip p99 (ms), legacy JSON', 0.99, tunnelLegacy),
-      `| port-forward download of 50 MiB (MB/s), stream frames | ${forwardDirect.toFixed(1)} | ${forwardTunnel.toFixed(1)} | ${(forwardTunnel / forwardDirect).toFixed(2)}x |`,
-      `| port-forward download of 50 MiB (MB/s), legacy JSON | ${forwardDirect.toFixed(1)} | ${forwardLegacy.toFixed(1)} | ${(forwardLegacy / forwardDirect).toFixed(2)}x |`,
+      `| port-forward download of 50 MiB (MB/s), stream frames | ${forwardDirect.toFixed(1)} | ${forwardTunnel.mbPerSecond.toFixed(1)} | ${(forwardTunnel.mbPerSecond / forwardDirect).toFixed(2)}x |`,
+      `| port-forward download of 50 MiB (MB/s), legacy JSON | ${forwardDirect.toFixed(1)} | ${forwardLegacy.mbPerSecond.toFixed(1)} | ${(forwardLegacy.mbPerSecond / forwardDirect).toFixed(2)}x |`,
+      `| agent CPU for that download (ms), stream frames vs legacy JSON | — | ${forwardTunnel.agentCpuMs} vs ${forwardLegacy.agentCpuMs} | ${(forwardTunnel.agentCpuMs / forwardLegacy.agentCpuMs).toFixed(2)}x |`,
       `| agent RSS for ${IDLE_SESSIONS} idle exec sessions (MiB) | ${(baseline / 1024).toFixed(1)} idle agent | ${(loaded / 1024).toFixed(1)} | ${signed(((loaded - baseline) / 1024 / IDLE_SESSIONS) * 100, 1)} MiB per 100 sessions |`,
     ];
     const table = rows.join('\n');
