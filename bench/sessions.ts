@@ -175,9 +175,20 @@ async function main(): Promise<void> {
     tunnelSocket.close();
     legacySocket.close();
 
-    const forwardDirect = await portForwardMbPerSecond(sandboxKubeconfig);
-    const forwardTunnel = await forwardThrough(frames);
-    const forwardLegacy = await forwardThrough(legacy);
+    // Twice each, in mirrored order (direct, frames, legacy, legacy, frames, direct), keeping the faster run:
+    // on a shared machine one download can land on a busy second; the order keeps either tunnel from
+    // always following the same neighbour.
+    const directRuns = [await portForwardMbPerSecond(sandboxKubeconfig)];
+    const tunnelRuns = [await forwardThrough(frames)];
+    const legacyRuns = [await forwardThrough(legacy)];
+    legacyRuns.push(await forwardThrough(legacy));
+    tunnelRuns.push(await forwardThrough(frames));
+    directRuns.push(await portForwardMbPerSecond(sandboxKubeconfig));
+    const faster = (runs: { mbPerSecond: number; agentCpuMs: number }[]) => runs.reduce((best, run) => (run.mbPerSecond > best.mbPerSecond ? run : best));
+    const forwardDirect = Math.max(...directRuns);
+    const forwardTunnel = faster(tunnelRuns);
+    const forwardLegacy = faster(legacyRuns);
+    const cpuPerRun = (runs: { agentCpuMs: number }[]): number => runs.reduce((sum, run) => sum + run.agentCpuMs, 0) / runs.length;
 
     const baseline = rssKib(frames.agent);
     const idle = await Promise.all(Array.from({ length: IDLE_SESSIONS }, () => openExec(`${wsBase(frames!.plane.clusterUrl('bench'))}${EXEC_PATH}`, {})));
@@ -194,9 +205,9 @@ async function main(): Promise<void> {
       keystrokeRow('exec keystroke round trip p99 (ms), stream frames', 0.99, tunnel),
       keystrokeRow('exec keystroke round trip p50 (ms), legacy JSON', 0.5, tunnelLegacy),
       keystrokeRow('exec keystroke round trip p99 (ms), legacy JSON', 0.99, tunnelLegacy),
-      `| port-forward download of 50 MiB (MB/s), stream frames | ${forwardDirect.toFixed(1)} | ${forwardTunnel.mbPerSecond.toFixed(1)} | ${(forwardTunnel.mbPerSecond / forwardDirect).toFixed(2)}x |`,
-      `| port-forward download of 50 MiB (MB/s), legacy JSON | ${forwardDirect.toFixed(1)} | ${forwardLegacy.mbPerSecond.toFixed(1)} | ${(forwardLegacy.mbPerSecond / forwardDirect).toFixed(2)}x |`,
-      `| agent CPU for that download (ms), stream frames vs legacy JSON | — | ${forwardTunnel.agentCpuMs} vs ${forwardLegacy.agentCpuMs} | ${(forwardTunnel.agentCpuMs / forwardLegacy.agentCpuMs).toFixed(2)}x |`,
+      `| port-forward download of 50 MiB (MB/s, faster of 2), stream frames | ${forwardDirect.toFixed(1)} | ${forwardTunnel.mbPerSecond.toFixed(1)} | ${(forwardTunnel.mbPerSecond / forwardDirect).toFixed(2)}x |`,
+      `| port-forward download of 50 MiB (MB/s, faster of 2), legacy JSON | ${forwardDirect.toFixed(1)} | ${forwardLegacy.mbPerSecond.toFixed(1)} | ${(forwardLegacy.mbPerSecond / forwardDirect).toFixed(2)}x |`,
+      `| agent CPU per download (ms, mean of 2), stream frames vs legacy JSON | — | ${cpuPerRun(tunnelRuns).toFixed(0)} vs ${cpuPerRun(legacyRuns).toFixed(0)} | ${(cpuPerRun(tunnelRuns) / cpuPerRun(legacyRuns)).toFixed(2)}x |`,
       `| agent RSS for ${IDLE_SESSIONS} idle exec sessions (MiB) | ${(baseline / 1024).toFixed(1)} idle agent | ${(loaded / 1024).toFixed(1)} | ${signed(((loaded - baseline) / 1024 / IDLE_SESSIONS) * 100, 1)} MiB per 100 sessions |`,
     ];
     const table = rows.join('\n');
