@@ -71,6 +71,8 @@ interface ActorEntry {
   outstandingBytes: number;
   /** An application relay (§14): its relay data carries request_id and message_type too. */
   readonly isAppRelay: boolean;
+  /** A kubectl session or an application relay: the only streams relay data is for. */
+  readonly isRelay: boolean;
   /** The actor was told that its socket no longer uses stream frames. */
   hasStreamFramesOff: boolean;
 }
@@ -225,7 +227,7 @@ export class StreamRouter implements SessionHandlers {
     }
     // §12.2 with one id: kubectl sessions first, then relays started by proxy_request.
     const entry = this.#sessions.get(header.streamId) ?? this.#actors.get(header.streamId);
-    if (entry === undefined || entry.connection !== connection) {
+    if (entry === undefined || entry.connection !== connection || !entry.isRelay) {
       this.#metrics.inc('wsDataUnknownStream');
       return;
     }
@@ -398,6 +400,7 @@ export class StreamRouter implements SessionHandlers {
       ledger: new ReplyLedger(StreamKind.session, streamId, false),
       awaitsBinaryBody: false,
       isAppRelay: false,
+      isRelay: true,
     });
     const task: ActorTask = {
       kind: ActorKind.wsSession,
@@ -442,7 +445,7 @@ export class StreamRouter implements SessionHandlers {
     id: string,
     connection: Connection,
     port: MessagePort,
-    parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean; isAppRelay: boolean },
+    parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean; isAppRelay: boolean; isRelay: boolean },
   ): ActorEntry {
     const entry: ActorEntry = {
       requestId: id,
@@ -456,6 +459,7 @@ export class StreamRouter implements SessionHandlers {
       awaitsBinaryBody: parts.awaitsBinaryBody,
       outstandingBytes: 0,
       isAppRelay: parts.isAppRelay,
+      isRelay: parts.isRelay,
       hasStreamFramesOff: false,
     };
     port.on('message', (message: unknown) => this.#portOnMessage(entry, message));
@@ -510,6 +514,7 @@ export class StreamRouter implements SessionHandlers {
       ledger: new ReplyLedger(kind, requestId, isAppRelay),
       awaitsBinaryBody: peek.payloadBodyBinary,
       isAppRelay,
+      isRelay: kind === StreamKind.upgrade,
     });
     const task: ActorTask = {
       kind: ActorKind.httpRelay,

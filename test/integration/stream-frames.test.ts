@@ -11,6 +11,17 @@ import type { FakeSocket } from '../helpers/fake-control-plane.js';
 import { FakeKubeWsApi, type FakeWsSession } from '../helpers/fake-kube-ws-api.js';
 import type { FakeKubeApi } from '../helpers/fake-kube-api.js';
 import { StreamFrameKind, encodeWsDataFrame, readStreamFrameHeader, streamFrameId } from '../../src/protocol/stream-frame.js';
+import { Connection } from '../../src/link/connection.js';
+
+// Stands in for the yamux work, which makes Connection.isYamuxActive true once a yamux session exists: here
+// it is true for the sockets of the control planes whose port a test puts in this set.
+const yamuxPlanePorts = new Set<string>();
+Object.defineProperty(Connection.prototype, 'isYamuxActive', {
+  configurable: true,
+  get(this: Connection): boolean {
+    return yamuxPlanePorts.has(new URL(this.url).port);
+  },
+});
 
 interface Stack extends Harness {
   readonly socket: FakeSocket;
@@ -190,3 +201,53 @@ for (const workers of [0, 2]) {
     t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_data').length, 0);
   });
 }
+
+test('once yamux is active, stream data is JSON again: a deflated chunk in flight keeps its bytes as encoding "deflate", later ones are base64', async (t) => {
+  const stack = await connected(t, 2);
+  await optIn(stack.socket);
+  const watch = serveWatch(stack.kube, 'application/json');
+  watchRequest(stack.socket, 'w-y');
+  await stack.socket.next('proxy_response_header');
+  await eventually(() => stack.kube.proxied().length === 1, 'the watch reached the API server');
+  let inflater = createInflateRaw();
+  let output: Buffer[] = [];
+  const inflate = (bytes: Buffer, isStart: boolean): Promise<Buffer> => {
+    if (isStart) inflater = createInflateRaw();
+    inflater.on('data', (chunk: Buffer) => output.push(chunk));
+    return new Promise((resolve) => {
+      inflater.write(bytes);
+      inflater.flush(constants.Z_SYNC_FLUSH, () => {
+        inflater.removeAllListeners('data');
+        resolve(Buffer.concat(output));
+        output = [];
+      });
+    });
+  };
+  watch.next();
+  const first = await stack.socket.nextBinary();
+  const header = readStreamFrameHeader(first)!;
+  t.is(header.kind, StreamFrameKind.deflatedChunkStart);
+  t.deepEqual(await inflate(first.subarray(header.payloadOffset), true), EVENTS[0]);
+
+  yamuxPlanePorts.add(new URL(stack.plane.url).port);
+  t.teardown(() => yamuxPlanePorts.delete(new URL(stack.plane.url).port));
+  const encodings: string[] = [];
+  for (const event of EVENTS.slice(1)) {
+    watch.next();
+    const chunk = await stack.socket.next('proxy_response_chunk');
+    const bytes = Buffer.from(chunk.payload['data'] as string, 'base64');
+    const encoding = chunk.payload['encoding'] as string;
+    encodings.push(encoding);
+    t.deepEqual(encoding === 'deflate' ? await inflate(bytes, chunk.payload['deflate_start'] === true) : bytes, event);
+  }
+  // the actor had compressed the first chunk after the switch before it learned of it; the rest are plain
+  t.deepEqual(encodings, ['deflate', 'base64', 'base64', 'base64', 'base64']);
+  watch.next();
+  await stack.socket.next('proxy_response_end');
+  t.is(stack.socket.binaries.pending.length, 0);
+  // and a hello while yamux is active is not acknowledged
+  stack.socket.send({ type: 'stream_frames_hello', payload: { versions: [1] } });
+  stack.socket.send({ type: 'ping', request_id: 'y', payload: {} });
+  await stack.socket.next('pong', 15_000, (m) => m.request_id === 'y');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'stream_frames_ack').length, 1);
+});
