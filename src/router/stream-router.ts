@@ -231,6 +231,7 @@ export class StreamRouter implements SessionHandlers {
       this.#metrics.inc('wsDataUnknownStream');
       return;
     }
+    this.#metrics.inc('streamFrames', { direction: 'in' });
     const payload = ownedCopy(data.subarray(header.payloadOffset));
     const message: ActorInbound = { type: 'ws-data', data: payload };
     entry.port.postMessage(message, [payload.buffer as ArrayBuffer]);
@@ -547,7 +548,7 @@ export class StreamRouter implements SessionHandlers {
           if (json === undefined) return;
           bytes = json;
           isBinary = false;
-        }
+        } else this.#metrics.inc('streamFrames', { direction: 'out' });
       } else {
         entry.ledger.note(isBinary, isBinary ? undefined : outboundType(bytes));
       }

@@ -112,6 +112,7 @@ for (const workers of [0, 2]) {
     watch.next();
     await stack.socket.next('proxy_response_end');
     t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_response_chunk').length, 0);
+    t.is(await stack.agent.metrics.value('streamFrames', { direction: 'out' }), EVENTS.length);
   });
 }
 
@@ -192,6 +193,7 @@ for (const workers of [0, 2]) {
     await stack.socket.next('pong', 15_000, (m) => m.request_id === 'alive');
     t.is(await stack.agent.metrics.value('binaryFrameMalformed'), 4);
     t.is(await stack.agent.metrics.value('wsDataUnknownStream'), 1);
+    t.is(await stack.agent.metrics.value('streamFrames', { direction: 'in' }), 1);
     t.is(session.received.length, 1);
 
     session.socket.close(1000);
