@@ -59,7 +59,7 @@ class Relay {
     this.#task = task;
     this.#startedMs = task.arrivedMs ?? Date.now();
     this.#context = context;
-    this.#port = new RouterPort(task.port, task.requestId, task.useStreamFrames === true);
+    this.#port = new RouterPort(task.port, task.requestId, task.shouldUseStreamFrames === true);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
       onFrame: this.#contained((data) => this.#streamedBody?.accept(data)),
@@ -204,8 +204,8 @@ class Relay {
     this.#port.sendJson(OutboundType.proxyResponseHeader, { status, headers });
     this.#isHeaderSent = true;
     // With stream frames an eligible body is deflated with one context for the whole stream (the extension).
-    const canDeflate = this.#port.streamFrameId !== undefined && this.#context.config.compression !== 'off' && isStreamCompressible(headers);
-    const deflate = canDeflate ? new StreamDeflate() : undefined;
+    const shouldDeflate = this.#port.streamFrameId !== undefined && this.#context.config.compression !== 'off' && isStreamCompressible(headers);
+    const deflate = shouldDeflate ? new StreamDeflate() : undefined;
     try {
       await this.#untilAborted(
         new Promise<void>((resolve, reject) => {
@@ -222,7 +222,10 @@ class Relay {
               this.#bytes.received += chunk.length;
               if (deflate !== undefined) {
                 response.pause();
-                const send = (): Promise<void> | void => (this.#port.streamFrameId === undefined ? this.#sendChunk(chunk) : this.#sendDeflated(deflate, chunk));
+                const send = (): Promise<void> | void => {
+                  if (this.#controller.signal.aborted) return undefined; // the terminal reply may be out: nothing follows it
+                  return this.#port.streamFrameId === undefined ? this.#sendChunk(chunk) : this.#sendDeflated(deflate, chunk);
+                };
                 chain = chain.then(send).then(resume, reject);
                 return;
               }
@@ -260,6 +263,7 @@ class Relay {
 
   async #sendDeflated(deflate: StreamDeflate, chunk: Buffer): Promise<void> {
     const { bytes, isStart } = await deflate.deflate(chunk);
+    if (this.#controller.signal.aborted) return; // ended while compressing: its terminal reply may be out already
     const frameId = this.#port.streamFrameId;
     if (frameId === undefined) {
       // Stream frames ended while this chunk was compressed (yamux took over): it goes as JSON, raw.

@@ -22,7 +22,7 @@ export interface HttpRelayTask {
   /** When the request arrived (Date.now()): its deadline runs from here, also while it waited for a slot (§9.4). */
   readonly arrivedMs?: number;
   /** The socket uses binary stream frames (docs/protocol.md extension): chunks and relay data go as frames. */
-  readonly useStreamFrames?: boolean;
+  readonly shouldUseStreamFrames?: boolean;
 }
 
 /** The task for one kubectl WebSocket session: the undecoded `proxy_websocket_start` envelope. */
@@ -31,7 +31,7 @@ export interface WsSessionTask {
   readonly streamId: string;
   readonly frame: Uint8Array;
   readonly port: MessagePort;
-  readonly useStreamFrames?: boolean;
+  readonly shouldUseStreamFrames?: boolean;
 }
 
 export type ActorTask = HttpRelayTask | WsSessionTask;

@@ -408,7 +408,7 @@ export class StreamRouter implements SessionHandlers {
       streamId,
       frame: ownedCopy(data),
       port: channel.port2,
-      useStreamFrames: connection.isStreamFramesActive,
+      shouldUseStreamFrames: connection.isStreamFramesActive,
     };
     const ticket = this.#admit(entry, Lane.long, task, undefined);
     if (ticket === undefined) {
@@ -523,7 +523,7 @@ export class StreamRouter implements SessionHandlers {
       frame: ownedCopy(data),
       port: channel.port2,
       arrivedMs,
-      useStreamFrames: connection.isStreamFramesActive,
+      shouldUseStreamFrames: connection.isStreamFramesActive,
     };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);

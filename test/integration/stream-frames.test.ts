@@ -253,3 +253,24 @@ test('once yamux is active, stream data is JSON again: a deflated chunk in fligh
   await stack.socket.next('pong', 15_000, (m) => m.request_id === 'y');
   t.is(stack.socket.messages.all.filter((m) => m.type === 'stream_frames_ack').length, 1);
 });
+
+test('opted in: proxy_cancel mid-watch ends it with one proxy_response_abort "canceled", and no frame follows it', async (t) => {
+  const stack = await connected(t, 0);
+  await optIn(stack.socket);
+  const watch = serveWatch(stack.kube, 'application/json');
+  watchRequest(stack.socket, 'w-c');
+  await stack.socket.next('proxy_response_header');
+  await eventually(() => stack.kube.proxied().length === 1, 'the watch reached the API server');
+  watch.next();
+  await stack.socket.nextBinary();
+  watch.next(); // in flight while the cancel arrives
+  stack.socket.send({ type: 'proxy_cancel', request_id: 'w-c', payload: {} });
+  const abort = await stack.socket.next('proxy_response_abort');
+  t.deepEqual(abort.payload, { error: 'canceled' });
+  const framesAtAbort = stack.socket.binaries.all.length;
+  await eventually(() => stack.agent.router.activeRequests === 0 && stack.agent.host.activeActors === 0, 'the watch ended');
+  stack.socket.send({ type: 'ping', request_id: 'c', payload: {} });
+  await stack.socket.next('pong', 15_000, (m) => m.request_id === 'c');
+  t.is(stack.socket.binaries.all.length, framesAtAbort, 'nothing after the terminal reply');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_response_abort' || m.type === 'proxy_response_end').length, 1);
+});

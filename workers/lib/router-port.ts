@@ -61,10 +61,10 @@ export class RouterPort {
   /** The id as stream frames carry it, while the socket uses them; undefined means JSON. */
   #frameId: Buffer | undefined;
 
-  constructor(port: MessagePort, requestId: string, useStreamFrames = false) {
+  constructor(port: MessagePort, requestId: string, shouldUseStreamFrames = false) {
     this.#port = port;
     this.requestId = requestId;
-    this.#frameId = useStreamFrames ? streamFrameId(requestId) : undefined;
+    this.#frameId = shouldUseStreamFrames ? streamFrameId(requestId) : undefined;
     port.on('message', (message: unknown) => this.#portOnMessage(message));
   }
 

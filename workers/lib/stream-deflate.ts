@@ -34,9 +34,12 @@ export interface DeflatedChunk {
 export class StreamDeflate {
   #context: DeflateRaw | undefined;
   #output: Buffer[] = [];
-  #error: Error | undefined;
+  /** Fails the chunk being compressed. */
+  #onError: ((error: Error) => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #isBusy = false;
+  /** Closed by its stream: a flush still running releases the context when it completes. */
+  #isClosed = false;
 
   /**
    * Compresses `chunk` and flushes; resolves with everything the flush produced. Calls must not overlap
@@ -45,38 +48,45 @@ export class StreamDeflate {
   deflate(chunk: Uint8Array): Promise<DeflatedChunk> {
     if (this.#isBusy) return Promise.reject(new Error('stream deflate called while busy'));
     this.#isBusy = true;
+    this.#isClosed = false;
     clearTimeout(this.#idleTimer);
     const isStart = this.#context === undefined;
     const context = (this.#context ??= this.#open());
     return new Promise<DeflatedChunk>((resolve, reject) => {
+      // zlib reports a failure as 'error' and may never call the flush back: fail the chunk from there too.
+      this.#onError = (error) => {
+        this.#isBusy = false;
+        this.close();
+        reject(error);
+      };
       context.write(chunk);
       context.flush(constants.Z_SYNC_FLUSH, () => {
+        if (!this.#isBusy) return; // failed already
         this.#isBusy = false;
-        const error = this.#error;
-        if (error !== undefined) {
-          this.close();
-          reject(error);
-          return;
-        }
+        this.#onError = undefined;
         const bytes = this.#output.length === 1 ? this.#output[0]! : Buffer.concat(this.#output);
         this.#output = [];
-        this.#idleTimer = setTimeout(() => this.#release(), IDLE_RELEASE_MS);
-        this.#idleTimer.unref();
+        if (this.#isClosed) this.#release();
+        else {
+          this.#idleTimer = setTimeout(() => this.#release(), IDLE_RELEASE_MS);
+          this.#idleTimer.unref();
+        }
         resolve({ bytes, isStart });
       });
     });
   }
 
+  /** Releases the context now, or as soon as the flush in progress completes. */
   close(): void {
     clearTimeout(this.#idleTimer);
+    this.#isClosed = true;
     this.#release();
   }
 
   #open(): DeflateRaw {
-    this.#error = undefined;
     const context = createDeflateRaw({ level: constants.Z_DEFAULT_COMPRESSION });
     context.on('data', (bytes: Buffer) => this.#output.push(bytes));
-    context.on('error', (error: Error) => (this.#error = error));
+    context.on('error', (error: Error) => this.#onError?.(error));
     return context;
   }
 

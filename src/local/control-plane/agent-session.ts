@@ -25,7 +25,7 @@ export interface AgentSessionContext {
   /** Counts every terminal reply against what was sent (the fault-injection suite reads it). */
   readonly audit?: TerminalReplyAudit | undefined;
   /** Offer binary stream frames (docs/protocol.md extension) on every session socket. */
-  readonly streamFrames?: boolean | undefined;
+  readonly shouldOfferStreamFrames?: boolean | undefined;
 }
 
 const SESSION_BY_SOCKET = new WeakMap<WebSocket, AgentSession>();
@@ -56,7 +56,7 @@ export class AgentSession {
   /** kubectl WebSocket sessions riding on this socket. */
   readonly streams: SessionTable;
   #cluster: ClusterRecord | undefined;
-  #usesStreamFrames = false;
+  #hasStreamFrames = false;
 
   /** `cluster` is known up front on a gateway socket (from `cluster_uuid`), which is a session at once. */
   constructor(socket: WebSocket, path: string, context: AgentSessionContext, cluster?: ClusterRecord) {
@@ -80,8 +80,8 @@ export class AgentSession {
   }
 
   /** The agent acknowledged binary stream frames on this socket: chunks and relay data may come as frames. */
-  get usesStreamFrames(): boolean {
-    return this.#usesStreamFrames;
+  get hasStreamFrames(): boolean {
+    return this.#hasStreamFrames;
   }
 
   get clusterName(): string | undefined {
@@ -126,7 +126,7 @@ export class AgentSession {
     }
     const binaryEvent: AgentBinaryEvent = { cluster: this.clusterName, data: bytes };
     this.#context.events.emit(ControlPlaneEvent.agentBinary, binaryEvent);
-    if (this.#usesStreamFrames && isStreamFrame(bytes)) {
+    if (this.#hasStreamFrames && isStreamFrame(bytes)) {
       this.#receiveStreamFrame(bytes);
       return;
     }
@@ -182,7 +182,7 @@ export class AgentSession {
     this.#context.audit?.agentMessage(this, envelope);
     if (envelope.type === 'register') this.#register(envelope);
     if (envelope.type === StreamFramesMessage.ack && envelope.payload['version'] === STREAM_FRAME_VERSION) {
-      this.#usesStreamFrames = true;
+      this.#hasStreamFrames = true;
       this.logger.debug('agent uses binary stream frames on this socket');
     }
     const messageEvent: AgentMessageEvent = { cluster: this.clusterName, type: envelope.type, envelope };
@@ -267,7 +267,7 @@ export class AgentSession {
     this.logger = this.#context.logger.child({ path: this.path, cluster: cluster.name });
     this.#context.registry.attach(cluster, this);
     // The opt-in goes out on the session socket only; until the ack arrives everything stays JSON.
-    if (this.#context.streamFrames === true) this.sendJson(StreamFramesMessage.hello, { versions: [STREAM_FRAME_VERSION] }, undefined);
+    if (this.#context.shouldOfferStreamFrames === true) this.sendJson(StreamFramesMessage.hello, { versions: [STREAM_FRAME_VERSION] }, undefined);
     this.#context.events.emit(ControlPlaneEvent.agentConnected, { cluster: cluster.name, path: this.path });
   }
 }

@@ -155,7 +155,7 @@ class LocalControlPlane implements ControlPlane {
         logger: this.logger,
         gatewayUrl,
         audit: options.terminalReplyAudit,
-        streamFrames: options.streamFrames ?? options.mode !== WireMode.legacy,
+        shouldOfferStreamFrames: options.streamFrames ?? options.mode !== WireMode.legacy,
       },
     });
     this.#kubectl = new KubectlEndpoint({

@@ -35,7 +35,7 @@ export interface SessionTableContext {
   sendJson(type: string, payload: JsonObject, requestId: string | undefined): void;
   send(data: string | Uint8Array, isBinary: boolean): void;
   /** The agent acknowledged binary stream frames: client data goes as frames, not base64 JSON. */
-  readonly usesStreamFrames: boolean;
+  readonly hasStreamFrames: boolean;
   readonly logger: Logger;
 }
 
@@ -125,7 +125,7 @@ export class SessionTable implements SessionHost {
 
   sendData(streamId: string, isBinary: boolean, bytes: Buffer): void {
     if (!this.#context.isOpen) return;
-    const frameId = this.#context.usesStreamFrames ? streamFrameId(streamId) : undefined;
+    const frameId = this.#context.hasStreamFrames ? streamFrameId(streamId) : undefined;
     if (frameId === undefined) this.#context.sendJson('proxy_websocket_data', { stream_id: streamId, data: encodeFrameData(isBinary, bytes) }, streamId);
     else this.#context.send(encodeWsDataFrame(frameId, isBinary ? WsFrameType.binary : WsFrameType.text, bytes), true);
     if (!this.isPaused && this.#context.socket.bufferedAmount > AGENT_HIGH_WATER_BYTES) this.#pause();
