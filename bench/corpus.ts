@@ -161,3 +161,56 @@ export function buildCorpus(): CorpusItem[] {
     { name: 'logs-4000-lines', path: '/api/v1/namespaces/production/pods/checkout-0/log', contentType: 'text/plain', body: logs },
   ];
 }
+
+/** Served by the corpus server: the events of buildPodWatchEvents(), one chunk each, then the end. */
+export const WATCH_PATH = '/api/v1/namespaces/production/pods?watch=true';
+
+/** The fields of a generated pod that its watch events change. */
+interface WatchedPod {
+  readonly metadata: { resourceVersion: string; readonly managedFields: { time: string }[] };
+  readonly status: {
+    readonly conditions: { readonly type: string; status: string; lastTransitionTime: string }[];
+    readonly containerStatuses: { ready: boolean; restartCount: number; lastState: unknown; containerID: string; state: { running?: { startedAt: string } } }[];
+  };
+}
+
+/**
+ * A watch stream of real-shaped pod events (`kubectl get pods -w` on a busy namespace): ADDED for each pod,
+ * then MODIFIED events as pods cycle through readiness and restarts, and a few DELETED, each one JSON line as
+ * the API server writes it. Deterministic like the corpus. Returns one Buffer per event.
+ */
+export function buildPodWatchEvents(count = 400, podCount = 40): Buffer[] {
+  const random = seeded(20_261_204);
+  const pods = Array.from({ length: podCount }, (_, i) => ({ apiVersion: 'v1', kind: 'Pod', ...pod(random, i) }) as unknown as WatchedPod);
+  let resourceVersion = 1_200_000;
+  const events: Buffer[] = [];
+  const line = (type: string, object: unknown): Buffer => Buffer.from(`${JSON.stringify({ type, object })}\n`);
+  for (const object of pods) {
+    object.metadata.resourceVersion = String(++resourceVersion);
+    events.push(line('ADDED', object));
+  }
+  while (events.length < count) {
+    const object = pods[Math.floor(random() * pods.length)]!;
+    const { metadata, status } = object;
+    metadata.resourceVersion = String((resourceVersion += 1 + Math.floor(random() * 40)));
+    const now = timestamp(random);
+    const isReady = random() > 0.4;
+    const container = status.containerStatuses[0]!;
+    container.ready = isReady;
+    if (!isReady && random() > 0.5) {
+      container.restartCount += 1;
+      container.lastState = { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: container.state.running?.startedAt ?? now, finishedAt: now, containerID: container.containerID } };
+      container.containerID = `containerd://${hex(random, 64)}`;
+      container.state = { running: { startedAt: now } };
+    }
+    for (const condition of status.conditions) {
+      if (condition.type === 'Ready' || condition.type === 'ContainersReady') {
+        condition.status = isReady ? 'True' : 'False';
+        condition.lastTransitionTime = now;
+      }
+    }
+    metadata.managedFields[1]!.time = now;
+    events.push(line(random() > 0.97 ? 'DELETED' : 'MODIFIED', object));
+  }
+  return events;
+}

@@ -1,7 +1,9 @@
 // Wire bytes and relay throughput of the fixed corpus, legacy (JSON + base64, no compression) against
 // binary frames + gzip with each engine, all in one run: kubectl-shaped GETs go through the local control
 // plane and the agent to a corpus server in its own process. Prints a table of bytes on the wire (as the
-// agent counts them on its control-plane socket) and ratios against legacy.
+// agent counts them on its control-plane socket) and ratios against legacy, and a watch stream of
+// real-shaped pod events against its raw size: legacy JSON chunks vs binary stream frames deflated with
+// one context per stream (the control plane in legacy mode vs its default).
 //
 //   node dist/bench/wire-bytes.js [--rounds N] [--workers N] [--write]
 
@@ -15,18 +17,21 @@ import { Agent } from '../src/agent.js';
 import { silentLogger } from '../src/log.js';
 import { startControlPlane } from '../src/local/control-plane/control-plane-server.js';
 import type { AgentConfig, CompressionEngine } from '../src/config/agent-config.js';
-import { buildCorpus, type CorpusItem } from './corpus.js';
+import { WATCH_PATH, buildCorpus, buildPodWatchEvents, type CorpusItem } from './corpus.js';
+import { WireMode } from '../src/local/control-plane/control-plane-server.js';
 
 interface Variant {
   readonly name: string;
   readonly compression: CompressionEngine;
   readonly isBinary: boolean;
+  /** The control plane opts in to binary stream frames (watch chunks deflated per stream). */
+  readonly hasStreamFrames: boolean;
 }
 
 const VARIANTS: readonly Variant[] = [
-  { name: 'legacy', compression: 'off', isBinary: false },
-  { name: 'binary+gzip (zlib)', compression: 'zlib', isBinary: true },
-  { name: 'binary+gzip (fflate)', compression: 'fflate', isBinary: true },
+  { name: 'legacy', compression: 'off', isBinary: false, hasStreamFrames: false },
+  { name: 'binary+gzip (zlib)', compression: 'zlib', isBinary: true, hasStreamFrames: true },
+  { name: 'binary+gzip (fflate)', compression: 'fflate', isBinary: true, hasStreamFrames: true },
 ];
 
 function flag(name: string, fallback: number): number {
@@ -87,10 +92,17 @@ function agentConfig(apiUrl: string, kubeconfig: string, variant: Variant): Agen
 interface Measured {
   readonly wireBytes: Map<string, number>;
   readonly mbPerSecond: number;
+  /** Bytes the agent wrote for the whole watch stream, header and end included. */
+  readonly watchWireBytes: number;
 }
 
 async function measure(variant: Variant, corpus: readonly CorpusItem[], kubeconfig: string): Promise<Measured> {
-  const plane = await startControlPlane({ agentToken: 'bench-agent-token', clusterToken: 'bench-token', mode: 'binary', logger: silentLogger() });
+  const plane = await startControlPlane({
+    agentToken: 'bench-agent-token',
+    clusterToken: 'bench-token',
+    mode: variant.hasStreamFrames ? WireMode.binary : WireMode.legacy,
+    logger: silentLogger(),
+  });
   const agent = await Agent.start({
     config: agentConfig(plane.url, kubeconfig, variant),
     logger: silentLogger(),
@@ -121,7 +133,11 @@ async function measure(variant: Variant, corpus: readonly CorpusItem[], kubeconf
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { wireBytes, mbPerSecond: rawBytes / 1024 / 1024 / seconds };
+    const beforeWatch = await sent();
+    const watchSize = await get(`${base}${WATCH_PATH}`);
+    if (watchSize !== WATCH_RAW_BYTES) throw new Error(`watch: got ${watchSize} bytes, expected ${WATCH_RAW_BYTES}`);
+    const watchWireBytes = (await sent()) - beforeWatch;
+    return { wireBytes, mbPerSecond: rawBytes / 1024 / 1024 / seconds, watchWireBytes };
   } finally {
     await agent.stop();
     await plane.close();
@@ -129,6 +145,8 @@ async function measure(variant: Variant, corpus: readonly CorpusItem[], kubeconf
 }
 
 const percent = (part: number, whole: number): string => `${((100 * part) / whole).toFixed(1)}%`;
+const WATCH_EVENTS = buildPodWatchEvents();
+const WATCH_RAW_BYTES = WATCH_EVENTS.reduce((sum, event) => sum + event.length, 0);
 
 async function main(): Promise<void> {
   const corpus = buildCorpus();
@@ -156,6 +174,14 @@ async function main(): Promise<void> {
     const ratios = VARIANTS.slice(1).map((v) => percent(results.get(v.name)!.wireBytes.get(item.name)!, base));
     lines.push(`| ${item.name} | ${item.body.length} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
+  lines.push(
+    '',
+    `| Watch stream (${WATCH_EVENTS.length} pod events, ${(WATCH_RAW_BYTES / WATCH_EVENTS.length / 1024).toFixed(1)} KiB each on average) | Wire bytes | / raw |`,
+    '|---|---:|---:|',
+    `| raw (what kubectl receives) | ${WATCH_RAW_BYTES} | 1.00x |`,
+    `| legacy: JSON chunks, base64 | ${legacy.watchWireBytes} | ${(legacy.watchWireBytes / WATCH_RAW_BYTES).toFixed(2)}x |`,
+    `| binary stream frames, one deflate context per stream | ${results.get(VARIANTS[1]!.name)!.watchWireBytes} | ${(results.get(VARIANTS[1]!.name)!.watchWireBytes / WATCH_RAW_BYTES).toFixed(3)}x |`,
+  );
   lines.push('', `| Relay throughput (${ROUNDS} rounds of the corpus, ${CONCURRENCY} concurrent GETs, AGENT_WORKERS=${WORKERS}) | MB/s of response bodies | vs legacy |`, '|---|---:|---:|');
   for (const variant of VARIANTS) {
     const measured = results.get(variant.name)!;

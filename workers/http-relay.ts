@@ -26,6 +26,8 @@ import { ErrorCode } from '../src/errors.js';
 import { MAX_BINARY_ID_BYTES } from '../src/protocol/constants.js';
 import { setLongTimeout } from '../src/protocol/long-timeout.js';
 import { runWebSocketUpgrade, type UpgradeResult } from './lib/websocket-upgrade.js';
+import { StreamDeflate, isStreamCompressible } from './lib/stream-deflate.js';
+import { StreamFrameKind, encodeStreamFrame } from '../src/protocol/stream-frame.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
@@ -57,7 +59,7 @@ class Relay {
     this.#task = task;
     this.#startedMs = task.arrivedMs ?? Date.now();
     this.#context = context;
-    this.#port = new RouterPort(task.port, task.requestId);
+    this.#port = new RouterPort(task.port, task.requestId, task.shouldUseStreamFrames === true);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
       onFrame: this.#contained((data) => this.#streamedBody?.accept(data)),
@@ -198,36 +200,78 @@ class Relay {
   async #streamResponse(response: IncomingMessage, isKube: boolean): Promise<void> {
     const status = response.statusCode ?? 502;
     this.#mode = 'streaming';
-    this.#port.sendJson(OutboundType.proxyResponseHeader, { status, headers: responseHeadersFromRaw(response.rawHeaders, status) });
+    const headers = responseHeadersFromRaw(response.rawHeaders, status);
+    this.#port.sendJson(OutboundType.proxyResponseHeader, { status, headers });
     this.#isHeaderSent = true;
-    await this.#untilAborted(
-      new Promise<void>((resolve, reject) => {
-        response.on(
-          'data',
-          this.#contained((chunk: Buffer) => {
-            this.#bytes.received += chunk.length;
-            for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
-              const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
-              const sent = this.#port.sendJson(
-                OutboundType.proxyResponseChunk,
-                { data: piece.toString('base64'), encoding: 'base64', size: piece.length },
-                true,
-              );
-              this.#credit.take(sent);
-            }
-            if (this.#credit.isExhausted) {
-              // Stop reading the upstream socket until the control-plane socket has taken what we sent.
-              response.pause();
-              this.#credit.whenAvailable(() => response.resume());
-            }
-          }),
-        );
-        response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
-        response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
-        response.on('end', () => resolve());
-      }),
-    );
+    // With stream frames an eligible body is deflated with one context for the whole stream (the extension).
+    const shouldDeflate = this.#port.streamFrameId !== undefined && this.#context.config.compression !== 'off' && isStreamCompressible(headers);
+    const deflate = shouldDeflate ? new StreamDeflate() : undefined;
+    try {
+      await this.#untilAborted(
+        new Promise<void>((resolve, reject) => {
+          // Deflating is asynchronous: while a context is in use, chunks and then the end go through one
+          // chain so they leave in order, and the upstream waits for each chunk (a paused stream holds at most one, §9.11).
+          let chain = Promise.resolve();
+          const resume = (): void => {
+            if (this.#credit.isExhausted) this.#credit.whenAvailable(() => response.resume());
+            else response.resume();
+          };
+          response.on(
+            'data',
+            this.#contained((chunk: Buffer) => {
+              this.#bytes.received += chunk.length;
+              if (deflate !== undefined) {
+                response.pause();
+                const send = (): Promise<void> | void => {
+                  if (this.#controller.signal.aborted) return undefined; // the terminal reply may be out: nothing follows it
+                  return this.#port.streamFrameId === undefined ? this.#sendChunk(chunk) : this.#sendDeflated(deflate, chunk);
+                };
+                chain = chain.then(send).then(resume, reject);
+                return;
+              }
+              this.#sendChunk(chunk);
+              if (this.#credit.isExhausted) {
+                // Stop reading the upstream socket until the control-plane socket has taken what we sent.
+                response.pause();
+                this.#credit.whenAvailable(() => response.resume());
+              }
+            }),
+          );
+          response.on('error', (error: Error) => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error.message}`)));
+          response.on('aborted', () => reject(new RelayFailure('upstream_error', `${failureLabel(isKube)}: response aborted`)));
+          response.on('end', () => void chain.then(resolve));
+        }),
+      );
+    } finally {
+      deflate?.close();
+    }
     this.#port.sendJson(OutboundType.proxyResponseEnd, {});
+  }
+
+  /** One upstream chunk as raw stream frames, or as `proxy_response_chunk` messages (§9.11), ≤ 256 KiB each. */
+  #sendChunk(chunk: Buffer): void {
+    for (let offset = 0; offset < chunk.length; offset += MAX_CHUNK_BYTES) {
+      const piece = chunk.subarray(offset, offset + MAX_CHUNK_BYTES);
+      const frameId = this.#port.streamFrameId;
+      const sent =
+        frameId === undefined
+          ? this.#port.sendJson(OutboundType.proxyResponseChunk, { data: piece.toString('base64'), encoding: 'base64', size: piece.length }, true)
+          : this.#port.sendBinary(encodeStreamFrame(StreamFrameKind.chunk, frameId, piece), true);
+      this.#credit.take(sent);
+    }
+  }
+
+  async #sendDeflated(deflate: StreamDeflate, chunk: Buffer): Promise<void> {
+    const { bytes, isStart } = await deflate.deflate(chunk);
+    if (this.#controller.signal.aborted) return; // ended while compressing: its terminal reply may be out already
+    const frameId = this.#port.streamFrameId;
+    if (frameId === undefined) {
+      // Stream frames ended while this chunk was compressed (yamux took over): it goes as JSON, raw.
+      this.#sendChunk(chunk);
+      return;
+    }
+    const kind = isStart ? StreamFrameKind.deflatedChunkStart : StreamFrameKind.deflatedChunk;
+    this.#credit.take(this.#port.sendBinary(encodeStreamFrame(kind, frameId, bytes), true));
   }
 
   /** Races `promise` against cancellation, the deadline and body-intake failures. */

@@ -23,7 +23,7 @@ export default async function wsSession(task: ActorTask, context: ActorContext =
 
 async function runSession(task: WsSessionTask, context: ActorContext): Promise<void> {
   const startedMs = Date.now();
-  const port = new RouterPort(task.port, task.streamId);
+  const port = new RouterPort(task.port, task.streamId, task.shouldUseStreamFrames === true);
   const envelope = parseEnvelope(task.frame);
   const payload = envelope?.payload ?? {};
   const text = (key: string): string => (typeof payload[key] === 'string' ? (payload[key] as string) : '');

@@ -4,10 +4,13 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loopbackTlsFor } from '../../src/local/tls/local-ca.js';
-import { buildCorpus } from '../corpus.js';
+import { WATCH_PATH, buildCorpus, buildPodWatchEvents } from '../corpus.js';
 
 const TOKEN = 'bench-token';
 const corpus = new Map(buildCorpus().map((item) => [item.path, item]));
+const watchEvents = buildPodWatchEvents();
+/** Between two watch events: each leaves as its own chunk, as an API server writes a busy namespace's events. */
+const WATCH_EVENT_GAP_MS = 2;
 const tls = loopbackTlsFor('corpus-api');
 const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {
   request.resume();
@@ -15,6 +18,19 @@ const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.cer
   if (url.startsWith('/version')) {
     response.writeHead(200, { 'Content-Type': 'application/json' });
     response.end('{"major":"1","minor":"32","gitVersion":"v1.32.0-bench"}');
+    return;
+  }
+  if (url === WATCH_PATH) {
+    response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Audit-Id': 'bench' });
+    let index = 0;
+    const next = (): void => {
+      if (index >= watchEvents.length) response.end();
+      else {
+        response.write(watchEvents[index++]);
+        setTimeout(next, WATCH_EVENT_GAP_MS);
+      }
+    };
+    next();
     return;
   }
   const item = corpus.get(url);

@@ -65,6 +65,8 @@ export class Connection {
   /** When the outbound buffer was last seen non-empty with no byte accepted since; undefined while it drains. */
   #stallSinceMs: number | undefined;
   readonly #clock: Clock;
+  /** The control plane opted in to binary stream frames on this socket (docs/protocol.md, extension). */
+  #hasStreamFrames = false;
 
   constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
     this.url = options.url;
@@ -101,6 +103,27 @@ export class Connection {
   /** Bytes queued on the socket but not yet accepted by the operating system. */
   get bufferedAmount(): number {
     return this.#socket.bufferedAmount;
+  }
+
+  /**
+   * Whether a yamux session exists on this socket (PROTOCOL.md §15.2). A placeholder until the yamux work
+   * lands: it returns false, and that work makes it true from the moment the session exists.
+   */
+  get isYamuxActive(): boolean {
+    return false;
+  }
+
+  /** Records the control plane's `stream_frames_hello`; the caller sends the ack. */
+  acceptStreamFrames(): void {
+    this.#hasStreamFrames = true;
+  }
+
+  /**
+   * Stream frames are in use both ways: negotiated on this socket and yamux not active (once yamux is,
+   * every binary frame is yamux bytes and stream data travels as JSON again).
+   */
+  get isStreamFramesActive(): boolean {
+    return this.#hasStreamFrames && !this.isYamuxActive;
   }
 
   /**

@@ -21,6 +21,8 @@ export interface HttpRelayTask {
   readonly port: MessagePort;
   /** When the request arrived (Date.now()): its deadline runs from here, also while it waited for a slot (§9.4). */
   readonly arrivedMs?: number;
+  /** The socket uses binary stream frames (docs/protocol.md extension): chunks and relay data go as frames. */
+  readonly shouldUseStreamFrames?: boolean;
 }
 
 /** The task for one kubectl WebSocket session: the undecoded `proxy_websocket_start` envelope. */
@@ -29,6 +31,7 @@ export interface WsSessionTask {
   readonly streamId: string;
   readonly frame: Uint8Array;
   readonly port: MessagePort;
+  readonly shouldUseStreamFrames?: boolean;
 }
 
 export type ActorTask = HttpRelayTask | WsSessionTask;
@@ -47,7 +50,11 @@ export type ActorInbound =
   | { readonly type: 'frame'; readonly data: Uint8Array; readonly isBinary: boolean }
   | { readonly type: 'body'; readonly data: Uint8Array }
   | { readonly type: 'credit'; readonly bytes: number }
-  | { readonly type: 'cancel'; readonly reason: CancelReason };
+  | { readonly type: 'cancel'; readonly reason: CancelReason }
+  /** Relay data from a stream frame: `[type u8][payload]` as §10.3, already out of its frame. */
+  | { readonly type: 'ws-data'; readonly data: Uint8Array }
+  /** The socket stopped using stream frames (yamux became active): send JSON from now on. */
+  | { readonly type: 'stream-frames-off' };
 
 export const RelayOutcome = {
   ok: 'ok',
@@ -84,7 +91,7 @@ export type ActorOutbound =
 export function isActorInbound(value: unknown): value is ActorInbound {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'frame' || type === 'body' || type === 'credit' || type === 'cancel';
+  return type === 'frame' || type === 'body' || type === 'credit' || type === 'cancel' || type === 'ws-data' || type === 'stream-frames-off';
 }
 
 export function isActorOutbound(value: unknown): value is ActorOutbound {

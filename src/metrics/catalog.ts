@@ -79,7 +79,7 @@ export const METRICS = {
   binaryFrameMalformed: {
     name: 'pipeops_agent_binary_frame_malformed_total',
     type: 'counter',
-    help: 'Binary frames that are neither JSON nor a well-formed request-body frame (dropped)',
+    help: 'Binary frames that are neither JSON nor a well-formed request-body frame, nor, once negotiated, a well-formed stream frame (dropped)',
     labels: [],
   },
   requestChunkUnknown: {
@@ -202,6 +202,12 @@ export const METRICS = {
     name: 'pipeops_agent_control_plane_bytes_total',
     type: 'counter',
     help: 'Bytes of WebSocket messages on the control-plane socket, by direction (in, out)',
+    labels: ['direction'],
+  },
+  streamFrames: {
+    name: 'pipeops_agent_stream_frames_total',
+    type: 'counter',
+    help: 'Binary stream frames (the negotiated extension) on the control-plane socket, by direction (in, out)',
     labels: ['direction'],
   },
   kubeApiBytes: {

@@ -30,6 +30,9 @@ import { AgentError, ErrorCode } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
 import { Admission, Lane, type LaneLimits, type Ticket } from './admission.js';
 import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
+import { BinaryRoute, routeBinaryFrame } from './binary-demux.js';
+import { streamFrameAsJson } from './stream-frame-fallback.js';
+import { StreamFrameKind, StreamFramesMessage, STREAM_FRAME_VERSION, isStreamFrame, readStreamFrameHeader } from '../protocol/stream-frame.js';
 
 /** What the router needs from the link. */
 export interface RouterLink {
@@ -66,6 +69,12 @@ interface ActorEntry {
   awaitsBinaryBody: boolean;
   /** Bytes sent for credit and not yet granted back: what this stream holds in the socket's buffer. */
   outstandingBytes: number;
+  /** An application relay (§14): its relay data carries request_id and message_type too. */
+  readonly isAppRelay: boolean;
+  /** A kubectl session or an application relay: the only streams relay data is for. */
+  readonly isRelay: boolean;
+  /** The actor was told that its socket no longer uses stream frames. */
+  hasStreamFramesOff: boolean;
 }
 
 /** Outbound-buffer water marks (§9.11): above the high mark no credit is granted until the low mark. */
@@ -169,6 +178,16 @@ export class StreamRouter implements SessionHandlers {
       this.#onEnvelopeBytes(connection, data);
       return;
     }
+    switch (routeBinaryFrame(connection, data)) {
+      case BinaryRoute.streamFrame:
+        this.#onStreamFrame(connection, data);
+        return;
+      case BinaryRoute.yamux:
+        this.#logger.debug({ bytes: data.length }, 'yamux bytes with no yamux session handler; dropped');
+        return;
+      case BinaryRoute.classic:
+        break;
+    }
     // §4.3, yamux inactive: (a) the body of a pending body_binary request, (b) JSON in binary,
     // (c) an unmatched body frame, (d) malformed.
     const bodyFrame = decodeRequestBodyFrame(data);
@@ -193,6 +212,42 @@ export class StreamRouter implements SessionHandlers {
     if (bodyFrame !== undefined) this.#metrics.inc('binaryBodyUnmatched');
     else this.#metrics.inc('binaryFrameMalformed');
     this.#logger.debug({ bytes: data.length }, 'binary frame dropped');
+  }
+
+  /**
+   * A stream frame from the control plane (only relay data travels this way inbound): the header names
+   * the stream; its payload goes to the stream's actor as it is, never decoded here.
+   */
+  #onStreamFrame(connection: Connection, data: Buffer): void {
+    const header = readStreamFrameHeader(data);
+    if (header === undefined || header.kind !== StreamFrameKind.wsData) {
+      this.#metrics.inc('binaryFrameMalformed');
+      this.#logger.debug({ bytes: data.length }, 'malformed stream frame dropped');
+      return;
+    }
+    // §12.2 with one id: kubectl sessions first, then relays started by proxy_request.
+    const entry = this.#sessions.get(header.streamId) ?? this.#actors.get(header.streamId);
+    if (entry === undefined || entry.connection !== connection || !entry.isRelay) {
+      this.#metrics.inc('wsDataUnknownStream');
+      return;
+    }
+    this.#metrics.inc('streamFrames', { direction: 'in' });
+    const payload = ownedCopy(data.subarray(header.payloadOffset));
+    const message: ActorInbound = { type: 'ws-data', data: payload };
+    entry.port.postMessage(message, [payload.buffer as ArrayBuffer]);
+  }
+
+  /**
+   * `stream_frames_hello`: the control plane opts in to binary stream frames on this socket. Acked with
+   * the version when it offers ours and yamux is not active (then binary frames are yamux's); otherwise
+   * nothing is sent and the socket stays JSON-only. Streams already running keep JSON.
+   */
+  #onStreamFramesHello(connection: Connection, data: Buffer): void {
+    const versions = parseEnvelope(data)?.payload['versions'];
+    if (!Array.isArray(versions) || !versions.includes(STREAM_FRAME_VERSION) || connection.isYamuxActive) return;
+    connection.acceptStreamFrames();
+    this.#reply(connection, StreamFramesMessage.ack, { version: STREAM_FRAME_VERSION }, undefined);
+    this.#logger.info('control plane opted in to binary stream frames');
   }
 
   /** §7.7 step 1: from now on every new request and session is refused with `agent shutting down`. */
@@ -244,6 +299,10 @@ export class StreamRouter implements SessionHandlers {
 
   #dispatch(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
     const type = peek.type;
+    if (type === StreamFramesMessage.hello) {
+      this.#onStreamFramesHello(connection, data);
+      return;
+    }
     if (CONTROL_TYPES.has(type)) {
       const envelope = parseEnvelope(data);
       if (envelope === undefined) this.#metrics.inc('inboundMalformed');
@@ -341,8 +400,16 @@ export class StreamRouter implements SessionHandlers {
       actorKind: ActorKind.wsSession,
       ledger: new ReplyLedger(StreamKind.session, streamId, false),
       awaitsBinaryBody: false,
+      isAppRelay: false,
+      isRelay: true,
     });
-    const task: ActorTask = { kind: ActorKind.wsSession, streamId, frame: ownedCopy(data), port: channel.port2 };
+    const task: ActorTask = {
+      kind: ActorKind.wsSession,
+      streamId,
+      frame: ownedCopy(data),
+      port: channel.port2,
+      shouldUseStreamFrames: connection.isStreamFramesActive,
+    };
     const ticket = this.#admit(entry, Lane.long, task, undefined);
     if (ticket === undefined) {
       channel.port1.close();
@@ -379,7 +446,7 @@ export class StreamRouter implements SessionHandlers {
     id: string,
     connection: Connection,
     port: MessagePort,
-    parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean },
+    parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean; isAppRelay: boolean; isRelay: boolean },
   ): ActorEntry {
     const entry: ActorEntry = {
       requestId: id,
@@ -392,6 +459,9 @@ export class StreamRouter implements SessionHandlers {
       isDetached: false,
       awaitsBinaryBody: parts.awaitsBinaryBody,
       outstandingBytes: 0,
+      isAppRelay: parts.isAppRelay,
+      isRelay: parts.isRelay,
+      hasStreamFramesOff: false,
     };
     port.on('message', (message: unknown) => this.#portOnMessage(entry, message));
     return entry;
@@ -439,12 +509,22 @@ export class StreamRouter implements SessionHandlers {
     const traits = peek.request;
     const kind = traits?.isWebSocket === true ? StreamKind.upgrade : StreamKind.request;
     const channel = new MessageChannel();
+    const isAppRelay = kind === StreamKind.upgrade && traits?.isKubeSession !== true;
     const entry = this.#newEntry(requestId, connection, channel.port1, {
       actorKind: ActorKind.httpRelay,
-      ledger: new ReplyLedger(kind, requestId, kind === StreamKind.upgrade && traits?.isKubeSession !== true),
+      ledger: new ReplyLedger(kind, requestId, isAppRelay),
       awaitsBinaryBody: peek.payloadBodyBinary,
+      isAppRelay,
+      isRelay: kind === StreamKind.upgrade,
     });
-    const task: ActorTask = { kind: ActorKind.httpRelay, requestId, frame: ownedCopy(data), port: channel.port2, arrivedMs };
+    const task: ActorTask = {
+      kind: ActorKind.httpRelay,
+      requestId,
+      frame: ownedCopy(data),
+      port: channel.port2,
+      arrivedMs,
+      shouldUseStreamFrames: connection.isStreamFramesActive,
+    };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
     if (this.#admit(entry, laneOf(traits), task, deadlineMs) === undefined) {
@@ -459,14 +539,26 @@ export class StreamRouter implements SessionHandlers {
     if (!isActorOutbound(message)) return;
     if (message.type === 'send') {
       if (entry.isDetached) return; // its socket is gone, or the router already ended it: never a second reply (C32, C93)
-      const bytes = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
-      entry.ledger.note(message.isBinary, message.isBinary ? undefined : outboundType(bytes));
+      let bytes: Buffer | string = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
+      let isBinary = message.isBinary;
+      if (isBinary && isStreamFrame(bytes)) {
+        // A chunk or relay data: never a terminal reply, so the ledger has nothing to note.
+        if (!entry.connection.isStreamFramesActive) {
+          const json = this.#streamFrameAsJson(entry, bytes);
+          if (json === undefined) return;
+          bytes = json;
+          isBinary = false;
+        } else this.#metrics.inc('streamFrames', { direction: 'out' });
+      } else {
+        entry.ledger.note(isBinary, isBinary ? undefined : outboundType(bytes));
+      }
       if (!message.needsCredit) {
-        this.#link().send(entry.connection, bytes, message.isBinary);
+        this.#link().send(entry.connection, bytes, isBinary);
         return;
       }
-      entry.outstandingBytes += bytes.length;
-      this.#link().send(entry.connection, bytes, message.isBinary, () => this.#grant(entry, bytes.length));
+      const size = typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.length;
+      entry.outstandingBytes += size;
+      this.#link().send(entry.connection, bytes, isBinary, () => this.#grant(entry, size));
       return;
     }
     applyActorDone(this.#metrics, message);
@@ -477,6 +569,18 @@ export class StreamRouter implements SessionHandlers {
       this.#terminate(entry, 'agent error: stream ended without a reply', CancelReason.shutdown);
     }
     this.#finish(entry);
+  }
+
+  /** A stream frame built before its socket stopped using them: sent as JSON, and the actor is told (once). */
+  #streamFrameAsJson(entry: ActorEntry, frame: Buffer): string | undefined {
+    if (!entry.hasStreamFramesOff) {
+      entry.hasStreamFramesOff = true;
+      const message: ActorInbound = { type: 'stream-frames-off' };
+      entry.port.postMessage(message);
+    }
+    const json = streamFrameAsJson(frame, entry.isAppRelay, this.#clock.now());
+    if (json === undefined) this.#logger.error({ requestId: entry.requestId }, 'actor sent a malformed stream frame; dropped');
+    return json;
   }
 
   /**

@@ -1,5 +1,6 @@
 // The real kubectl through the local control plane in every wire mode: a watch sees a change made while
-// it watches, `logs -f` prints lines as the pod writes them, a 900 KB apply arrives byte for byte (binary
+// it watches, `logs -f` prints lines as the pod writes them (deflated binary stream frames in every mode
+// but legacy, JSON chunks in legacy), a 900 KB apply arrives byte for byte (binary
 // request body in binary mode), and a 2 MB list is byte-identical after gzip and binary frames.
 
 import test, { type ExecutionContext } from 'ava';
@@ -14,6 +15,7 @@ import { startSandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
 import { KUBECTL, kubectl } from '../helpers/kubectl.js';
 import { testConfig } from '../helpers/agent-config.js';
 import { failOnFault } from '../helpers/agent-harness.js';
+import { countStreamFrames } from '../helpers/stream-frames.js';
 
 interface Stack {
   readonly kubeconfig: string;
@@ -93,6 +95,8 @@ spec:
 for (const mode of [WireMode.legacy, WireMode.binary, WireMode.streaming]) {
   test(`${mode} mode: watch, logs -f, a 900 KB apply and a 2 MB list through the tunnel`, async (t) => {
     const stack = await startStack(t, mode);
+    // binary stream frames are on in every mode but legacy, which keeps the wire as PROTOCOL.md alone has it
+    const frames = countStreamFrames(stack.plane);
     const direct = (args: string[], input?: string) =>
       kubectl(args, { kubeconfig: stack.directKubeconfig, ...(input === undefined ? {} : { input }) });
     const tunnel = (args: string[], input?: string) => kubectl(args, { kubeconfig: stack.kubeconfig, ...(input === undefined ? {} : { input }) });
@@ -106,6 +110,10 @@ for (const mode of [WireMode.legacy, WireMode.binary, WireMode.streaming]) {
     const seenAt = await watch.until(/pod\/watched-pod/);
     t.log(`watch event seen ${seenAt - createdAt} ms after the create`);
     watch.stop();
+    // watch events are JSON: deflated with the stream's one context when the extension is on
+    if (mode === WireMode.legacy) t.is(frames.deflatedChunks, 0);
+    else t.true(frames.deflatedChunks >= 1 && frames.chunks === 0, `deflated chunks: ${frames.deflatedChunks}`);
+    const watchChunks = frames.deflatedChunks;
 
     // logs -f: lines arrive one after another while kubectl follows
     const logs = watchOutput(t, ['logs', '-f', 'demo', '-n', 'default', '--tail=1'], stack.kubeconfig);
@@ -113,6 +121,9 @@ for (const mode of [WireMode.legacy, WireMode.binary, WireMode.streaming]) {
     const lines = logs.output.split('\n').filter((line) => line !== '').length;
     await logs.until(new RegExp(`(?:.*\\n){${lines + 2}}`), 20_000);
     logs.stop();
+    // log lines are text/plain: deflated too; nothing ever goes as a raw frame here
+    if (mode === WireMode.legacy) t.deepEqual(frames, { chunks: 0, deflatedChunks: 0, wsData: 0 });
+    else t.true(frames.deflatedChunks >= watchChunks + 2 && frames.chunks === 0, `deflated chunks: ${frames.deflatedChunks}`);
 
     // a 900 KB ConfigMap applied through the tunnel arrives byte for byte
     const blob = Array.from({ length: 900 * 1024 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');

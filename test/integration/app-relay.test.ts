@@ -9,6 +9,7 @@ import { startHarness, type Harness } from '../helpers/agent-harness.js';
 import type { WorkerTuning } from '../../src/config/agent-config.js';
 import { eventually } from '../helpers/eventually.js';
 import type { FakeSocket } from '../helpers/fake-control-plane.js';
+import { StreamFrameKind, encodeWsDataFrame, readStreamFrameHeader, streamFrameId } from '../../src/protocol/stream-frame.js';
 
 interface Stack extends Harness {
   readonly socket: FakeSocket;
@@ -111,6 +112,31 @@ test('C81 C83 C84 C86: 101 with backend headers, frames both ways with ids, CP c
   t.is(await closed, 1000);
   await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
   t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_close').length, 0);
+});
+
+test('with binary stream frames (docs/protocol.md extension) relay data goes as frames both ways; the close stays JSON', async (t) => {
+  const stack = await connected(t, { workers: 2 });
+  stack.socket.send({ type: 'stream_frames_hello', payload: { versions: [1] } });
+  await stack.socket.next('stream_frames_ack');
+  relayRequest(stack, 'r-5');
+  t.is((await stack.socket.next('proxy_response')).payload['status'], 101);
+  const backend = stack.backends[0]!;
+  const received: { data: string; isBinary: boolean }[] = [];
+  backend.on('message', (data: Buffer, isBinary: boolean) => received.push({ data: data.toString(), isBinary }));
+  stack.socket.send(Buffer.from(encodeWsDataFrame(streamFrameId('r-5')!, 1, Buffer.from('one'))), true);
+  stack.socket.send(Buffer.from(encodeWsDataFrame(streamFrameId('r-5')!, 2, Buffer.from('two'))), true);
+  await eventually(() => received.length === 2, 'two frames at the backend');
+  t.deepEqual(received, [{ data: 'one', isBinary: false }, { data: 'two', isBinary: true }]);
+  backend.send('hi');
+  const frame = await stack.socket.nextBinary();
+  const header = readStreamFrameHeader(frame)!;
+  t.deepEqual({ kind: header.kind, streamId: header.streamId }, { kind: StreamFrameKind.wsData, streamId: 'r-5' });
+  t.deepEqual(frame.subarray(header.payloadOffset), Buffer.from('\x01hi'));
+  backend.close(1000);
+  const close = await stack.socket.next('proxy_websocket_close');
+  t.deepEqual(close.payload, { stream_id: 'r-5', request_id: 'r-5' });
+  await eventually(() => stack.agent.router.activeRequests === 0, 'relay ended');
+  t.is(stack.socket.messages.all.filter((m) => m.type === 'proxy_websocket_data').length, 0);
 });
 
 test('C86: a backend close is reported with exactly one proxy_websocket_close {stream_id, request_id}', async (t) => {

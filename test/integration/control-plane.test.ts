@@ -172,8 +172,8 @@ test('heartbeats are recorded and get no answer', async (t) => {
   const info = cp.cluster('edge-lab');
   t.is(info?.heartbeats, 2);
   t.deepEqual(info?.lastHeartbeat, { ...heartbeat, metadata: { k8s_pods: 4 } });
-  // only register_success ever came back
-  t.deepEqual(scripted.received.map((frame) => frame.envelope?.type), ['register_success']);
+  // only register_success ever came back, and the session's opt-in to binary stream frames (docs/protocol.md)
+  t.deepEqual(scripted.received.map((frame) => frame.envelope?.type), ['register_success', 'stream_frames_hello']);
 });
 
 test('dropAgent closes the session socket with the given code and reports the disconnect', async (t) => {

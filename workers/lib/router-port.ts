@@ -13,6 +13,7 @@ import {
   ownedCopy,
 } from '../../src/messages/actor-messages.js';
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
+import { streamFrameId } from '../../src/protocol/stream-frame.js';
 import { toWireError, type AgentError } from '../../src/errors.js';
 
 export interface CompressionStats {
@@ -49,17 +50,30 @@ export interface PortListener {
   onBody(data: Uint8Array): void;
   onCredit(bytes: number): void;
   onCancel(reason: CancelReason): void;
+  /** Relay data that came in a stream frame (`[type u8][payload]`). */
+  onWsData?(data: Uint8Array): void;
 }
 
 export class RouterPort {
   readonly requestId: string;
   readonly #port: MessagePort;
   #listener: PortListener | undefined;
+  /** The id as stream frames carry it, while the socket uses them; undefined means JSON. */
+  #frameId: Buffer | undefined;
 
-  constructor(port: MessagePort, requestId: string) {
+  constructor(port: MessagePort, requestId: string, shouldUseStreamFrames = false) {
     this.#port = port;
     this.requestId = requestId;
+    this.#frameId = shouldUseStreamFrames ? streamFrameId(requestId) : undefined;
     port.on('message', (message: unknown) => this.#portOnMessage(message));
+  }
+
+  /**
+   * The stream id for binary stream frames (docs/protocol.md extension), or undefined when this stream's
+   * data travels as JSON: the control plane did not opt in, yamux took over, or the id does not fit.
+   */
+  get streamFrameId(): Buffer | undefined {
+    return this.#frameId;
   }
 
   listen(listener: PortListener): void {
@@ -110,6 +124,7 @@ export class RouterPort {
   #portOnMessage(message: unknown): void {
     if (!isActorInbound(message)) return;
     const inbound: ActorInbound = message;
+    if (inbound.type === 'stream-frames-off') this.#frameId = undefined;
     const listener = this.#listener;
     if (listener === undefined) return;
     switch (inbound.type) {
@@ -124,6 +139,11 @@ export class RouterPort {
         break;
       case 'cancel':
         listener.onCancel(inbound.reason);
+        break;
+      case 'ws-data':
+        listener.onWsData?.(inbound.data);
+        break;
+      case 'stream-frames-off':
         break;
     }
   }

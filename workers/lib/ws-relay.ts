@@ -13,7 +13,8 @@ import type WebSocket from 'ws';
 import type { RawData } from 'ws';
 import { parseEnvelope } from '../../src/protocol/envelope.js';
 import { InboundType, OutboundType } from '../../src/protocol/message-types.js';
-import { WsFrameType, encodeRelayFrame, readRelayFrame } from '../../src/protocol/kube-session-rules.js';
+import { WsFrameType, readRelayFrame } from '../../src/protocol/kube-session-rules.js';
+import { encodeWsDataFrame } from '../../src/protocol/stream-frame.js';
 import type { CancelReason } from '../../src/messages/actor-messages.js';
 import { decodeBase64Strict } from './proxy-request.js';
 import { CreditWindow } from './credit-window.js';
@@ -130,7 +131,14 @@ export class WsRelay {
       onBody: () => undefined,
       onCredit: (bytes) => this.#credit.grant(bytes),
       onCancel: (reason) => this.cancel(reason),
+      onWsData: (data) => this.onWsData(data),
     };
+  }
+
+  /** Relay data from a stream frame: `[type u8][payload]`, read by the same rules as decoded JSON data (§12.1). */
+  onWsData(framed: Uint8Array): void {
+    if (this.#isEnded) return;
+    this.#accept(readRelayFrame(framed, undefined));
   }
 
   /** A `proxy_websocket_data` / `ws_data` / `proxy_stream_data` or close envelope for this stream. */
@@ -147,7 +155,10 @@ export class WsRelay {
     }
     const data = envelope.payload['data'];
     const decoded = typeof data === 'string' ? decodeBase64Strict(data) : undefined;
-    const frame = decoded === undefined ? undefined : readRelayFrame(decoded, envelope.payload['message_type']);
+    this.#accept(decoded === undefined ? undefined : readRelayFrame(decoded, envelope.payload['message_type']));
+  }
+
+  #accept(frame: RelayFrame | undefined): void {
     if (frame === undefined || ((frame.type === WsFrameType.ping || frame.type === WsFrameType.pong) && frame.payload.length > MAX_CONTROL_PAYLOAD)) {
       this.stats.dropped++;
       return;
@@ -266,7 +277,12 @@ export class WsRelay {
     const frame = this.#kind.toControlPlane({ type: isBinary ? WsFrameType.binary : WsFrameType.text, payload: bytes });
     this.stats.framesOut++;
     this.stats.bytesOut += frame.payload.length;
-    const sent = this.#port.sendJson(OutboundType.proxyWebsocketData, this.#kind.dataPayload(frame), true);
+    // With stream frames the payload travels as bytes after a small header; otherwise base64 in JSON (§13.6, §14.4).
+    const frameId = this.#port.streamFrameId;
+    const sent =
+      frameId === undefined
+        ? this.#port.sendJson(OutboundType.proxyWebsocketData, this.#kind.dataPayload(frame), true)
+        : this.#port.sendBinary(encodeWsDataFrame(frameId, frame.type, frame.payload), true);
     this.#credit.take(sent);
     if (this.#credit.isExhausted) {
       // The control plane's socket is behind: stop reading the upstream until it has caught up (§12.4).

@@ -14,6 +14,7 @@ import { PendingRequest, isAgentResponseType } from './pending-request.js';
 import { SessionTable, isSessionMessageType } from './session-table.js';
 import type { TerminalReplyAudit } from './terminal-reply-audit.js';
 import { rawDataBytes } from './ws-frame.js';
+import { StreamFrameKind, StreamFramesMessage, STREAM_FRAME_VERSION, isStreamFrame, readStreamFrameHeader } from '../../protocol/stream-frame.js';
 
 export interface AgentSessionContext {
   readonly registry: ClusterRegistry;
@@ -23,6 +24,8 @@ export interface AgentSessionContext {
   readonly gatewayUrl: string | undefined;
   /** Counts every terminal reply against what was sent (the fault-injection suite reads it). */
   readonly audit?: TerminalReplyAudit | undefined;
+  /** Offer binary stream frames (docs/protocol.md extension) on every session socket. */
+  readonly shouldOfferStreamFrames?: boolean | undefined;
 }
 
 const SESSION_BY_SOCKET = new WeakMap<WebSocket, AgentSession>();
@@ -53,6 +56,7 @@ export class AgentSession {
   /** kubectl WebSocket sessions riding on this socket. */
   readonly streams: SessionTable;
   #cluster: ClusterRecord | undefined;
+  #hasStreamFrames = false;
 
   /** `cluster` is known up front on a gateway socket (from `cluster_uuid`), which is a session at once. */
   constructor(socket: WebSocket, path: string, context: AgentSessionContext, cluster?: ClusterRecord) {
@@ -73,6 +77,11 @@ export class AgentSession {
 
   get isOpen(): boolean {
     return this.socket.readyState === this.socket.OPEN;
+  }
+
+  /** The agent acknowledged binary stream frames on this socket: chunks and relay data may come as frames. */
+  get hasStreamFrames(): boolean {
+    return this.#hasStreamFrames;
   }
 
   get clusterName(): string | undefined {
@@ -117,6 +126,10 @@ export class AgentSession {
     }
     const binaryEvent: AgentBinaryEvent = { cluster: this.clusterName, data: bytes };
     this.#context.events.emit(ControlPlaneEvent.agentBinary, binaryEvent);
+    if (this.#hasStreamFrames && isStreamFrame(bytes)) {
+      this.#receiveStreamFrame(bytes);
+      return;
+    }
     const frame = decodeResponseFrame(bytes);
     const pending = frame === undefined ? undefined : this.#pending.get(frame.requestId);
     if (frame !== undefined && (pending !== undefined || !bytes.toString('latin1', 0, 64).trimStart().startsWith('{'))) {
@@ -131,6 +144,23 @@ export class AgentSession {
       return;
     }
     this.logger.debug({ bytes: bytes.length }, 'binary frame matches no pending request; dropped');
+  }
+
+  /** A chunk of a streamed response or relay data of a kubectl session, by the id in its header. */
+  #receiveStreamFrame(bytes: Buffer): void {
+    const header = readStreamFrameHeader(bytes);
+    if (header === undefined) {
+      this.logger.debug({ bytes: bytes.length }, 'malformed stream frame from agent; dropped');
+      return;
+    }
+    const payload = bytes.subarray(header.payloadOffset);
+    if (header.kind === StreamFrameKind.wsData) {
+      this.streams.receiveFramed(header.streamId, payload);
+      return;
+    }
+    const pending = this.#pending.get(header.streamId);
+    if (pending === undefined) this.logger.debug({ requestId: header.streamId }, 'stream frame for an unknown or finished request; ignored');
+    else pending.handleStreamChunk(header.kind, payload);
   }
 
   closed(code: number, reason: string): void {
@@ -151,6 +181,10 @@ export class AgentSession {
     }
     this.#context.audit?.agentMessage(this, envelope);
     if (envelope.type === 'register') this.#register(envelope);
+    if (envelope.type === StreamFramesMessage.ack && envelope.payload['version'] === STREAM_FRAME_VERSION) {
+      this.#hasStreamFrames = true;
+      this.logger.debug('agent uses binary stream frames on this socket');
+    }
     const messageEvent: AgentMessageEvent = { cluster: this.clusterName, type: envelope.type, envelope };
     this.#context.events.emit(ControlPlaneEvent.agentMessage, messageEvent);
     if (envelope.type === 'heartbeat') {
@@ -232,6 +266,8 @@ export class AgentSession {
   #becomeSession(cluster: ClusterRecord): void {
     this.logger = this.#context.logger.child({ path: this.path, cluster: cluster.name });
     this.#context.registry.attach(cluster, this);
+    // The opt-in goes out on the session socket only; until the ack arrives everything stays JSON.
+    if (this.#context.shouldOfferStreamFrames === true) this.sendJson(StreamFramesMessage.hello, { versions: [STREAM_FRAME_VERSION] }, undefined);
     this.#context.events.emit(ControlPlaneEvent.agentConnected, { cluster: cluster.name, path: this.path });
   }
 }

@@ -47,6 +47,11 @@ export interface ControlPlaneOptions {
   /** How request bodies (and response streaming) are asked for; default legacy. */
   /** Wire mode for every request; default: the leanest the agent advertises (binary when it supports it). */
   mode?: WireMode;
+  /**
+   * Offer binary stream frames (docs/protocol.md extension) to every agent; default: on, except in legacy
+   * mode, which keeps the whole wire as PROTOCOL.md alone describes it.
+   */
+  streamFrames?: boolean;
   /** `timeout` sent in proxy_request, in milliseconds; default 120000. */
   requestTimeoutMs?: number;
   /**
@@ -144,7 +149,14 @@ class LocalControlPlane implements ControlPlane {
     const gatewayUrl = options.gateway === true ? `${isTls ? 'wss' : 'ws'}://${urlHost(host)}:${port}${GATEWAY_DEFAULT_PATH}` : undefined;
     this.#agents = new AgentEndpoint({
       agentToken: options.agentToken,
-      context: { registry: this.#registry, events: this.events, logger: this.logger, gatewayUrl, audit: options.terminalReplyAudit },
+      context: {
+        registry: this.#registry,
+        events: this.events,
+        logger: this.logger,
+        gatewayUrl,
+        audit: options.terminalReplyAudit,
+        shouldOfferStreamFrames: options.streamFrames ?? options.mode !== WireMode.legacy,
+      },
     });
     this.#kubectl = new KubectlEndpoint({
       registry: this.#registry,

@@ -7,7 +7,7 @@
 
 import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../../log.js';
-import { parseClosePayload, rawDataBytes, truncateCloseReason, WsFrameType, encodeFrameData, type WsFrame } from './ws-frame.js';
+import { parseClosePayload, rawDataBytes, truncateCloseReason, WsFrameType, type WsFrame } from './ws-frame.js';
 
 /** Above this many bytes queued towards kubectl, the client counts as slow (logged once per episode). */
 export const CLIENT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -32,8 +32,8 @@ export const DIAL_GRACE_MS = 2_000;
 
 /** What a session needs from the agent socket that carries it (implemented by SessionTable). */
 export interface SessionHost {
-  /** Sends one framed client message (`data` already base64) as proxy_websocket_data. */
-  sendData(streamId: string, data: string): void;
+  /** Sends one client message as proxy_websocket_data, or as a stream frame when the agent uses them. */
+  sendData(streamId: string, isBinary: boolean, bytes: Buffer): void;
   /** Sends proxy_websocket_close for the stream. */
   sendClose(streamId: string): void;
   /** True while every client is paused because the agent socket is backed up. */
@@ -104,7 +104,7 @@ export class KubectlSession {
   fromClient(bytes: Buffer, isBinary: boolean): void {
     // messages that were in flight while we closed the client belong to a stream the agent has ended
     if (this.#isEnded) return;
-    this.#host.sendData(this.streamId, encodeFrameData(isBinary, bytes));
+    this.#host.sendData(this.streamId, isBinary, bytes);
     this.#framesToAgent++;
     if (!this.#hasHeardFromAgent && !this.isHeld && this.#framesToAgent >= DIAL_GRACE_FRAMES) {
       const remainingMs = this.#startedMs + DIAL_GRACE_MS - Date.now();

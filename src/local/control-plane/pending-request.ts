@@ -7,7 +7,8 @@
 
 import type { ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { constants as zlibConstants, createInflateRaw, gunzip, type InflateRaw } from 'node:zlib';
+import { StreamFrameKind } from '../../protocol/stream-frame.js';
 import type { Envelope, JsonObject } from '../../protocol/envelope.js';
 import type { ResponseFrame } from '../../protocol/binary-frame.js';
 import type { Logger } from '../../log.js';
@@ -69,6 +70,10 @@ export class PendingRequest {
   readonly #res: ServerResponse;
   readonly #timer: NodeJS.Timeout;
   #state: State = State.waiting;
+  /** The stream's inflater (docs/protocol.md, binary stream frames): one raw-deflate context per stream. */
+  #inflater: InflateRaw | undefined;
+  /** Set once a deflated chunk arrived: from then on body writes and the end go through it in order. */
+  #chain: Promise<void> | undefined;
 
   constructor(options: PendingRequestOptions) {
     this.requestId = options.requestId;
@@ -119,6 +124,18 @@ export class PendingRequest {
     void this.#completeBuffered(frame.status, frame.headers, frame.body, isTransportGzip);
   }
 
+  /** A streamed-response chunk from a stream frame: raw, or the next bytes of the stream's deflate stream. */
+  handleStreamChunk(kind: StreamFrameKind, payload: Buffer): void {
+    if (this.#state !== State.streaming) {
+      if (this.#state === State.waiting) this.fail(502, 'agent: stream frame before proxy_response_header');
+      return;
+    }
+    if (kind === StreamFrameKind.chunk) this.#inOrder(() => this.#writeBody(payload));
+    else if (kind === StreamFrameKind.deflatedChunk || kind === StreamFrameKind.deflatedChunkStart) {
+      this.#inOrder(() => this.#inflate(payload, kind === StreamFrameKind.deflatedChunkStart));
+    }
+  }
+
   /** Ends the request with a Status body, or cuts the response if it already started. */
   fail(code: number, message: string): void {
     if (this.#state === State.done) return;
@@ -146,6 +163,8 @@ export class PendingRequest {
 
   #finish(): void {
     this.#state = State.done;
+    this.#inflater?.close();
+    this.#inflater = undefined;
     clearTimeout(this.#timer);
     this.#res.off('close', responseOnClose);
     PENDING_BY_RESPONSE.delete(this.#res);
@@ -217,8 +236,17 @@ export class PendingRequest {
     }
     const data = payload['data'];
     if (typeof data !== 'string' || data === '') return;
+    const bytes = Buffer.from(data, 'base64');
+    // `deflate`: a chunk of a deflated stream the agent moved back to JSON (the extension's switch to yamux)
+    if (payload['encoding'] === 'deflate') this.#inOrder(() => this.#inflate(bytes, payload['deflate_start'] === true));
+    else if (this.#chain !== undefined) this.#inOrder(() => this.#writeBody(bytes));
+    else this.#writeBody(bytes);
+  }
+
+  #writeBody(bytes: Buffer): void {
+    if (this.#state !== State.streaming || bytes.length === 0) return;
     try {
-      this.#res.write(Buffer.from(data, 'base64'));
+      this.#res.write(bytes);
     } catch (error) {
       // more bytes than the upstream Content-Length announced: the response cannot be completed correctly
       this.#options.logger.warn({ requestId: this.requestId, err: error }, 'streamed body does not fit its headers');
@@ -227,9 +255,54 @@ export class PendingRequest {
     }
   }
 
+  /** Runs `step` after every earlier body step (inflating is asynchronous); a failed step ends the request. */
+  #inOrder(step: () => Promise<void> | void): void {
+    this.#chain = (this.#chain ?? Promise.resolve())
+      .then(() => (this.#state === State.streaming ? step() : undefined))
+      .catch((error: unknown) => {
+        this.#options.logger.warn({ requestId: this.requestId, err: error }, 'undecodable deflated chunk');
+        this.fail(502, 'agent: undecodable deflated chunk');
+        this.#options.sendCancel();
+      });
+  }
+
+  /** Inflates one deflated chunk with the stream's context and writes what it yields (it ends on a sync flush). */
+  #inflate(bytes: Buffer, isStart: boolean): Promise<void> {
+    if (isStart) {
+      this.#inflater?.close();
+      this.#inflater = undefined;
+    }
+    if (this.#inflater === undefined && !isStart) return Promise.reject(new Error('deflated chunk without a context'));
+    const inflater = (this.#inflater ??= createInflateRaw());
+    return new Promise<void>((resolve, reject) => {
+      const output: Buffer[] = [];
+      const onData = (chunk: Buffer): void => void output.push(chunk);
+      const onError = (error: Error): void => {
+        inflater.off('data', onData);
+        reject(error);
+      };
+      inflater.on('data', onData);
+      inflater.once('error', onError);
+      inflater.write(bytes);
+      inflater.flush(zlibConstants.Z_SYNC_FLUSH, () => {
+        inflater.off('data', onData);
+        inflater.off('error', onError);
+        this.#writeBody(Buffer.concat(output));
+        resolve();
+      });
+    });
+  }
+
   #endStream(): void {
     if (this.#state !== State.streaming) {
       if (this.#state === State.waiting) this.fail(502, 'agent: proxy_response_end before proxy_response_header');
+      return;
+    }
+    if (this.#chain !== undefined) {
+      this.#inOrder(() => {
+        this.#finish();
+        this.#res.end();
+      });
       return;
     }
     this.#finish();

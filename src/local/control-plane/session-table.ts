@@ -8,7 +8,8 @@ import type { Envelope, JsonObject } from '../../protocol/envelope.js';
 import type { Logger } from '../../log.js';
 import { ControlPlaneEvent, type SessionEvent } from './control-plane-events.js';
 import type { KubectlSession, SessionHost } from './kubectl-session.js';
-import { decodeFrameData } from './ws-frame.js';
+import { decodeFrameData, encodeFrameData, WsFrameType } from './ws-frame.js';
+import { encodeWsDataFrame, streamFrameId } from '../../protocol/stream-frame.js';
 
 /** Above this many bytes queued on the agent socket, kubectl clients stop being read. */
 export const AGENT_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -32,6 +33,9 @@ export interface SessionTableContext {
   readonly socket: WebSocket;
   readonly isOpen: boolean;
   sendJson(type: string, payload: JsonObject, requestId: string | undefined): void;
+  send(data: string | Uint8Array, isBinary: boolean): void;
+  /** The agent acknowledged binary stream frames: client data goes as frames, not base64 JSON. */
+  readonly hasStreamFrames: boolean;
   readonly logger: Logger;
 }
 
@@ -91,6 +95,17 @@ export class SessionTable implements SessionHost {
     session.fromAgent(frame);
   }
 
+  /** Relay data from a stream frame (`[type u8][payload]`) for the session `streamId`. */
+  receiveFramed(streamId: string, framed: Buffer): void {
+    const session = this.#sessions.get(streamId);
+    const type = framed[0];
+    if (session === undefined || type === undefined || !Object.values(WsFrameType).some((known) => known === type)) {
+      this.#context.logger.debug({ streamId }, 'stream frame for an unknown stream or undecodable; ignored');
+      return;
+    }
+    session.fromAgent({ type: type as WsFrameType, payload: framed.subarray(1) });
+  }
+
   /** A proxy_error: true when it named a session (payload `request_id` first, then the envelope's). */
   receiveError(envelope: Envelope): boolean {
     for (const id of [nonEmptyString(envelope.payload['request_id']), envelope.requestId]) {
@@ -108,9 +123,11 @@ export class SessionTable implements SessionHost {
     for (const session of [...this.#sessions.values()]) session.agentLost();
   }
 
-  sendData(streamId: string, data: string): void {
+  sendData(streamId: string, isBinary: boolean, bytes: Buffer): void {
     if (!this.#context.isOpen) return;
-    this.#context.sendJson('proxy_websocket_data', { stream_id: streamId, data }, streamId);
+    const frameId = this.#context.hasStreamFrames ? streamFrameId(streamId) : undefined;
+    if (frameId === undefined) this.#context.sendJson('proxy_websocket_data', { stream_id: streamId, data: encodeFrameData(isBinary, bytes) }, streamId);
+    else this.#context.send(encodeWsDataFrame(frameId, isBinary ? WsFrameType.binary : WsFrameType.text, bytes), true);
     if (!this.isPaused && this.#context.socket.bufferedAmount > AGENT_HIGH_WATER_BYTES) this.#pause();
   }
 
