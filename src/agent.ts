@@ -25,6 +25,8 @@ import { systemClock, type Clock } from './util/clock.js';
 import { AGENT_VERSION } from './version.js';
 import { createGatewayProxy, withSessionSync } from './cluster/gateway-proxy.js';
 import type { IngressSync } from './cluster/ingress-sync.js';
+import { createTunnelRegistrySync } from './tunnel/discovery/tunnel-registry-setup.js';
+import type { TunnelRegistrySync } from './tunnel/discovery/tunnel-registry-sync.js';
 
 export interface AgentOptions {
   readonly config: AgentConfig;
@@ -92,6 +94,8 @@ export class Agent {
   readonly #http: AgentHttpServer;
   /** The gateway proxy (ingress sync and the §9.5 route cache); undefined unless enabled. */
   #ingressSync: IngressSync | undefined;
+  /** The TCP/UDP tunnel discovery and registry sync; undefined when `tunnel.enabled` is false. */
+  #tunnelRegistry: TunnelRegistrySync | undefined;
   readonly #state: AgentStateStore;
   readonly #drainState: { isDraining: boolean };
   #endDrainNow: (() => void) | undefined;
@@ -128,6 +132,10 @@ export class Agent {
     return this.#ingressSync;
   }
 
+  get tunnelRegistry(): TunnelRegistrySync | undefined {
+    return this.#tunnelRegistry;
+  }
+
   /** Port of /health, /ready, /version and /metrics (the chosen one when configured as 0). */
   get httpPort(): number {
     return this.#http.port;
@@ -161,6 +169,17 @@ export class Agent {
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
       clock,
       random: options.random,
+      logger,
+    });
+    // On by default (`tunnel.enabled`): registers config-declared tunnels and those of managed Gateways.
+    const tunnelRegistry = createTunnelRegistrySync({
+      config,
+      kubeConfig,
+      tls: controlPlaneTls(config),
+      clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
+      clock,
+      random: options.random,
+      metrics,
       logger,
     });
     const facts = new ClusterFacts({
@@ -215,7 +234,7 @@ export class Agent {
       heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
       stateStore: identity.linkStore,
       onClusterToken: (token) => identity.credentials.adopt(token),
-      session: withSessionSync(router, ingressSync),
+      session: withSessionSync(router, ingressSync, tunnelRegistry),
       clock,
       ...(options.random === undefined ? {} : { random: options.random }),
       logger: logger.child({ part: 'link' }),
@@ -263,7 +282,9 @@ export class Agent {
     const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http, state: identity.state, drainState });
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     agent.#ingressSync = ingressSync;
+    agent.#tunnelRegistry = tunnelRegistry;
     ingressSync?.start();
+    tunnelRegistry?.start();
     await link.start();
     return agent;
   }
@@ -316,6 +337,7 @@ export class Agent {
     this.#logger.info('agent stopping');
     // First, so no route call starts while the link goes down.
     await this.#ingressSync?.stop();
+    await this.#tunnelRegistry?.stop();
     await this.link.stop();
     // A registration that just succeeded may still be writing its state; a restart must find it.
     await this.#state.flush();

@@ -117,6 +117,11 @@ function answerAgentOwnCall(request: RecordedRequest, response: http.ServerRespo
     answerOwnObjectRead(read, response, objects);
     return true;
   }
+  // A cluster without the Gateway API CRDs: tunnel discovery finds nothing to watch.
+  if (request.url.startsWith('/apis/gateway.networking.k8s.io') && request.headers.authorization === `Bearer ${token}`) {
+    writeStatus(response, 404, 'NotFound', 'the server could not find the requested resource');
+    return true;
+  }
   let body: unknown;
   if (request.url === '/version' || request.url === '/version/') {
     body = { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', platform: 'linux/amd64' };
