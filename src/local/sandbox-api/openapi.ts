@@ -62,6 +62,8 @@ const FIELD_VALIDATION = queryParameter(
   'fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore - Warn - Strict',
 );
 const PATCH_TYPES = ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+/** A CRD's document offers no strategic merge patch: kubectl then falls back to a JSON merge patch. */
+const CUSTOM_RESOURCE_PATCH_TYPES = ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json'];
 
 function operation(definition: ResourceDefinition, action: string, parameters: readonly JsonObject[], requestBody?: JsonObject): JsonObject {
   const op: JsonObject = {
@@ -95,7 +97,7 @@ function resourcePaths(definition: ResourceDefinition): JsonObject {
       get: operation(definition, 'get', []),
       put: operation(definition, 'put', writes, bodyOf(['*/*'])),
       delete: operation(definition, 'delete', [DRY_RUN]),
-      patch: operation(definition, 'patch', writes, bodyOf(PATCH_TYPES)),
+      patch: operation(definition, 'patch', writes, bodyOf(definition.isCustomResource === true ? CUSTOM_RESOURCE_PATCH_TYPES : PATCH_TYPES)),
     },
   };
 }
