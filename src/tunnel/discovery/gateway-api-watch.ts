@@ -12,7 +12,7 @@
 import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { kubeFailureOf } from '../../cluster/monitoring-discovery.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { GATEWAY_GROUP, type GatewayObject, type RouteObject } from './gateway-tunnels.js';
 
 const RESTART_INITIAL_MS = 1_000;
@@ -96,7 +96,8 @@ class KindWatch {
     this.#isListedInDiscovery = async () => {
       let timer: TimerHandle | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = options.clock.setTimer(DISCOVERY_TIMEOUT_MS, () => reject(new Error(`discovery read timed out after ${DISCOVERY_TIMEOUT_MS} ms`)));
+        // Real time, whatever clock drives the agent: a simulated clock must never abort real I/O.
+        timer = systemClock.setTimer(DISCOVERY_TIMEOUT_MS, () => reject(new Error(`discovery read timed out after ${DISCOVERY_TIMEOUT_MS} ms`)));
       });
       try {
         const resources = await Promise.race([api.getAPIResources({ group: GATEWAY_GROUP, version }), timeout]);
