@@ -220,6 +220,8 @@ export class Agent {
       logger: logger.child({ part: 'router' }),
       clock,
       ...(onFault === undefined ? {} : { onActorFailure: (error: Error) => onFault({ kind: 'actor-failed', error }) }),
+      // §9.5 host routing reads the ingress sync's cache; without the gateway proxy there is nothing to look up.
+      ingressRoutes: ingressSync?.routes,
     });
     const tokenFile = config.pipeops.tokenFile;
     link = new ControlPlaneLink({

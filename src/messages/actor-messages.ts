@@ -21,6 +21,15 @@ export interface HttpRelayTask {
   readonly port: MessagePort;
   /** When the request arrived (Date.now()): its deadline runs from here, also while it waited for a slot (§9.4). */
   readonly arrivedMs?: number;
+  /** §9.5 steps 1 and 4, decided by the router from the ingress route cache: the service to call instead. */
+  readonly routedService?: RoutedService;
+}
+
+/** An in-cluster service the router chose for a request that named none (plain HTTP, as the controller's HTTP port). */
+export interface RoutedService {
+  readonly name: string;
+  readonly namespace: string;
+  readonly port: number;
 }
 
 /** The task for one kubectl WebSocket session: the undecoded `proxy_websocket_start` envelope. */

@@ -30,6 +30,8 @@ import { AgentError, ErrorCode } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
 import { Admission, Lane, type LaneLimits, type Ticket } from './admission.js';
 import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
+import { resolveHostRoute } from './host-routing.js';
+import type { IngressRouteLookup } from '../cluster/ingress-route-cache.js';
 
 /** What the router needs from the link. */
 export interface RouterLink {
@@ -51,6 +53,8 @@ export interface RouterOptions {
   readonly outboundBufferedBytes?: () => number;
   /** Told of every actor that failed instead of reporting `done` (tests fail on it). */
   readonly onActorFailure?: (error: Error) => void;
+  /** The ingress route cache for host routing (§9.5 steps 1 and 4); absent when the gateway proxy is off. */
+  readonly ingressRoutes?: IngressRouteLookup | undefined;
 }
 
 interface ActorEntry {
@@ -104,6 +108,7 @@ export class StreamRouter implements SessionHandlers {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #onActorFailure: ((error: Error) => void) | undefined;
+  readonly #ingressRoutes: IngressRouteLookup | undefined;
   readonly #actors = new Map<string, ActorEntry>();
   /** kubectl sessions by stream id (§13); sessions started through proxy_request live in #actors. */
   readonly #sessions = new Map<string, ActorEntry>();
@@ -128,6 +133,7 @@ export class StreamRouter implements SessionHandlers {
     this.#logger = options.logger;
     this.#clock = options.clock;
     this.#onActorFailure = options.onActorFailure;
+    this.#ingressRoutes = options.ingressRoutes;
   }
 
   /** Requests whose actor has not reported `done` and whose socket is still open. */
@@ -438,13 +444,23 @@ export class StreamRouter implements SessionHandlers {
     }
     const traits = peek.request;
     const kind = traits?.isWebSocket === true ? StreamKind.upgrade : StreamKind.request;
+    const routedService = resolveHostRoute(traits, this.#ingressRoutes);
+    // A host-routed upgrade is an application relay whatever its path (§9.5 step 1 comes before step 2).
+    const isKubeSession = traits?.isKubeSession === true && routedService === undefined;
     const channel = new MessageChannel();
     const entry = this.#newEntry(requestId, connection, channel.port1, {
       actorKind: ActorKind.httpRelay,
-      ledger: new ReplyLedger(kind, requestId, kind === StreamKind.upgrade && traits?.isKubeSession !== true),
+      ledger: new ReplyLedger(kind, requestId, kind === StreamKind.upgrade && !isKubeSession),
       awaitsBinaryBody: peek.payloadBodyBinary,
     });
-    const task: ActorTask = { kind: ActorKind.httpRelay, requestId, frame: ownedCopy(data), port: channel.port2, arrivedMs };
+    const task: ActorTask = {
+      kind: ActorKind.httpRelay,
+      requestId,
+      frame: ownedCopy(data),
+      port: channel.port2,
+      arrivedMs,
+      ...(routedService === undefined ? {} : { routedService }),
+    };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
     if (this.#admit(entry, laneOf(traits), task, deadlineMs) === undefined) {
