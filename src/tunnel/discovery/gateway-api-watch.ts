@@ -1,11 +1,12 @@
 // Informers over the Gateway API kinds tunnels come from: gateway.networking.k8s.io/v1 Gateways and
 // v1alpha2 TCPRoutes and UDPRoutes, in all namespaces, with the agent's own credentials. Each kind runs on
-// its own: a kind the API server does not serve (404: the CRDs are not installed) is logged once and
-// looked for again every 10 minutes; any other failure restarts that kind with capped backoff. Delivers
+// its own: a kind the API server does not serve (404: the CRDs are not installed) or does not let the agent
+// list (403: RBAC from before tunnel discovery) counts as empty, is logged once and looked for again every
+// 10 minutes; any other failure restarts that kind with capped backoff. Delivers
 // "something changed" and the caches; decides nothing.
 //
 //   start ─► per kind: list ─ok─► watch ─events─► onChange
-//                        ├ 404 ─► "not served" (once) ─► retry in 10 min ─┐
+//                        ├ 404, 403 ─► idle, logged once ─► retry in 10 min ┐
 //                        └ fails ─► wait 1 s … 60 s ──────────────────────┴─► list again
 //   every kind listed once or found not served ─► onReady (once)
 
@@ -163,10 +164,15 @@ class KindWatch {
   #onError(error: unknown): void {
     if (this.#isStopped || this.#restartTimer !== undefined) return;
     let waitMs: number;
-    if (statusOf(error) === 404) {
+    const status = statusOf(error);
+    if (status === 404 || status === 403) {
       waitMs = NOT_SERVED_RETRY_MS;
-      // Once, not every 10 minutes: a cluster without the CRDs is a normal cluster.
-      if (!this.#isNotServedLogged) this.#logger.info({ kind: this.kind, group: GATEWAY_GROUP, retryMs: waitMs }, 'Gateway API kind not served; tunnel discovery for it stays idle');
+      // Once, not every 10 minutes: a cluster without the CRDs is a normal cluster, and an install whose
+      // RBAC predates tunnel discovery (403) must still register its config-declared tunnels.
+      if (!this.#isNotServedLogged) {
+        if (status === 404) this.#logger.info({ kind: this.kind, group: GATEWAY_GROUP, retryMs: waitMs }, 'Gateway API kind not served; tunnel discovery for it stays idle');
+        else this.#logger.warn({ kind: this.kind, group: GATEWAY_GROUP, status, retryMs: waitMs }, 'Gateway API kind may not be listed (RBAC); tunnel discovery for it stays idle');
+      }
       this.#isNotServedLogged = true;
       this.#isServed = false;
       // Nothing of this kind exists, which is as good an answer as a list.
@@ -174,7 +180,6 @@ class KindWatch {
     } else {
       waitMs = this.#restartDelayMs;
       this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
-      const status = statusOf(error);
       this.#logger.warn({ kind: this.kind, ...kubeFailureOf(error), ...(status === undefined ? {} : { status }), waitMs }, 'Gateway API watch failed; restarting');
     }
     this.#restartTimer = this.#clock.setTimer(waitMs, () => {

@@ -6,6 +6,7 @@
 //
 //   call ─► attempt ─2xx─► ok (body read, at most 1 MiB)
 //             │ network error, timeout, 408, 429, 5xx ─► wait ─► attempt (n ≤ 3) ─► failed
+//             ├ 401, 403 ─► failed (the agent is refused, not the tunnel; the next sync retries)
 //             └ other status ─► rejected (400, 409, 422 …; a DELETE answered 404 counts as ok: already gone)
 
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -151,6 +152,8 @@ export class HttpTunnelRegistryClient implements TunnelRegistryClient {
       const result = await this.#attempt(method, path, payload);
       if ('status' in result && result.status >= 200 && result.status < 300) return { outcome: RegistryOutcome.ok, status: result.status, body: result.body };
       if ('status' in result && call === RegistryCall.delete && result.status === 404) return { outcome: RegistryOutcome.ok, status: 404, body: result.body };
+      // 401/403 refuse the agent, not the tunnel: a failure the next sync retries, never counted as a rejection.
+      if ('status' in result && (result.status === 401 || result.status === 403)) return { outcome: RegistryOutcome.failed, failure: `status ${result.status}` };
       if ('status' in result && !isRetryableStatus(result.status)) {
         return { outcome: RegistryOutcome.rejected, status: result.status, reason: reasonOf(result.body, result.status) };
       }
