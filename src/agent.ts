@@ -33,6 +33,11 @@ export interface AgentOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly random?: () => number;
+  /**
+   * Timers of the tunnel registry (its 5-minute sync, the 10-minute look for Gateway API kinds not served);
+   * `clock` when absent. Tests that count the link's own timers give the registry a clock of its own.
+   */
+  readonly tunnelRegistryClock?: Clock;
   /** The link's state store; when given, nothing is persisted elsewhere (CLUSTER.md §1 objects untouched). */
   readonly stateStore?: StateStore;
   /** Protocol timings and bounds of the actors; PROTOCOL.md §18 defaults when absent. */
@@ -177,7 +182,7 @@ export class Agent {
       kubeConfig,
       tls: controlPlaneTls(config),
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
-      clock,
+      clock: options.tunnelRegistryClock ?? clock,
       random: options.random,
       metrics,
       logger,
