@@ -57,18 +57,23 @@ test('registry calls need the agent token; register, list, sync and delete are k
   t.is((await call(plane, 'DELETE', '/uuid-1/tunnels/tun-pg2', undefined)).status, 204);
   t.is((await call(plane, 'DELETE', '/uuid-1/tunnels/tun-pg2', undefined)).status, 404);
 
+  // The gateway reports where it really listens; re-registrations keep it.
+  t.true(plane.tunnels.setEndpoint('uuid-2', 'tun-dns', { port: 41000, endpoint: '127.0.0.1:41000' }));
+  t.false(plane.tunnels.setEndpoint('uuid-2', 'nope', { port: 1, endpoint: 'x:1' }));
+  t.like((await call(plane, 'POST', '/uuid-2/tunnels', dns)).json, { tunnel_port: 41000, tunnel_endpoint: '127.0.0.1:41000' });
   const listing = (await (await fetch(`${plane.url}/local/tunnels`)).json()) as { clusters: { cluster_uuid: string; tunnels: RegisteredTunnel[] }[] };
-  t.deepEqual(listing.clusters.map((cluster) => [cluster.cluster_uuid, cluster.tunnels.map((tunnel) => tunnel.tunnel_endpoint)]), [['uuid-2', ['gw.example.test:40053']]]);
+  t.deepEqual(listing.clusters.map((cluster) => [cluster.cluster_uuid, cluster.tunnels.map((tunnel) => tunnel.tunnel_endpoint)]), [['uuid-2', ['127.0.0.1:41000']]]);
   t.deepEqual(told, [
     ['uuid-1', ['tun-pg']],
     ['uuid-2', ['tun-dns']],
     ['uuid-1', ['tun-pg2']],
     ['uuid-1', []],
+    ['uuid-2', ['tun-dns']],
   ]);
   unsubscribe();
   t.deepEqual(
     plane.tunnels.calls().map((entry) => `${entry.kind} ${entry.clusterUuid} ${entry.status}`),
-    ['register uuid-1 401', 'register uuid-1 401', 'register uuid-1 201', 'register uuid-2 201', 'list uuid-1 200', 'sync uuid-1 200', 'delete uuid-1 204', 'delete uuid-1 404'],
+    ['register uuid-1 401', 'register uuid-1 401', 'register uuid-1 201', 'register uuid-2 201', 'list uuid-1 200', 'sync uuid-1 200', 'delete uuid-1 204', 'delete uuid-1 404', 'register uuid-2 201'],
   );
 });
 

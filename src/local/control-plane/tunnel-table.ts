@@ -101,6 +101,8 @@ export class TunnelTable {
   readonly #calls: TunnelCall[] = [];
   readonly #listeners = new Set<TunnelsChangedListener>();
   #resolver: TunnelEndpointResolver | undefined;
+  /** Endpoints the gateway reported (setEndpoint), kept across re-registrations of the same tunnel. */
+  readonly #endpoints = new Map<string, { readonly port: number; readonly endpoint: string }>();
   /** What listeners were last told per cluster, so a sync that changes nothing tells nobody. */
   readonly #lastTold = new Map<string, string>();
   /** Tunnel ids a sync answers as rejected (tests of the agent's rejection handling). */
@@ -172,6 +174,19 @@ export class TunnelTable {
     return { accepted: this.list(clusterUuid), rejected };
   }
 
+  /**
+   * Records where the gateway really listens for a tunnel (after it bound its port). Listeners are not told:
+   * the change is the gateway's own; the next register or sync answer and the listing carry it.
+   */
+  setEndpoint(clusterUuid: string, tunnelId: string, endpoint: { readonly port: number; readonly endpoint: string }): boolean {
+    const tunnels = this.#byCluster.get(clusterUuid);
+    const tunnel = tunnels?.get(tunnelId);
+    if (tunnels === undefined || tunnel === undefined) return false;
+    tunnels.set(tunnelId, { ...tunnel, tunnel_port: endpoint.port, tunnel_endpoint: endpoint.endpoint });
+    this.#endpoints.set(`${clusterUuid}\n${tunnelId}`, endpoint);
+    return true;
+  }
+
   remove(clusterUuid: string, tunnelId: string): boolean {
     const isRemoved = this.#byCluster.get(clusterUuid)?.delete(tunnelId) ?? false;
     if (isRemoved) this.#changed(clusterUuid);
@@ -185,7 +200,7 @@ export class TunnelTable {
   }
 
   #withEndpoint(clusterUuid: string, registration: Omit<RegisteredTunnel, 'tunnel_port' | 'tunnel_endpoint'>): RegisteredTunnel {
-    const resolved = this.#resolver?.(clusterUuid, registration);
+    const resolved = this.#endpoints.get(`${clusterUuid}\n${registration.tunnel_id}`) ?? this.#resolver?.(clusterUuid, registration);
     const tunnelPort = resolved?.port ?? registration.gateway_port;
     return { ...registration, tunnel_port: tunnelPort, tunnel_endpoint: resolved?.endpoint ?? `127.0.0.1:${tunnelPort}` };
   }

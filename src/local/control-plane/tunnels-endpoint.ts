@@ -41,6 +41,11 @@ export interface TunnelRegistry {
   onTunnelsChanged(listener: TunnelsChangedListener): () => void;
   /** Decides `tunnel_port` / `tunnel_endpoint` of new registrations (default: the gateway port on 127.0.0.1). */
   setEndpointResolver(resolver: TunnelEndpointResolver | undefined): void;
+  /**
+   * Records the port and `host:port` the gateway really listens on for a tunnel, once it bound it; later
+   * answers and GET /local/tunnels carry them. False when the tunnel is not registered.
+   */
+  setEndpoint(clusterUuid: string, tunnelId: string, endpoint: { readonly port: number; readonly endpoint: string }): boolean;
   /** Registrations of this tunnel id are refused with `reason` (register 422; `rejected` in a sync answer). */
   refuse(tunnelId: string, reason: string): void;
 }
@@ -88,6 +93,10 @@ export class TunnelsEndpoint implements TunnelRegistry {
 
   refuse(tunnelId: string, reason: string): void {
     this.#table.refuse(tunnelId, reason);
+  }
+
+  setEndpoint(clusterUuid: string, tunnelId: string, endpoint: { readonly port: number; readonly endpoint: string }): boolean {
+    return this.#table.setEndpoint(clusterUuid, tunnelId, endpoint);
   }
 
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
