@@ -28,8 +28,8 @@ export interface GatewayProxyOptions {
   readonly logger: Logger;
 }
 
-/** The agent token for the route calls, read like the link reads it: the token file at every call when one is set. */
-function agentToken(config: AgentConfig): () => string {
+/** The agent token for side-channel calls, read like the link reads it: the token file at every call when one is set. */
+export function agentToken(config: AgentConfig): () => string {
   const tokenFile = config.pipeops.tokenFile;
   if (tokenFile === undefined) return () => config.pipeops.token;
   return () => readFileSync(tokenFile, 'utf8').trim();

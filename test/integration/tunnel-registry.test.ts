@@ -29,7 +29,10 @@ interface Stack {
   readonly sandbox: SandboxApi;
   readonly plane: ControlPlane;
   readonly agent: Agent;
+  /** The link's clock (reconnect waits). */
   readonly clock: SimulatedClock;
+  /** The tunnel registry's own clock: moving it 5 minutes must not trip the link's 60 s silence limit. */
+  readonly registryClock: SimulatedClock;
 }
 
 async function startStack(t: ExecutionContext, options: { seed?: (sandbox: SandboxApi) => void; tunnels?: readonly TunnelEntry[]; isEnabled?: boolean; prepare?: (plane: ControlPlane) => void }): Promise<Stack> {
@@ -43,16 +46,18 @@ async function startStack(t: ExecutionContext, options: { seed?: (sandbox: Sandb
   options.prepare?.(plane);
   const base = testConfig({ apiUrl: plane.url, kubeconfig, token: TOKEN, clusterName: CLUSTER, tunnels: options.tunnels ?? [] });
   const clock = new SimulatedClock();
+  const registryClock = new SimulatedClock();
   const agent = await Agent.start({
     config: { ...base, tunnel: { ...base.tunnel, enabled: options.isEnabled ?? true } },
     logger: silentLogger(),
     clock,
+    tunnelRegistryClock: registryClock,
     random: () => 0,
     stateStore: new MemoryStateStore(),
   });
   t.teardown(() => agent.stop());
   await plane.waitForCluster(CLUSTER, 20_000);
-  return { sandbox, plane, agent, clock };
+  return { sandbox, plane, agent, clock, registryClock };
 }
 
 function gateway(name: string, listeners: readonly { name: string; protocol: string; port: number }[], isManaged = true): StoredObject {
@@ -94,7 +99,7 @@ async function callsAfter(plane: ControlPlane, from: number, count: number): Pro
 
 test('Gateway and TCPRoute/UDPRoute created, changed and deleted produce exactly the expected registry calls', async (t) => {
   const told: (readonly RegisteredTunnel[])[] = [];
-  const { sandbox, plane, agent, clock } = await startStack(t, {
+  const { sandbox, plane, agent, clock, registryClock } = await startStack(t, {
     seed: seedDatabases,
     prepare: (cp) => cp.tunnels.onTunnelsChanged((_uuid, tunnels) => told.push(tunnels)),
   });
@@ -155,7 +160,7 @@ test('Gateway and TCPRoute/UDPRoute created, changed and deleted produce exactly
   await eventually(() => clock.pendingDelays().includes(500), 'the reconnect timer');
   clock.advance(500);
   t.deepEqual(await callsAfter(plane, 6, 1), [`sync ${POSTGRES_ID}`]);
-  clock.advance(TUNNEL_SYNC_INTERVAL_MS);
+  registryClock.advance(TUNNEL_SYNC_INTERVAL_MS);
   t.deepEqual(await callsAfter(plane, 7, 1), [`sync ${POSTGRES_ID}`]);
   await agent.tunnelRegistry?.settled();
   t.is(plane.tunnels.calls().length, 8, 'no other call');
@@ -177,7 +182,7 @@ test('config-declared tunnels are registered at session start; a rejected one is
     { tunnelId: 'pg-main', protocol: 'tcp', gatewayName: 'postgres', gatewayNamespace: 'default', gatewayPort: 15432, serviceName: 'postgres', serviceNamespace: 'data', servicePort: 5432, routingMode: 'tunnel', source: 'config' },
     { tunnelId: 'dns', protocol: 'udp', gatewayName: 'dns', gatewayNamespace: 'default', gatewayPort: 53, serviceName: 'dns-echo', serviceNamespace: 'default', servicePort: 5353, routingMode: 'dual', source: 'config' },
   ];
-  const { plane, agent, clock } = await startStack(t, { tunnels: declared, prepare: (cp) => cp.tunnels.refuse('dns', 'udp port 53 is reserved') });
+  const { plane, agent, registryClock } = await startStack(t, { tunnels: declared, prepare: (cp) => cp.tunnels.refuse('dns', 'udp port 53 is reserved') });
   const clusterUuid = plane.cluster(CLUSTER)!.clusterUuid;
   t.deepEqual(await callsAfter(plane, 0, 1), ['sync dns,pg-main']);
   t.like((plane.tunnels.calls()[0]!.body?.['tunnels'] as StoredObject[])[1], { tunnel_id: 'pg-main', service_namespace: 'data', gateway_port: 15432, labels: { 'pipeops.io/tunnel-source': 'config' } });
@@ -185,7 +190,7 @@ test('config-declared tunnels are registered at session start; a rejected one is
   await eventually(async () => (await agent.metrics.value('tunnelRegistryRejections', { kind: 'sync' })) === 1, 'one rejection counted');
   t.is(await agent.metrics.value('tunnelsRegistered'), 1);
   // The next full sync carries it again (the platform may accept it by then).
-  clock.advance(TUNNEL_SYNC_INTERVAL_MS);
+  registryClock.advance(TUNNEL_SYNC_INTERVAL_MS);
   t.deepEqual(await callsAfter(plane, 1, 1), ['sync dns,pg-main']);
   await agent.tunnelRegistry?.settled();
   t.is(plane.tunnels.calls().length, 2);

@@ -1,13 +1,13 @@
 // The tunnel registry sync as the agent composes it: on unless `tunnel.enabled` is false. With Kubernetes
 // access it watches the Gateway API; without it, only the config-declared tunnels are registered.
 
-import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../config/agent-config.js';
 import type { ConnectionTls } from '../../link/connection.js';
 import type { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { systemClock, type Clock } from '../../util/clock.js';
+import { agentToken } from '../../cluster/gateway-proxy.js';
 import { kubeFailureOf } from '../../cluster/monitoring-discovery.js';
 import { GatewayApiWatch, type GatewayApiSource } from './gateway-api-watch.js';
 import { HttpTunnelRegistryClient } from './tunnel-registry-client.js';
@@ -24,16 +24,13 @@ export interface TunnelRegistrySetupOptions {
   readonly logger: Logger;
 }
 
-function agentToken(config: AgentConfig): () => string {
-  const tokenFile = config.pipeops.tokenFile;
-  if (tokenFile === undefined) return () => config.pipeops.token;
-  return () => readFileSync(tokenFile, 'utf8').trim();
-}
-
 /** The sync when the tunnel is enabled, else undefined (nothing watched, nothing called). */
 export function createTunnelRegistrySync(options: TunnelRegistrySetupOptions): TunnelRegistrySync | undefined {
   const { config, kubeConfig } = options;
-  if (!config.tunnel.enabled) return undefined;
+  if (!config.tunnel.enabled) {
+    if (config.tunnel.tunnels.length > 0) options.logger.warn({ tunnels: config.tunnel.tunnels.length }, 'tunnel.tunnels is set but tunnel.enabled is false: no tunnel is registered');
+    return undefined;
+  }
   const logger = options.logger.child({ part: 'tunnel-registry' });
   let source: GatewayApiSource | undefined;
   if (kubeConfig === undefined) {
