@@ -84,7 +84,7 @@ function agentConfig(apiUrl: string, kubeconfig: string, variant: Variant): Agen
       readyLenient: false,
     },
     kubernetes: { kubeconfig, serviceToken: undefined },
-    tunnel: { enabled: true, inboundCapBytes: 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
+    tunnel: { enabled: true, inboundCapBytes: 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true, tunnels: [] },
     logging: { level: 'silent' },
   };
 }

@@ -25,12 +25,19 @@ import { systemClock, type Clock } from './util/clock.js';
 import { AGENT_VERSION } from './version.js';
 import { createGatewayProxy, withSessionSync } from './cluster/gateway-proxy.js';
 import type { IngressSync } from './cluster/ingress-sync.js';
+import { createTunnelRegistrySync } from './tunnel/discovery/tunnel-registry-setup.js';
+import type { TunnelRegistrySync } from './tunnel/discovery/tunnel-registry-sync.js';
 
 export interface AgentOptions {
   readonly config: AgentConfig;
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly random?: () => number;
+  /**
+   * Timers of the tunnel registry (its 5-minute sync, the 10-minute look for Gateway API kinds not served);
+   * `clock` when absent. Tests that count the link's own timers give the registry a clock of its own.
+   */
+  readonly tunnelRegistryClock?: Clock;
   /** The link's state store; when given, nothing is persisted elsewhere (CLUSTER.md §1 objects untouched). */
   readonly stateStore?: StateStore;
   /** Protocol timings and bounds of the actors; PROTOCOL.md §18 defaults when absent. */
@@ -92,6 +99,8 @@ export class Agent {
   readonly #http: AgentHttpServer;
   /** The gateway proxy (ingress sync and the §9.5 route cache); undefined unless enabled. */
   #ingressSync: IngressSync | undefined;
+  /** The TCP/UDP tunnel discovery and registry sync; undefined when `tunnel.enabled` is false. */
+  #tunnelRegistry: TunnelRegistrySync | undefined;
   readonly #state: AgentStateStore;
   readonly #drainState: { isDraining: boolean };
   #endDrainNow: (() => void) | undefined;
@@ -128,6 +137,10 @@ export class Agent {
     return this.#ingressSync;
   }
 
+  get tunnelRegistry(): TunnelRegistrySync | undefined {
+    return this.#tunnelRegistry;
+  }
+
   /** Port of /health, /ready, /version and /metrics (the chosen one when configured as 0). */
   get httpPort(): number {
     return this.#http.port;
@@ -161,6 +174,17 @@ export class Agent {
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
       clock,
       random: options.random,
+      logger,
+    });
+    // On by default (`tunnel.enabled`): registers config-declared tunnels and those of managed Gateways.
+    const tunnelRegistry = createTunnelRegistrySync({
+      config,
+      kubeConfig,
+      tls: controlPlaneTls(config),
+      clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
+      clock: options.tunnelRegistryClock ?? clock,
+      random: options.random,
+      metrics,
       logger,
     });
     const facts = new ClusterFacts({
@@ -201,6 +225,8 @@ export class Agent {
       logger: logger.child({ part: 'router' }),
       clock,
       ...(onFault === undefined ? {} : { onActorFailure: (error: Error) => onFault({ kind: 'actor-failed', error }) }),
+      // §9.5 host routing reads the ingress sync's cache; without the gateway proxy there is nothing to look up.
+      ingressRoutes: ingressSync?.routes,
     });
     const tokenFile = config.pipeops.tokenFile;
     link = new ControlPlaneLink({
@@ -215,7 +241,7 @@ export class Agent {
       heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
       stateStore: identity.linkStore,
       onClusterToken: (token) => identity.credentials.adopt(token),
-      session: withSessionSync(router, ingressSync),
+      session: withSessionSync(router, ingressSync, tunnelRegistry),
       clock,
       ...(options.random === undefined ? {} : { random: options.random }),
       logger: logger.child({ part: 'link' }),
@@ -263,7 +289,9 @@ export class Agent {
     const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http, state: identity.state, drainState });
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     agent.#ingressSync = ingressSync;
+    agent.#tunnelRegistry = tunnelRegistry;
     ingressSync?.start();
+    tunnelRegistry?.start();
     await link.start();
     return agent;
   }
@@ -316,6 +344,7 @@ export class Agent {
     this.#logger.info('agent stopping');
     // First, so no route call starts while the link goes down.
     await this.#ingressSync?.stop();
+    await this.#tunnelRegistry?.stop();
     await this.link.stop();
     // A registration that just succeeded may still be writing its state; a restart must find it.
     await this.#state.flush();

@@ -13,7 +13,7 @@ import { OutboundType } from '../src/protocol/message-types.js';
 import { responseHeadersFromRaw } from '../src/protocol/headers.js';
 import { ActorContext, workerActorContext } from './lib/actor-context.js';
 import { parseProxyRequest, type ProxyRequest } from './lib/proxy-request.js';
-import { detectClusterDomain, serviceCallError, serviceOrigin } from './lib/service-target.js';
+import { detectClusterDomain, serviceCallError, serviceOrigin, withRoutedService } from './lib/service-target.js';
 import { serviceUpstream, type Upstream } from './lib/upstream.js';
 import { RouterPort, type UpstreamBytes } from './lib/router-port.js';
 import { BinaryBodyWait, StreamedBody } from './lib/request-body.js';
@@ -115,7 +115,7 @@ class Relay {
     if (!envelope.payloadIsObject) throw new RelayFailure('invalid', 'invalid proxy_request: payload must be a JSON object');
     const parsed = parseProxyRequest(envelope.payload, this.#startedMs, config.requestTimeoutMs);
     if (!parsed.ok) throw new RelayFailure('invalid', `invalid proxy_request: ${parsed.reason}`);
-    const request = parsed.request;
+    const request = withRoutedService(parsed.request, this.#task.routedService);
     if (request.body.kind === 'binary-frame' && Buffer.byteLength(this.#task.requestId, 'utf8') > MAX_BINARY_ID_BYTES) {
       // §9.3: a request-body frame names its request in at most 65,535 bytes; this one could never arrive.
       throw new RelayFailure('invalid', `invalid proxy_request: body_binary needs a request id of at most ${MAX_BINARY_ID_BYTES} UTF-8 bytes`);

@@ -28,8 +28,8 @@ export interface GatewayProxyOptions {
   readonly logger: Logger;
 }
 
-/** The agent token for the route calls, read like the link reads it: the token file at every call when one is set. */
-function agentToken(config: AgentConfig): () => string {
+/** The agent token for side-channel calls, read like the link reads it: the token file at every call when one is set. */
+export function agentToken(config: AgentConfig): () => string {
   const tokenFile = config.pipeops.tokenFile;
   if (tokenFile === undefined) return () => config.pipeops.token;
   return () => readFileSync(tokenFile, 'utf8').trim();
@@ -69,13 +69,19 @@ export function createGatewayProxy(options: GatewayProxyOptions): IngressSync | 
   }
 }
 
-/** The link's session handlers, with `sync` told about every session start (PROTOCOL.md §7.6 re-sync). */
-export function withSessionSync(handlers: SessionHandlers, sync: IngressSync | undefined): SessionHandlers {
-  if (sync === undefined) return handlers;
+/** A side-channel sync that redoes its full sync when a session starts (ingress routes, tunnel registry). */
+export interface SessionStartListener {
+  onSessionStart(): void;
+}
+
+/** The link's session handlers, with each sync told about every session start (PROTOCOL.md §7.6 re-sync). */
+export function withSessionSync(handlers: SessionHandlers, ...syncs: readonly (SessionStartListener | undefined)[]): SessionHandlers {
+  const listeners = syncs.filter((sync): sync is SessionStartListener => sync !== undefined);
+  if (listeners.length === 0) return handlers;
   return {
     onSessionStart(connection: Connection): void {
       handlers.onSessionStart(connection);
-      sync.onSessionStart();
+      for (const sync of listeners) sync.onSessionStart();
     },
     onFrame(connection: Connection, data: Buffer, isBinary: boolean): void {
       handlers.onFrame(connection, data, isBinary);

@@ -3,6 +3,7 @@
 
 import type { LogLevel } from '../log.js';
 import type { KubeTarget } from '../kube/kube-target.js';
+import type { TunnelEntry } from '../tunnel/discovery/tunnel-entry.js';
 
 export const CompressionEngine = { zlib: 'zlib', fflate: 'fflate', off: 'off' } as const;
 export type CompressionEngine = (typeof CompressionEngine)[keyof typeof CompressionEngine];
@@ -96,6 +97,8 @@ export interface AgentConfig {
     /** Default deadline of a proxied HTTP request without timeout/deadline. */
     readonly requestTimeoutMs: number;
     readonly dropAcceptEncoding: boolean;
+    /** Config-declared TCP/UDP tunnels (docs/tunnels.md), validated, ids resolved. */
+    readonly tunnels: readonly TunnelEntry[];
   };
   readonly logging: {
     readonly level: LogLevel;

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { CompressionEngine, StateBackend } from './agent-config.js';
+import { parseConfigTunnels, type TunnelEntry } from '../tunnel/discovery/tunnel-entry.js';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HTTP_DEADLINE_MS,
@@ -445,6 +446,11 @@ export const ENV_SPEC = [
     key: 'tunnel.drop_accept_encoding', env: ['AGENT_DROP_ACCEPT_ENCODING'], flag: NO_FLAG, default: true,
     description: 'Strip Accept-Encoding from proxied requests so the agent compresses instead',
     isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
+    key: 'tunnel.tunnels', env: ['AGENT_TUNNELS'], flag: NO_FLAG, default: [] as readonly TunnelEntry[], defaultText: '[] (none)',
+    description: 'TCP/UDP tunnels declared by hand, registered like the Gateway API ones: a YAML list, or JSON in the env var',
+    isSecret: false, isRequired: false, parse: parseConfigTunnels,
   }),
   row({
     key: 'logging.level', env: ['LOG_LEVEL', 'PIPEOPS_LOG_LEVEL'], flag: '--log-level', default: 'info' as LogLevel,

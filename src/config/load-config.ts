@@ -191,6 +191,7 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
       inboundCapBytes: need(get('tunnel.inbound_cap_bytes')),
       requestTimeoutMs: need(get('tunnel.request_timeout')),
       dropAcceptEncoding: need(get('tunnel.drop_accept_encoding')),
+      tunnels: need(get('tunnel.tunnels')),
     },
     logging: { level: need(get('logging.level')) },
   };

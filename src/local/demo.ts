@@ -19,10 +19,13 @@ import { createLogger, type Logger } from '../log.js';
 import { untilSignal } from '../run-command.js';
 import { startControlPlane, WireMode, type ControlPlane } from './control-plane/control-plane-server.js';
 import { startSandboxApi, type SandboxApi } from './sandbox-api/sandbox-server.js';
+import { STAND_IN_HOST_NAME, seedIngressStandIn, startIngressStandIn, type IngressStandIn } from './ingress-stand-in.js';
 
 const DEMO_CLUSTER = 'demo';
 const DEFAULT_KUBECONFIG = '.demo/kubeconfig';
 const CLUSTER_WAIT_MS = 30_000;
+/** The host the demo's stand-in ingress controller serves, reached through the control plane's /apps/ path. */
+export const DEMO_APP_HOST = 'shop.demo.local';
 
 export interface DemoOptions {
   readonly kubeconfig: string;
@@ -35,6 +38,8 @@ export interface DemoStack {
   readonly plane: ControlPlane;
   readonly agent: Agent;
   readonly kubeconfig: string;
+  /** The stand-in ingress controller that host-routed requests reach (docs/gateway-proxy.md). */
+  readonly ingress: IngressStandIn;
   stop(): Promise<void>;
 }
 
@@ -58,6 +63,17 @@ export const DEMO_COMMAND: CommandSpec = {
     `The agent reads its other settings from the environment as \`pipeops-agent run\` does (see \`pipeops-agent run --help\`), except ${SET_BY_DEMO.join(', ')}, which the demo sets.`,
   ],
 };
+
+/** "demo ready" promises working host routing: wait (bounded) until the ingress sync has the demo host. */
+async function untilRouteCached(agent: Agent, host: string, timeoutMs: number): Promise<void> {
+  const routes = agent.ingressSync?.routes;
+  if (routes === undefined) return;
+  const deadline = Date.now() + timeoutMs;
+  while (routes.lookup(host) === undefined || routes.controller === undefined) {
+    if (Date.now() > deadline) throw new Error(`the ingress sync did not find ${host} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 export type ParsedDemoArgs = { readonly ok: true; readonly options: DemoOptions } | { readonly ok: false; readonly message: string };
 
@@ -87,6 +103,8 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
   const kubeconfig = resolve(options.kubeconfig);
   await mkdir(dirname(kubeconfig), { recursive: true });
   const sandbox = await startSandboxApi({ logger: logger.child({ part: 'sandbox-api' }) });
+  const ingress = await startIngressStandIn([DEMO_APP_HOST]);
+  seedIngressStandIn(sandbox.store, ingress.port, [DEMO_APP_HOST]);
   const sandboxKubeconfig = join(dirname(kubeconfig), 'sandbox-kubeconfig');
   await sandbox.writeKubeconfig(sandboxKubeconfig);
   const agentToken = randomBytes(24).toString('hex');
@@ -110,16 +128,21 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
         AGENT_BIND_ADDRESS: env['AGENT_BIND_ADDRESS'] ?? '127.0.0.1',
         // The sandbox is fresh every run: nothing of the demo's identity is worth keeping on disk.
         AGENT_STATE_BACKEND: 'memory',
+        // The route cache behind host-routed requests to the stand-in ingress controller.
+        ENABLE_INGRESS_SYNC: env['ENABLE_INGRESS_SYNC'] ?? 'true',
       },
       argv: [],
     });
-    agent = await Agent.start({ config, logger: logger.child({ part: 'agent' }) });
+    // The stand-in controller's cluster DNS name points at loopback, as /etc/hosts would.
+    agent = await Agent.start({ config, logger: logger.child({ part: 'agent' }), workerTuning: { hostAliases: { [STAND_IN_HOST_NAME]: '127.0.0.1' } } });
     await plane.waitForCluster(DEMO_CLUSTER, CLUSTER_WAIT_MS);
+    await untilRouteCached(agent, DEMO_APP_HOST, CLUSTER_WAIT_MS);
     await plane.writeKubeconfig(kubeconfig, DEMO_CLUSTER);
   } catch (error) {
     await agent?.stop();
     await plane.close();
     await sandbox.close();
+    await ingress.close();
     throw error;
   }
   const started = agent;
@@ -128,10 +151,12 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
     plane,
     agent: started,
     kubeconfig,
+    ingress,
     async stop() {
       await started.stop();
       await plane.close();
       await sandbox.close();
+      await ingress.close();
     },
   };
 }
@@ -154,6 +179,8 @@ export async function runDemoCommand(argv: readonly string[]): Promise<void> {
       `control plane: ${stack.plane.url} (mode ${parsed.mode ?? 'binary when the agent supports it; watches and logs -f streamed'})`,
       `agent metrics: http://127.0.0.1:${stack.agent.httpPort}/metrics`,
       `kubectl:       KUBECONFIG=${stack.kubeconfig} kubectl get pods -A`,
+      `host routing:  curl -H 'Host: ${DEMO_APP_HOST}' ${stack.plane.url}/apps/${DEMO_CLUSTER}/`,
+      `tunnels:       curl ${stack.plane.url}/local/tunnels`,
       `demo ready: KUBECONFIG=${stack.kubeconfig}`,
       '',
     ].join('\n'),

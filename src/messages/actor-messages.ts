@@ -23,6 +23,15 @@ export interface HttpRelayTask {
   readonly arrivedMs?: number;
   /** The socket uses binary stream frames (docs/protocol.md extension): chunks and relay data go as frames. */
   readonly shouldUseStreamFrames?: boolean;
+  /** §9.5 steps 1 and 4, decided by the router from the ingress route cache: the service to call instead. */
+  readonly routedService?: RoutedService;
+}
+
+/** An in-cluster service the router chose for a request that named none (plain HTTP, as the controller's HTTP port). */
+export interface RoutedService {
+  readonly name: string;
+  readonly namespace: string;
+  readonly port: number;
 }
 
 /** The task for one kubectl WebSocket session: the undecoded `proxy_websocket_start` envelope. */

@@ -283,6 +283,24 @@ export const METRICS = {
     help: 'Actors whose metric deltas never reached the main thread (their worker died before done)',
     labels: [],
   },
+  tunnelsRegistered: {
+    name: 'pipeops_agent_tunnels_registered',
+    type: 'gauge',
+    help: 'TCP/UDP tunnels the platform\'s tunnel registry accepted, as last told',
+    labels: [],
+  },
+  tunnelRegistryCalls: {
+    name: 'pipeops_agent_tunnel_registry_calls_total',
+    type: 'counter',
+    help: 'Tunnel registry calls (register, sync, delete), by kind of call and outcome (ok, rejected, failed)',
+    labels: ['kind', 'outcome'],
+  },
+  tunnelRegistryRejections: {
+    name: 'pipeops_agent_tunnel_registry_rejections_total',
+    type: 'counter',
+    help: 'Tunnels the platform refused, by the kind of call that carried them (sync answer, or a refused register)',
+    labels: ['kind'],
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 /**

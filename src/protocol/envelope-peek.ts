@@ -35,6 +35,22 @@ export interface RequestTraits {
   readonly deadline: string | undefined;
   /** Milliseconds (a JSON number) or a Go duration string, as sent. */
   readonly timeout: number | string | undefined;
+  /** §9.5 step 1 applies only when `service_name` is empty. */
+  readonly hasServiceName: boolean;
+  /** Any of `service_name`, `namespace`, `service_port` set (§9.5 step 4 needs none). */
+  readonly hasAnyServiceField: boolean;
+  /** §9.5: `/api`, `/apis`, or a path under `/api/`, `/apis/`, `/healthz`, `/readyz`, `/livez`, `/version`, `/openapi`. */
+  readonly isKubeApiPath: boolean;
+  /** The first value of the `Host` header, else of `X-Forwarded-Host` (§9.5 step 1); undefined when neither is set. */
+  readonly routingHost: string | undefined;
+}
+
+const KUBE_API_PREFIXES = ['/api/', '/apis/', '/healthz', '/readyz', '/livez', '/version', '/openapi'];
+
+/** A Kubernetes API path (§9.5). */
+export function isKubernetesApiPath(path: string): boolean {
+  if (path === '/api' || path === '/apis') return true;
+  return KUBE_API_PREFIXES.some((prefix) => path.startsWith(prefix));
 }
 
 const QUOTE = 0x22;
@@ -50,6 +66,8 @@ class PeekError extends Error {}
 
 /** Values Go's strconv.ParseBool reads as true, which is what kube-apiserver accepts for `watch` and `follow`. */
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+/** A Host header list longer than this is no host name: not decoded on the main thread. */
+const MAX_HEADER_LIST_BYTES = 4096;
 const WEBSOCKET_HEADERS = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol']);
 
 function isWhitespace(byte: number): boolean {
@@ -169,6 +187,8 @@ class RequestFields {
   #isWebSocketFlag = false;
   #hasProtocol = false;
   #hasUpgradeHeader = false;
+  #host: string | undefined;
+  #forwardedHost: string | undefined;
   #isStreamingResponse = false;
   #deadline: string | undefined;
   #timeout: number | string | undefined;
@@ -231,6 +251,10 @@ class RequestFields {
       isStreamingResponse: this.#isStreamingResponse,
       deadline: this.#deadline,
       timeout: this.#timeout,
+      hasServiceName: this.#serviceFields.has('service_name'),
+      hasAnyServiceField: this.#serviceFields.size > 0,
+      isKubeApiPath: isKubernetesApiPath(this.#path),
+      routingHost: this.#host ?? this.#forwardedHost,
     };
   }
 
@@ -238,12 +262,29 @@ class RequestFields {
     walkObject(bytes.subarray(0, end), start, (name, valueStart, valueEnd) => {
       const lower = name.toLowerCase();
       if (WEBSOCKET_HEADERS.has(lower)) this.#hasUpgradeHeader = true;
+      else if (lower === 'host') this.#host ??= firstHeaderValue(bytes, valueStart, valueEnd);
+      else if (lower === 'x-forwarded-host') this.#forwardedHost ??= firstHeaderValue(bytes, valueStart, valueEnd);
       else if (lower === 'upgrade') {
         const text = Buffer.from(bytes.buffer, bytes.byteOffset + valueStart, valueEnd - valueStart).toString('utf8');
         if (/websocket/i.test(text)) this.#hasUpgradeHeader = true;
       }
     });
   }
+}
+
+/** A header value sent as a string or a list of strings (§4.4): the first non-empty one. */
+function firstHeaderValue(bytes: Uint8Array, start: number, end: number): string | undefined {
+  if (bytes[start] === QUOTE) return nonEmpty(stringAt(bytes, start, end)?.trim());
+  if (bytes[start] !== OPEN_BRACKET || end - start > MAX_HEADER_LIST_BYTES) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value)) return undefined;
+  const first = value.find((item): item is string => typeof item === 'string' && item.trim() !== '');
+  return first?.trim();
 }
 
 function numberAt(bytes: Uint8Array, start: number, end: number): number | undefined {

@@ -33,6 +33,8 @@ import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
 import { BinaryRoute, routeBinaryFrame } from './binary-demux.js';
 import { streamFrameAsJson } from './stream-frame-fallback.js';
 import { StreamFrameKind, StreamFramesMessage, STREAM_FRAME_VERSION, isStreamFrame, readStreamFrameHeader } from '../protocol/stream-frame.js';
+import { resolveHostRoute } from './host-routing.js';
+import type { IngressRouteLookup } from '../cluster/ingress-route-cache.js';
 
 /** What the router needs from the link. */
 export interface RouterLink {
@@ -54,6 +56,8 @@ export interface RouterOptions {
   readonly outboundBufferedBytes?: () => number;
   /** Told of every actor that failed instead of reporting `done` (tests fail on it). */
   readonly onActorFailure?: (error: Error) => void;
+  /** The ingress route cache for host routing (§9.5 steps 1 and 4); absent when the gateway proxy is off. */
+  readonly ingressRoutes?: IngressRouteLookup | undefined;
 }
 
 interface ActorEntry {
@@ -113,6 +117,7 @@ export class StreamRouter implements SessionHandlers {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #onActorFailure: ((error: Error) => void) | undefined;
+  readonly #ingressRoutes: IngressRouteLookup | undefined;
   readonly #actors = new Map<string, ActorEntry>();
   /** kubectl sessions by stream id (§13); sessions started through proxy_request live in #actors. */
   readonly #sessions = new Map<string, ActorEntry>();
@@ -137,6 +142,7 @@ export class StreamRouter implements SessionHandlers {
     this.#logger = options.logger;
     this.#clock = options.clock;
     this.#onActorFailure = options.onActorFailure;
+    this.#ingressRoutes = options.ingressRoutes;
   }
 
   /** Requests whose actor has not reported `done` and whose socket is still open. */
@@ -508,8 +514,11 @@ export class StreamRouter implements SessionHandlers {
     }
     const traits = peek.request;
     const kind = traits?.isWebSocket === true ? StreamKind.upgrade : StreamKind.request;
+    const routedService = resolveHostRoute(traits, this.#ingressRoutes);
+    // A host-routed upgrade is an application relay whatever its path (§9.5 step 1 comes before step 2).
+    const isKubeSession = traits?.isKubeSession === true && routedService === undefined;
     const channel = new MessageChannel();
-    const isAppRelay = kind === StreamKind.upgrade && traits?.isKubeSession !== true;
+    const isAppRelay = kind === StreamKind.upgrade && !isKubeSession;
     const entry = this.#newEntry(requestId, connection, channel.port1, {
       actorKind: ActorKind.httpRelay,
       ledger: new ReplyLedger(kind, requestId, isAppRelay),
@@ -524,6 +533,7 @@ export class StreamRouter implements SessionHandlers {
       port: channel.port2,
       arrivedMs,
       shouldUseStreamFrames: connection.isStreamFramesActive,
+      ...(routedService === undefined ? {} : { routedService }),
     };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);

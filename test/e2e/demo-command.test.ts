@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { kubectl } from '../helpers/kubectl.js';
 
 const CLI = new URL('../../src/cli.js', import.meta.url);
@@ -72,6 +73,19 @@ test('demo prints the kubeconfig, kubectl works through it, SIGINT stops it with
   const metrics = await fetch(metricsUrl ?? '');
   t.is(metrics.status, 200);
   t.regex(await metrics.text(), /^# HELP pipeops_agent_/m);
+  // Host-routed HTTP reaches the demo's stand-in ingress controller through the control plane and the agent.
+  const hostRouting = /^host routing: {2}curl -H 'Host: ([^']+)' (http:\/\/127\.0\.0\.1:\d+\/apps\/demo\/)$/m.exec(stdout);
+  t.truthy(hostRouting, stdout);
+  const routed = await new Promise<string>((resolve, reject) => {
+    const request = httpRequest(hostRouting?.[2] ?? '', { headers: { Host: hostRouting?.[1] ?? '' } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve(`${response.statusCode ?? 0} ${body}`));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  t.is(routed, '200 {"served_by":"stand-in-ingress","host":"shop.demo.local","method":"GET","path":"/"}');
   const listeners = await listeningAddresses(child.pid ?? 0);
   t.true(listeners.length >= 3, `the sandbox, the control plane and the agent listen: ${listeners.join(' ')}`);
   t.deepEqual(listeners.filter((address) => !address.startsWith('127.0.0.1:')), [], 'no listener outside loopback');

@@ -1,6 +1,7 @@
 // A complete AgentConfig for tests, built directly (load-config has its own tests).
 
 import type { AgentConfig, RegistrationSettings, StateSettings } from '../../src/config/agent-config.js';
+import type { TunnelEntry } from '../../src/tunnel/discovery/tunnel-entry.js';
 
 export interface TestConfigInput {
   readonly apiUrl: string;
@@ -12,6 +13,8 @@ export interface TestConfigInput {
   readonly heartbeatIntervalMs?: number;
   readonly drainTimeoutMs?: number;
   readonly inboundCapBytes?: number;
+  /** Config-declared tunnels (`tunnel.tunnels`). */
+  readonly tunnels?: readonly TunnelEntry[];
   readonly maxQueue?: number;
   readonly tasksPerWorker?: number;
   readonly clusterName?: string;
@@ -51,7 +54,7 @@ export function testConfig(input: TestConfigInput): AgentConfig {
     kubernetes: { kubeconfig: input.kubeconfig, serviceToken: input.serviceToken },
     ...(input.state === undefined ? {} : { state: input.state }),
     ...(input.registration === undefined ? {} : { registration: input.registration }),
-    tunnel: { enabled: true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
+    tunnel: { enabled: true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true, tunnels: input.tunnels ?? [] },
     logging: { level: (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent' },
   };
 }

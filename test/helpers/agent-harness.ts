@@ -46,6 +46,8 @@ export async function startHarness(t: ExecutionContext, options: HarnessOptions 
     config: testConfig({ apiUrl: plane.url, kubeconfig: kube.kubeconfigPath, ...options.config }),
     logger: options.logger ?? silentLogger(),
     clock,
+    // The registry's 5- and 10-minute timers stay off the link's clock, whose pending timers tests count.
+    tunnelRegistryClock: new SimulatedClock(),
     random: options.random ?? (() => 0),
     stateStore: options.stateStore ?? new MemoryStateStore(),
     ...(options.workerTuning === undefined ? {} : { workerTuning: options.workerTuning }),

@@ -110,11 +110,21 @@ function answerOwnObjectRead(read: OwnObjectRead, response: http.ServerResponse,
   response.end(JSON.stringify(object));
 }
 
+/** Tunnel discovery's reads of the Gateway API, made with the agent's own token. */
+function isOwnGatewayApiRead(request: RecordedRequest, token: string): boolean {
+  return request.url.startsWith('/apis/gateway.networking.k8s.io') && request.headers.authorization === `Bearer ${token}`;
+}
+
 /** The agent's own calls (version, node and pod counts, monitoring reads) get realistic answers whatever the test's handler. */
 function answerAgentOwnCall(request: RecordedRequest, response: http.ServerResponse, objects: FakeClusterObjects, token: string): boolean {
   const read = ownObjectRead(request, token, objects);
   if (read !== undefined) {
     answerOwnObjectRead(read, response, objects);
+    return true;
+  }
+  // A cluster without the Gateway API CRDs: tunnel discovery finds nothing to watch.
+  if (isOwnGatewayApiRead(request, token)) {
+    writeStatus(response, 404, 'NotFound', 'the server could not find the requested resource');
     return true;
   }
   let body: unknown;
@@ -207,7 +217,9 @@ export class FakeKubeApi {
   proxied(): RecordedRequest[] {
     return this.requests.filter(
       (request) =>
-        !/^\/(version|api\/v1\/nodes\?limit=1|api\/v1\/pods\?limit=1)/.test(request.url) && ownObjectRead(request, this.token, this.objects) === undefined,
+        !/^\/(version|api\/v1\/nodes\?limit=1|api\/v1\/pods\?limit=1)/.test(request.url) &&
+        ownObjectRead(request, this.token, this.objects) === undefined &&
+        !isOwnGatewayApiRead(request, this.token),
     );
   }
 

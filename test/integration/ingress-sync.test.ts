@@ -77,7 +77,8 @@ async function startStack(t: ExecutionContext, options: StackOptions): Promise<S
   const base = testConfig({ apiUrl: plane.url, kubeconfig, token: TOKEN, clusterName: CLUSTER });
   const clock = new SimulatedClock();
   const agent = await Agent.start({
-    config: { ...base, agent: { ...base.agent, enableIngressSync: options.isEnabled } },
+    // The tunnel (and its Gateway API watches) stays off: these tests count the watches and calls of the ingress sync alone.
+    config: { ...base, agent: { ...base.agent, enableIngressSync: options.isEnabled }, tunnel: { ...base.tunnel, enabled: false } },
     logger: silentLogger(),
     clock,
     random: () => 0,

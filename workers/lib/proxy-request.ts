@@ -135,8 +135,5 @@ export function parseProxyRequest(payload: unknown, nowMs: number, defaultTimeou
   };
 }
 
-/** A Kubernetes API path (§9.5). */
-export function isKubernetesApiPath(path: string): boolean {
-  if (path === '/api' || path === '/apis') return true;
-  return ['/api/', '/apis/', '/healthz', '/readyz', '/livez', '/version', '/openapi'].some((prefix) => path.startsWith(prefix));
-}
+/** A Kubernetes API path (§9.5); the router's peek uses the same rule. */
+export { isKubernetesApiPath } from '../../src/protocol/envelope-peek.js';

@@ -1,7 +1,8 @@
 // Validation and URL of a request routed to an in-cluster service (PROTOCOL.md §9.6).
 
 import { readFileSync } from 'node:fs';
-import type { ServiceTarget } from './proxy-request.js';
+import type { RoutedService } from '../../src/messages/actor-messages.js';
+import type { ProxyRequest, ServiceTarget } from './proxy-request.js';
 
 const DNS_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
@@ -42,4 +43,14 @@ export function serviceCallError(service: ServiceTarget, path: string, query: st
 
 export function serviceOrigin(service: ServiceTarget, domain: string): URL {
   return new URL(`${service.isHttps ? 'https' : 'http'}://${service.name}.${service.namespace}.svc.${domain}:${service.port}`);
+}
+
+/**
+ * §9.5 steps 1 and 4: the service the router chose from the ingress route cache replaces the (absent or
+ * partial) service fields; the Host header stays as sent, so the ingress controller routes by it. Plain
+ * HTTP: the controller is reached on its HTTP port.
+ */
+export function withRoutedService(request: ProxyRequest, routed: RoutedService | undefined): ProxyRequest {
+  if (routed === undefined || request.service !== undefined) return request;
+  return { ...request, service: { name: routed.name, namespace: routed.namespace, port: routed.port, isHttps: false }, hasPartialService: false };
 }

@@ -23,11 +23,13 @@ import { WireMode } from './proxy-request.js';
 import { SessionEndpoint } from './session-endpoint.js';
 import type { TerminalReplyAudit } from './terminal-reply-audit.js';
 import { RoutesEndpoint, type GatewayRoutes, type GatewayRoutesOptions } from './routes-endpoint.js';
+import { TunnelsEndpoint, type TunnelRegistry } from './tunnels-endpoint.js';
 
 export { WireMode } from './proxy-request.js';
 export type { ClusterInfo } from './cluster-registry.js';
 export { TerminalReplyAudit, type AuditSnapshot } from './terminal-reply-audit.js';
 export * from './control-plane-events.js';
+export type { RegisteredTunnel, TunnelCall, TunnelEndpointResolver, TunnelRegistry, TunnelsChangedListener } from './tunnels-endpoint.js';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 
@@ -79,6 +81,11 @@ export interface ControlPlane {
   readonly events: EventEmitter;
   /** The routes agents registered and synced, and the calls that did it. */
   readonly gatewayRoutes: GatewayRoutes;
+  /**
+   * The tunnel registry (PROTOCOL.md §17.3) agents register TCP/UDP tunnels with; also served as JSON at
+   * GET /local/tunnels. `tunnels.onTunnelsChanged((clusterUuid, tunnels) => …)` feeds the gateway listeners.
+   */
+  readonly tunnels: TunnelRegistry;
   /** Sends a raw frame on the cluster's session socket; throws when it is not connected. */
   sendToAgent(clusterName: string, data: string | Uint8Array, isBinary?: boolean): void;
   /** Closes the cluster's session socket with `code` (default 1000; 1006 drops it without a close frame). */
@@ -135,6 +142,7 @@ class LocalControlPlane implements ControlPlane {
   readonly #kubectl: KubectlEndpoint;
   readonly #sessions: SessionEndpoint;
   readonly gatewayRoutes: RoutesEndpoint;
+  readonly tunnels: TunnelsEndpoint;
   readonly logger: Logger;
   readonly #waiters = new Set<(error: Error) => void>();
 
@@ -172,6 +180,11 @@ class LocalControlPlane implements ControlPlane {
       clusterName: (uuid) => this.#registry.findById(uuid)?.name,
       logger: this.logger,
     });
+    this.tunnels = new TunnelsEndpoint({
+      agentToken: options.agentToken,
+      clusterName: (uuid) => this.#registry.findById(uuid)?.name,
+      logger: this.logger,
+    });
     PLANE_BY_SERVER.set(server, this);
     server.on('request', serverOnRequest);
     server.on('upgrade', serverOnUpgrade);
@@ -181,6 +194,10 @@ class LocalControlPlane implements ControlPlane {
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
     if (this.gatewayRoutes.handles(req)) {
       this.gatewayRoutes.handleRequest(req, res);
+      return;
+    }
+    if (this.tunnels.handles(req)) {
+      this.tunnels.handleRequest(req, res);
       return;
     }
     this.#kubectl.handleRequest(req, res);

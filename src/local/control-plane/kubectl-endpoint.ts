@@ -9,6 +9,12 @@ import { writeKubeStatus } from './kube-status.js';
 import { proxyRequestHeaders, sendProxyRequest, WireMode, type ProxyRequestSpec } from './proxy-request.js';
 
 export const CLUSTER_PATH_PREFIX = '/clusters/';
+/**
+ * Application traffic as the platform's HTTP gateway sends it: `/apps/<cluster>/<path>` becomes a
+ * proxy_request for `<path>` with the client's Host and no service fields, so the agent routes it by
+ * Host to the ingress controller (§9.5 steps 1 and 4). No cluster token is added.
+ */
+export const APP_PATH_PREFIX = '/apps/';
 /** Timeout sent with watch and follow requests: they end when the client goes away, not before. */
 export const LONG_LIVED_TIMEOUT_MS = 24 * 60 * 60_000;
 
@@ -36,13 +42,13 @@ export interface ClusterTarget {
   readonly query: string;
 }
 
-/** Splits `/clusters/<name>/<path>?<query>`; undefined for other URLs or an undecodable name. */
-export function parseClusterTarget(url: string): ClusterTarget | undefined {
+/** Splits `/clusters/<name>/<path>?<query>` (or `/apps/…`); undefined for other URLs or an undecodable name. */
+export function parseClusterTarget(url: string, prefix = CLUSTER_PATH_PREFIX): ClusterTarget | undefined {
   const queryStart = url.indexOf('?');
   const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
   const query = queryStart === -1 ? '' : url.slice(queryStart + 1);
-  if (!pathname.startsWith(CLUSTER_PATH_PREFIX)) return undefined;
-  const rest = pathname.slice(CLUSTER_PATH_PREFIX.length);
+  if (!pathname.startsWith(prefix)) return undefined;
+  const rest = pathname.slice(prefix.length);
   const slash = rest.indexOf('/');
   const rawName = slash === -1 ? rest : rest.slice(0, slash);
   let name: string;
@@ -92,7 +98,8 @@ export class KubectlEndpoint {
   }
 
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const target = parseClusterTarget(req.url ?? '/') ?? this.#rootHealthTarget(req.url ?? '/');
+    const appTarget = parseClusterTarget(req.url ?? '/', APP_PATH_PREFIX);
+    const target = appTarget ?? parseClusterTarget(req.url ?? '/') ?? this.#rootHealthTarget(req.url ?? '/');
     if (target === undefined) {
       writeKubeStatus(res, 404, 'the server could not find the requested resource');
       return;
@@ -117,7 +124,7 @@ export class KubectlEndpoint {
       method,
       path: target.path,
       query: target.query,
-      headers: proxyRequestHeaders(req.rawHeaders, this.#options.clusterToken ?? cluster.serviceToken),
+      headers: appTarget === undefined ? proxyRequestHeaders(req.rawHeaders, this.#options.clusterToken ?? cluster.serviceToken) : proxyRequestHeaders(req.rawHeaders, undefined, true),
       timeoutMs,
       mode: isLongLived ? WireMode.streaming : (this.#options.mode ?? leanestMode(cluster.registerPayload)),
     };

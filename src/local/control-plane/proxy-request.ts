@@ -17,9 +17,10 @@ export type WireMode = (typeof WireMode)[keyof typeof WireMode];
 /**
  * The client's headers as a §4.4 map (canonical names, repeated lines kept in order) minus hop-by-hop
  * headers, names listed in `Connection`, `Host` and any client `Authorization`, which is replaced by the
- * cluster token when there is one.
+ * cluster token when there is one. Host-routed application requests (`/apps/<cluster>/…`) keep `Host`:
+ * it is what the agent routes them by (§9.5 step 1).
  */
-export function proxyRequestHeaders(rawHeaders: readonly string[], bearerToken: string | undefined): HeaderMap {
+export function proxyRequestHeaders(rawHeaders: readonly string[], bearerToken: string | undefined, isHostKept = false): HeaderMap {
   const listed = new Set<string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() !== 'connection') continue;
@@ -28,7 +29,7 @@ export function proxyRequestHeaders(rawHeaders: readonly string[], bearerToken: 
   const headers: HeaderMap = {};
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase();
-    if (REQUEST_HOP_BY_HOP.has(lower) || listed.has(lower) || lower === 'host' || lower === 'authorization') continue;
+    if (REQUEST_HOP_BY_HOP.has(lower) || listed.has(lower) || (lower === 'host' && !isHostKept) || lower === 'authorization') continue;
     (headers[canonicalHeaderName(rawHeaders[i]!)] ??= []).push(rawHeaders[i + 1]!);
   }
   if (bearerToken !== undefined && bearerToken !== '') headers['Authorization'] = [`Bearer ${bearerToken}`];

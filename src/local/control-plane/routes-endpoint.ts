@@ -40,13 +40,13 @@ function isRoutesPath(pathname: string): boolean {
   return pathname === ROUTES_PATH || pathname.startsWith(`${ROUTES_PATH}/`);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const bytes = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': bytes.length });
   res.end(bytes);
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -72,7 +72,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function parseJsonObject(bytes: Buffer): JsonObject {
+export function parseJsonObject(bytes: Buffer): JsonObject {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
@@ -184,10 +184,15 @@ export class RoutesEndpoint implements GatewayRoutes {
   }
 
   #isAuthorized(header: string | undefined): boolean {
-    const match = /^bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    if (match === null) return false;
-    if (this.#expectedToken === undefined) return true;
-    const presented = Buffer.from(match[1] ?? '');
-    return presented.length === this.#expectedToken.length && timingSafeEqual(presented, this.#expectedToken);
+    return isBearerAuthorized(header, this.#expectedToken);
   }
+}
+
+/** A Bearer header, equal to `expected` when one is set (any Bearer token otherwise); compared in constant time. */
+export function isBearerAuthorized(header: string | undefined, expected: Buffer | undefined): boolean {
+  const match = /^bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (match === null) return false;
+  if (expected === undefined) return true;
+  const presented = Buffer.from(match[1] ?? '');
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
 }

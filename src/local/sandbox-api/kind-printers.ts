@@ -3,6 +3,7 @@
 
 import { ageOf } from './human-duration.js';
 import { arrayAt, isJsonObject, numberAt, objectAt, stringAt, type JsonObject, type JsonValue } from './json-value.js';
+import { GATEWAY_PRINTER, ROUTE_PRINTER } from './gateway-api-printers.js';
 import { POD_PRINTER } from './pod-printer.js';
 import { AGE_COLUMN, AGE_DESCRIPTION, NAME_COLUMN, NAME_DESCRIPTION, type KindPrinter } from './table-columns.js';
 
@@ -340,6 +341,9 @@ const PRINTERS: Readonly<Record<string, KindPrinter>> = {
   RoleBinding: ROLE_BINDING,
   ClusterRoleBinding: ROLE_BINDING,
   PodDisruptionBudget: POD_DISRUPTION_BUDGET,
+  Gateway: GATEWAY_PRINTER,
+  TCPRoute: ROUTE_PRINTER,
+  UDPRoute: ROUTE_PRINTER,
   // Role and ClusterRole print Name and Created At, which is the default table
 };
 

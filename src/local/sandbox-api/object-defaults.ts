@@ -14,7 +14,7 @@ export interface DefaultingContext {
   allocateNodePort(taken: ReadonlySet<number>): number;
 }
 
-const GENERATION_KINDS = new Set(['Deployment', 'Ingress', 'PodDisruptionBudget', 'ReplicaSet']);
+const GENERATION_KINDS = new Set(['Deployment', 'Ingress', 'PodDisruptionBudget', 'ReplicaSet', 'Gateway', 'TCPRoute', 'UDPRoute']);
 
 function setDefault(target: JsonObject, key: string, value: JsonValue): void {
   if (target[key] === undefined) target[key] = value;
@@ -148,6 +148,8 @@ export function prepareForCreate(definition: ResourceDefinition, object: JsonObj
   for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'generation', 'selfLink'] as const) delete metadata[key];
   defaultByKind(definition, object, context);
   if (GENERATION_KINDS.has(definition.kind)) metadata['generation'] = 1;
+  // A custom resource with a status subresource starts without status (customResourceStrategy.PrepareForCreate).
+  if (definition.isCustomResource === true && definition.hasStatusSubresource) delete object['status'];
   switch (definition.kind) {
     case 'Pod':
       object['status'] = { phase: 'Pending', qosClass: 'BestEffort' };

@@ -45,6 +45,12 @@ export interface ResourceDefinition {
   readonly deleteAnswer: DeleteAnswer;
   /** status is written only through /status; main-resource writes keep the stored status */
   readonly hasStatusSubresource: boolean;
+  /**
+   * Served as kube-apiserver serves a CRD's kind: PATCH takes JSON patch, merge patch and apply patch but
+   * refuses a strategic merge patch with 415 (apiextensions-apiserver's customresource handler), and
+   * OpenAPI does not offer it, so kubectl apply computes a JSON merge patch for it.
+   */
+  readonly isCustomResource?: true;
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
@@ -57,6 +63,8 @@ function status(kind: string): SubresourceDefinition {
 const CORE = { group: '', version: 'v1' } as const;
 const RBAC = { group: 'rbac.authorization.k8s.io', version: 'v1' } as const;
 const AUTHORIZATION = { group: 'authorization.k8s.io', version: 'v1' } as const;
+/** Gateway API (standard channel Gateway v1, experimental TCPRoute/UDPRoute v1alpha2), as its CRDs declare them. */
+const GATEWAY_API = 'gateway.networking.k8s.io';
 
 export const RESOURCES: readonly ResourceDefinition[] = [
   {
@@ -160,6 +168,25 @@ export const RESOURCES: readonly ResourceDefinition[] = [
     shortNames: [], categories: [], verbs: ALL_VERBS, subresources: [], storageVersionHash: '7FuwZcIIItM=',
     nameRule: NameRule.pathSegment, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: false,
   },
+  // The Gateway API kinds tunnel discovery reads (docs/tunnels.md); CRDs in a real cluster.
+  {
+    group: GATEWAY_API, version: 'v1', resource: 'gateways', singular: 'gateway', kind: 'Gateway', namespaced: true,
+    shortNames: ['gtw'], categories: ['gateway-api'], verbs: ALL_VERBS, subresources: [status('Gateway')],
+    storageVersionHash: 'JULh3w6zQMU=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
+    isCustomResource: true,
+  },
+  {
+    group: GATEWAY_API, version: 'v1alpha2', resource: 'tcproutes', singular: 'tcproute', kind: 'TCPRoute', namespaced: true,
+    shortNames: [], categories: ['gateway-api'], verbs: ALL_VERBS, subresources: [status('TCPRoute')],
+    storageVersionHash: 'tVwyRPeFjqU=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
+    isCustomResource: true,
+  },
+  {
+    group: GATEWAY_API, version: 'v1alpha2', resource: 'udproutes', singular: 'udproute', kind: 'UDPRoute', namespaced: true,
+    shortNames: [], categories: ['gateway-api'], verbs: ALL_VERBS, subresources: [status('UDPRoute')],
+    storageVersionHash: 'yg6oXQ1v9Oc=', nameRule: NameRule.subdomain, deleteAnswer: DeleteAnswer.status, hasStatusSubresource: true,
+    isCustomResource: true,
+  },
   // answered for the caller at once and never stored (access-reviews.ts): create is their only verb
   {
     ...AUTHORIZATION, resource: 'selfsubjectaccessreviews', singular: 'selfsubjectaccessreview', kind: 'SelfSubjectAccessReview',
@@ -174,7 +201,7 @@ export const RESOURCES: readonly ResourceDefinition[] = [
 ];
 
 /** API groups in the order kube-apiserver lists them (by group priority); '' is the legacy core group. */
-export const GROUP_ORDER: readonly string[] = ['', 'apps', 'authorization.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io'];
+export const GROUP_ORDER: readonly string[] = ['', 'apps', 'authorization.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', GATEWAY_API];
 
 export function groupVersions(group: string): readonly string[] {
   return [...new Set(RESOURCES.filter((r) => r.group === group).map((r) => r.version))];

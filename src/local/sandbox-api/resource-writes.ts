@@ -88,6 +88,8 @@ function isObjectOrStatus(target: ResourceTarget): boolean {
 }
 
 const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+/** What apiextensions-apiserver lists in its 415 for a custom resource (apply is not modelled here). */
+const CUSTOM_RESOURCE_PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml'];
 
 function patchObject(patch: JsonValue): JsonObject {
   if (!isJsonObject(patch)) throw badRequest('json: cannot unmarshal array into Go value of type map[string]interface {}');
@@ -97,6 +99,8 @@ function patchObject(patch: JsonValue): JsonObject {
 /** Applies the request's patch document to `base` by its Content-Type. */
 function applyPatch(request: ResourceRequest, base: JsonObject, kind: string): JsonObject {
   const type = request.contentType?.essence ?? '';
+  // A custom resource has no Go struct tags to merge by: kube-apiserver refuses the strategic kind outright.
+  if (request.target.definition.isCustomResource === true && !CUSTOM_RESOURCE_PATCH_TYPES.slice(0, 2).includes(type)) throw unsupportedMediaType(CUSTOM_RESOURCE_PATCH_TYPES);
   if (!PATCH_TYPES.includes(type)) throw unsupportedMediaType(PATCH_TYPES);
   const patch = parseJson(request.body);
   try {

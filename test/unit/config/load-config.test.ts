@@ -1,6 +1,7 @@
 // loadConfig against plain env objects and an in-memory file system: precedence, aliases, every
 // validation message verbatim, token secrecy and the frozen result.
 
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import test from 'ava';
 import { AgentError, ErrorCode } from '../../../src/errors.js';
@@ -86,7 +87,7 @@ test('defaults apply when only the required settings are given', (t) => {
       skipGeoip: false,
       skipMetadata: true,
     },
-    tunnel: { enabled: true, inboundCapBytes: 67_108_864, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
+    tunnel: { enabled: true, inboundCapBytes: 67_108_864, requestTimeoutMs: 120_000, dropAcceptEncoding: true, tunnels: [] },
     logging: { level: 'info' },
   });
 });
@@ -377,5 +378,40 @@ test('unknown flags are errors with a suggestion', (t) => {
   t.deepEqual(problemsOf(BASE_ENV, ['--log-levl=debug', '--zzz']), [
     'unknown flag --log-levl (did you mean --log-level?)',
     'unknown flag --zzz',
+  ]);
+});
+
+test('tunnel.tunnels: a YAML list or JSON in AGENT_TUNNELS, defaults filled and the id rule applied; bad entries are refused by index', (t) => {
+  const yaml = [
+    'tunnel:',
+    '  tunnels:',
+    '    - protocol: tcp',
+    '      service_name: postgres',
+    '      service_namespace: databases',
+    '      service_port: 5432',
+    '      gateway_port: 5432',
+    '    - {protocol: UDP, id: dns, service_name: dns-echo, service_port: 5353, gateway_port: 53, routing_mode: dual}',
+  ].join('\n');
+  const { config } = load(BASE_ENV, ['--config', '/c.yaml'], { '/c.yaml': yaml });
+  t.deepEqual(config.tunnel.tunnels, [
+    {
+      tunnelId: 'tun-' + createHash('sha256').update('tcp|default|postgres|5432|databases|postgres').digest('hex').slice(0, 20),
+      protocol: 'tcp', gatewayName: 'postgres', gatewayNamespace: 'default', gatewayPort: 5432,
+      serviceName: 'postgres', serviceNamespace: 'databases', servicePort: 5432, routingMode: 'tunnel', source: 'config',
+    },
+    {
+      tunnelId: 'dns', protocol: 'udp', gatewayName: 'dns-echo', gatewayNamespace: 'default', gatewayPort: 53,
+      serviceName: 'dns-echo', serviceNamespace: 'default', servicePort: 5353, routingMode: 'dual', source: 'config',
+    },
+  ]);
+  const fromEnv = load({ ...BASE_ENV, AGENT_TUNNELS: '[{"protocol":"tcp","service_name":"redis","service_port":"6379","gateway_port":6379}]' });
+  t.like(fromEnv.config.tunnel.tunnels[0], { serviceName: 'redis', servicePort: 6379, gatewayPort: 6379 });
+  t.deepEqual(problemsOf({ ...BASE_ENV, AGENT_TUNNELS: '[{"protocol":"sctp","service_name":"a","service_port":1,"gateway_port":1}]' }), [
+    'tunnel.tunnels (AGENT_TUNNELS): entry 0: protocol must be tcp or udp, got "[{\\"protocol\\":\\"sctp\\",\\"service_name\\":\\"a\\",\\"service_port\\":1,\\"gateway_port\\":1}]"',
+  ]);
+  const twice = 'tunnel:\n  tunnels:\n    - {protocol: tcp, service_name: a, service_port: 1, gateway_port: 2}\n    - {protocol: tcp, service_name: a, service_port: 3, gateway_port: 2}\n';
+  t.deepEqual(problemsOf(BASE_ENV, ['--config', '/c.yaml'], { '/c.yaml': twice }), ['tunnel.tunnels (AGENT_TUNNELS): entry 1: declares the same tunnel as an earlier entry, got a list']);
+  t.deepEqual(problemsOf(BASE_ENV, ['--config', '/c.yaml'], { '/c.yaml': 'tunnel:\n  tunnels:\n    - {protocol: tcp, service_name: a, service_port: 70000, gateway_port: 2}\n' }), [
+    'tunnel.tunnels (AGENT_TUNNELS): entry 0: service_port must be an integer from 1 to 65535, got a list',
   ]);
 });

@@ -38,7 +38,18 @@ test('bodies are skipped without being decoded, escapes included', (t) => {
     payloadRequestId: undefined,
     payloadKind: 'object',
     payloadBodyBinary: false,
-    request: { isWebSocket: false, isLongLived: false, isStreamingResponse: false, isKubeSession: false, deadline: undefined, timeout: undefined },
+    request: {
+      isWebSocket: false,
+      isLongLived: false,
+      isStreamingResponse: false,
+      isKubeSession: false,
+      deadline: undefined,
+      timeout: undefined,
+      hasServiceName: false,
+      hasAnyServiceField: false,
+      isKubeApiPath: false,
+      routingHost: undefined,
+    },
   });
 });
 
@@ -89,7 +100,26 @@ test('request traits: deadline, timeout and response streaming are read as sent'
     isKubeSession: false,
     deadline: '2026-01-02T03:04:05Z',
     timeout: 1500,
+    hasServiceName: false,
+    hasAnyServiceField: false,
+    isKubeApiPath: false,
+    routingHost: undefined,
   });
   t.is(traits({ timeout: '8760h' })?.timeout, '8760h');
   t.is(peek('{"type":"ping","payload":{"timeout":5}}')?.request, undefined, 'only proxy_request carries traits');
+});
+
+test('request traits for §9.5 host routing: Host (else X-Forwarded-Host) as a string or list, service fields, K8s API paths', (t) => {
+  t.is(traits({ path: '/', headers: { Host: 'shop.example.com' } })?.routingHost, 'shop.example.com');
+  t.is(traits({ path: '/', headers: { host: ['', 'a.example.com:8080', 'b'] } })?.routingHost, 'a.example.com:8080', 'the first non-empty value');
+  t.is(traits({ path: '/', headers: { 'X-Forwarded-Host': ['x.example.com'] } })?.routingHost, 'x.example.com');
+  t.is(traits({ path: '/', headers: { 'X-Forwarded-Host': 'x.example.com', Host: 'h.example.com' } })?.routingHost, 'h.example.com', 'Host wins');
+  t.is(traits({ path: '/', headers: { Host: 5 } })?.routingHost, undefined);
+  t.true(traits({ path: '/', service_name: 'web' })?.hasServiceName);
+  t.false(traits({ path: '/', service_name: '', namespace: 'apps' })?.hasServiceName);
+  t.true(traits({ path: '/', service_name: '', namespace: 'apps' })?.hasAnyServiceField);
+  t.true(traits({ path: '/', service_port: 80 })?.hasAnyServiceField);
+  t.false(traits({ path: '/', service_port: null })?.hasAnyServiceField);
+  for (const path of ['/api', '/apis', '/api/v1/pods', '/apis/apps/v1', '/healthz', '/readyz/ping', '/livez', '/version', '/openapi/v3']) t.true(traits({ path })?.isKubeApiPath, path);
+  for (const path of ['/', '/apix', '/application', '/shop/api/v1']) t.false(traits({ path })?.isKubeApiPath, path);
 });
