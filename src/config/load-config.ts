@@ -191,6 +191,8 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
       inboundCapBytes: need(get('tunnel.inbound_cap_bytes')),
       requestTimeoutMs: need(get('tunnel.request_timeout')),
       dropAcceptEncoding: need(get('tunnel.drop_accept_encoding')),
+      maxStreams: need(get('tunnel.max_streams')),
+      udpIdleTimeoutMs: need(get('tunnel.udp_idle_timeout')),
     },
     logging: { level: need(get('logging.level')) },
   };

@@ -8,6 +8,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../errors.js';
+import type { TunnelStreamTask } from './tunnel-messages.js';
 
 export const ActorKind = { httpRelay: 'http-relay', wsSession: 'ws-session' } as const;
 export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
@@ -21,6 +22,8 @@ export interface HttpRelayTask {
   readonly port: MessagePort;
   /** When the request arrived (Date.now()): its deadline runs from here, also while it waited for a slot (§9.4). */
   readonly arrivedMs?: number;
+  /** Yamux was active on the request's socket when it arrived: a buffered response then goes as JSON only (§9.8, §15.2). */
+  readonly isYamuxActive?: boolean;
 }
 
 /** The task for one kubectl WebSocket session: the undecoded `proxy_websocket_start` envelope. */
@@ -31,7 +34,8 @@ export interface WsSessionTask {
   readonly port: MessagePort;
 }
 
-export type ActorTask = HttpRelayTask | WsSessionTask;
+/** A tunnel stream (tunnel-messages.ts) runs in the long lane's pool next to the WebSocket sessions. */
+export type ActorTask = HttpRelayTask | WsSessionTask | TunnelStreamTask;
 
 export const CancelReason = {
   proxyCancel: 'proxy_cancel',

@@ -30,6 +30,8 @@ import { AgentError, ErrorCode } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
 import { Admission, Lane, type LaneLimits, type Ticket } from './admission.js';
 import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
+import { TunnelStreams, type TunnelSettings } from '../tunnel/tunnel-streams.js';
+import type { TunnelStreamTask } from '../messages/tunnel-messages.js';
 
 /** What the router needs from the link. */
 export interface RouterLink {
@@ -51,6 +53,8 @@ export interface RouterOptions {
   readonly outboundBufferedBytes?: () => number;
   /** Told of every actor that failed instead of reporting `done` (tests fail on it). */
   readonly onActorFailure?: (error: Error) => void;
+  /** TCP/UDP tunnels over yamux (§15); absent when `tunnel.enabled` is false. */
+  readonly tunnel?: TunnelSettings;
 }
 
 interface ActorEntry {
@@ -79,6 +83,7 @@ const ACTOR_SETTLE_WAIT_MS = 2_000;
 export const SHUTTING_DOWN = 'agent shutting down';
 const DEADLINE_EXCEEDED = 'context deadline exceeded';
 const TOO_MANY = 'too many concurrent requests';
+const BODY_BINARY_WITH_YAMUX = 'invalid proxy_request: body_binary is not supported while yamux is active';
 
 const CONTROL_TYPES: ReadonlySet<string> = new Set([
   InboundType.registerSuccess,
@@ -114,6 +119,7 @@ export class StreamRouter implements SessionHandlers {
   /** §7.7: set at the first shutdown signal; new streams are refused from then on. */
   #isDraining = false;
   #idleWaiters: (() => void)[] = [];
+  readonly #tunnels: TunnelStreams | undefined;
 
   constructor(options: RouterOptions) {
     this.#link = options.link;
@@ -128,6 +134,44 @@ export class StreamRouter implements SessionHandlers {
     this.#logger = options.logger;
     this.#clock = options.clock;
     this.#onActorFailure = options.onActorFailure;
+    const tunnel = options.tunnel;
+    this.#tunnels =
+      tunnel === undefined
+        ? undefined
+        : new TunnelStreams({
+            send: (connection, bytes, onWritten) => this.#link().send(connection, bytes, true, onWritten),
+            admit: (task, onStart, onFailure) => this.#admitTunnel(task, onStart, onFailure),
+            settings: tunnel,
+            metrics: options.metrics,
+            logger: options.logger.child({ part: 'tunnel' }),
+            clock: options.clock,
+          });
+  }
+
+  /** Tunnel streams open over yamux. */
+  get activeTunnelStreams(): number {
+    return this.#tunnels?.activeStreams ?? 0;
+  }
+
+  /** §15.2: true when a yamux session now exists on `connection` (the link then acks); false without a tunnel. */
+  onGatewayHello(connection: Connection, payload: Readonly<Record<string, unknown>>): boolean {
+    return this.#tunnels?.onGatewayHello(connection, payload) ?? false;
+  }
+
+  /** A tunnel stream's actor in the long lane: it shares the lane's slots and queue; it owes no JSON reply. */
+  #admitTunnel(task: TunnelStreamTask, onStart: () => void, onFailure: (error: unknown) => void): { cancel(): void } | undefined {
+    if (this.#isDraining) return undefined;
+    const host = this.#hosts[Lane.long];
+    const ticket = this.#admission.offer(Lane.long, {
+      deadlineMs: undefined,
+      start: () => {
+        onStart();
+        return host.run(task).catch(onFailure);
+      },
+      onExpire: () => undefined,
+    });
+    if (ticket === undefined) return undefined;
+    return { cancel: () => (ticket.isWaiting ? this.#admission.withdraw(ticket) : undefined) };
   }
 
   /** Requests whose actor has not reported `done` and whose socket is still open. */
@@ -169,6 +213,12 @@ export class StreamRouter implements SessionHandlers {
       this.#onEnvelopeBytes(connection, data);
       return;
     }
+    // §4.3, §15.2: while yamux is active on this socket, every binary frame is yamux bytes, nothing else.
+    const yamux = connection.yamux;
+    if (yamux !== undefined) {
+      yamux.receive(data);
+      return;
+    }
     // §4.3, yamux inactive: (a) the body of a pending body_binary request, (b) JSON in binary,
     // (c) an unmatched body frame, (d) malformed.
     const bodyFrame = decodeRequestBodyFrame(data);
@@ -198,6 +248,7 @@ export class StreamRouter implements SessionHandlers {
   /** §7.7 step 1: from now on every new request and session is refused with `agent shutting down`. */
   beginDrain(): void {
     this.#isDraining = true;
+    this.#tunnels?.beginDrain();
   }
 
   /** Resolves when no request or session is in flight or waiting (at once if none is). */
@@ -211,6 +262,7 @@ export class StreamRouter implements SessionHandlers {
    * a session its one `proxy_websocket_close`), and cancels the actors.
    */
   endAll(error: string = SHUTTING_DOWN): void {
+    this.#tunnels?.resetAll();
     for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) {
       this.#metrics.inc('streamErrors', { code: ErrorCode.shuttingDown });
       this.#terminate(entry, error, CancelReason.shutdown);
@@ -219,6 +271,7 @@ export class StreamRouter implements SessionHandlers {
 
   /** Cancels every actor and waits, bounded, for them to finish; nothing more is sent. */
   async close(): Promise<void> {
+    this.#tunnels?.resetAll();
     for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) this.#detach(entry, CancelReason.shutdown);
     let timer: TimerHandle | undefined;
     await Promise.race([
@@ -428,6 +481,11 @@ export class StreamRouter implements SessionHandlers {
       this.#metrics.inc('relayRequests', { outcome: 'invalid', mode: 'none' });
       return;
     }
+    if (peek.payloadBodyBinary && connection.isYamuxActive) {
+      this.#refuse(connection, requestId, new AgentError(ErrorCode.requestInvalid, BODY_BINARY_WITH_YAMUX), undefined);
+      this.#metrics.inc('relayRequests', { outcome: 'invalid', mode: 'none' });
+      return;
+    }
     if (this.#actors.has(requestId)) {
       this.#refuse(connection, requestId, new AgentError(ErrorCode.requestDuplicate, 'duplicate request_id'), 'duplicate');
       return;
@@ -444,7 +502,7 @@ export class StreamRouter implements SessionHandlers {
       ledger: new ReplyLedger(kind, requestId, kind === StreamKind.upgrade && traits?.isKubeSession !== true),
       awaitsBinaryBody: peek.payloadBodyBinary,
     });
-    const task: ActorTask = { kind: ActorKind.httpRelay, requestId, frame: ownedCopy(data), port: channel.port2, arrivedMs };
+    const task: ActorTask = { kind: ActorKind.httpRelay, requestId, frame: ownedCopy(data), port: channel.port2, arrivedMs, isYamuxActive: connection.isYamuxActive };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
     if (this.#admit(entry, laneOf(traits), task, deadlineMs) === undefined) {

@@ -23,6 +23,8 @@ export interface TestConfigInput {
   readonly state?: StateSettings;
   /** Absent: node facts only, no HTTP lookups (the default for tests). */
   readonly registration?: RegistrationSettings;
+  /** tunnel.enabled (default true, as in production): false is the Phase-1 agent of PROTOCOL.md §15 (C87). */
+  readonly tunnelEnabled?: boolean;
 }
 
 export function testConfig(input: TestConfigInput): AgentConfig {
@@ -51,7 +53,7 @@ export function testConfig(input: TestConfigInput): AgentConfig {
     kubernetes: { kubeconfig: input.kubeconfig, serviceToken: input.serviceToken },
     ...(input.state === undefined ? {} : { state: input.state }),
     ...(input.registration === undefined ? {} : { registration: input.registration }),
-    tunnel: { enabled: true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
+    tunnel: { enabled: input.tunnelEnabled ?? true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
     logging: { level: (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent' },
   };
 }

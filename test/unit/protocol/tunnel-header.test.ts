@@ -1,7 +1,7 @@
 // The §15.4 tunnel stream header, from the spec's example bytes.
 
 import test from 'ava';
-import { encodeTunnelHeader, parseTunnelHeader } from '../../../src/tunnel/tunnel-header.js';
+import { encodeTunnelHeader, parseTunnelHeader } from '../../../src/protocol/tunnel-header.js';
 
 const EXAMPLE = Buffer.from('0101153800026462000461707073000274 31'.replace(/ /g, ''), 'hex');
 
