@@ -140,7 +140,7 @@ export const METRICS = {
   yamuxSessions: {
     name: 'pipeops_agent_yamux_sessions_total',
     type: 'counter',
-    help: 'gateway_hello negotiations, by outcome: active (acknowledged), refused (no ack), ignored (tunnel disabled or use_yamux false)',
+    help: 'gateway_hello negotiations, by outcome: active (acknowledged), refused (no ack), ignored (use_yamux false, or yamux already active on the socket); with the tunnel disabled nothing is counted',
     labels: ['outcome'],
   },
   relayRequests: {

@@ -5,6 +5,7 @@
 // exactly one terminal reply: when an actor fails, its thread dies, it waited past its deadline, or the
 // drain limit passes, the router sends what the stream still owes (reply-ledger.ts) and detaches it.
 //
+//   binary frame, yamux active on its socket ─► connection.yamux (tunnel/tunnel-streams.ts: one long-lane actor per stream)
 //   frame ─► peek ─┬─ control type ─────────────► link.handleControl
 //                  ├─ proxy_request / ws_start ─► admission (lane) ─► host.run(actor, port) ── send/done ─► link.send (same socket only)
 //                  ├─ chunk/end/cancel/data ─► actor port (unknown id: count)

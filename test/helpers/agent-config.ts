@@ -25,6 +25,7 @@ export interface TestConfigInput {
   readonly registration?: RegistrationSettings;
   /** tunnel.enabled (default true, as in production): false is the Phase-1 agent of PROTOCOL.md §15 (C87). */
   readonly tunnelEnabled?: boolean;
+  readonly tunnelMaxStreams?: number;
 }
 
 export function testConfig(input: TestConfigInput): AgentConfig {
@@ -53,7 +54,13 @@ export function testConfig(input: TestConfigInput): AgentConfig {
     kubernetes: { kubeconfig: input.kubeconfig, serviceToken: input.serviceToken },
     ...(input.state === undefined ? {} : { state: input.state }),
     ...(input.registration === undefined ? {} : { registration: input.registration }),
-    tunnel: { enabled: input.tunnelEnabled ?? true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true },
+    tunnel: {
+      enabled: input.tunnelEnabled ?? true,
+      inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024,
+      requestTimeoutMs: 120_000,
+      dropAcceptEncoding: true,
+      ...(input.tunnelMaxStreams === undefined ? {} : { maxStreams: input.tunnelMaxStreams }),
+    },
     logging: { level: (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent' },
   };
 }

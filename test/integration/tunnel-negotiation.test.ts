@@ -13,8 +13,9 @@ import { decodeHeader, FrameFlag, FrameType } from '../../src/tunnel/yamux/yamux
 
 const ALIASES = { 'db.apps.svc.cluster.local': '127.0.0.1', 'dns.apps.svc.cluster.local': '127.0.0.1' };
 
-async function connected(t: Parameters<typeof startHarness>[0], tunnelEnabled = true): Promise<Harness & { socket: FakeSocket }> {
-  const harness = await startHarness(t, { config: { tunnelEnabled }, workerTuning: { hostAliases: ALIASES } });
+async function connected(t: Parameters<typeof startHarness>[0], tunnelEnabled = true, tunnelMaxStreams?: number): Promise<Harness & { socket: FakeSocket }> {
+  const config = tunnelMaxStreams === undefined ? { tunnelEnabled } : { tunnelEnabled, tunnelMaxStreams };
+  const harness = await startHarness(t, { config, workerTuning: { hostAliases: ALIASES } });
   const socket = await harness.plane.nextSocket();
   await socket.acceptRegistration({ cluster_id: 'c-yamux' });
   await socket.next('heartbeat');
@@ -177,4 +178,37 @@ test('§15.2: yamux dies with its socket; the next connection starts without it'
   const next = await plane.nextSocket();
   await next.next('heartbeat');
   t.false(agent.link.sessionConnection?.isYamuxActive ?? true);
+});
+
+test('tunnel.max_streams: a stream beyond the limit is reset, the open one goes on', async (t) => {
+  const { socket, agent } = await connected(t, true, 1);
+  const session = gatewaySession(socket);
+  socket.send(HELLO);
+  await socket.next('gateway_hello_ack');
+  const echo = await tcpEcho(t);
+  const first = openTunnel(session, { protocol: 'tcp', servicePort: echo.port, serviceName: 'db', serviceNamespace: 'apps', tunnelId: 't1' });
+  const firstReply = readStream(first);
+  await eventually(() => agent.router.activeTunnelStreams === 1, 'first stream open');
+  const second = openTunnel(session, { protocol: 'tcp', servicePort: echo.port, serviceName: 'db', serviceNamespace: 'apps', tunnelId: 't2' });
+  t.is((await readStream(second)).end, 'reset');
+  first.write(Buffer.from('still served'));
+  first.end();
+  t.is((await firstReply).data.toString(), 'still served');
+  t.is(await agent.metrics.value('tunnelStreamErrors', { kind: 'refused' }), 1);
+});
+
+test('§7.7 drain: new streams are refused (go away) and open tunnel streams are reset before the socket closes', async (t) => {
+  const { socket, agent } = await connected(t);
+  const session = gatewaySession(socket);
+  socket.send(HELLO);
+  await socket.next('gateway_hello_ack');
+  const echo = await tcpEcho(t);
+  const open = openTunnel(session, { protocol: 'tcp', servicePort: echo.port, serviceName: 'db', serviceNamespace: 'apps', tunnelId: 't1' });
+  const openEnd = readStream(open);
+  await eventually(() => echo.connections.length === 1, 'target dialled');
+  const stopped = agent.drainAndStop(60_000);
+  t.is((await openEnd).end, 'reset');
+  await stopped;
+  t.throws(() => session.open(), { message: /not accepting|session closed/ });
+  t.is(agent.router.activeTunnelStreams, 0);
 });
