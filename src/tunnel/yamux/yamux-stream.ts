@@ -43,6 +43,8 @@ export class YamuxStream {
   #unconsumed = 0;
   readonly #queue: QueuedWrite[] = [];
   #pendingFlags = 0;
+  /** Opened (SYN sent) or accepted (ACK sent): before that, consumption only counts, nothing is sent. */
+  #isAnnounced = false;
   #isLocalClosed = false;
   #isFinQueued = false;
   #isRemoteClosed = false;
@@ -82,6 +84,8 @@ export class YamuxStream {
 
   /** Opens (SYN) or accepts (ACK) the stream, announcing the receive window grown to the maximum. */
   announce(): void {
+    if (this.#isAnnounced) return;
+    this.#isAnnounced = true;
     this.#sendWindowUpdate(true);
   }
 
@@ -117,7 +121,8 @@ export class YamuxStream {
   consume(bytes: number): void {
     if (this.#isGone || bytes <= 0) return;
     this.#unconsumed = Math.max(0, this.#unconsumed - bytes);
-    this.#sendWindowUpdate(false);
+    // An acceptor's first frame is its ACK, which only accept() sends (the stream leaves the backlog then).
+    if (this.#isAnnounced) this.#sendWindowUpdate(false);
   }
 
   /** The session ended under the stream. */

@@ -233,3 +233,26 @@ test('a window below 256 KiB is refused at construction', (t) => {
     message: 'maxStreamWindowBytes must be an integer of at least 262144 (got 1024)',
   });
 });
+
+test('an accepted stream sends nothing before accept(): consumption before it only counts, the ACK comes with accept', (t) => {
+  const sent: Uint8Array[] = [];
+  let pending: YamuxStream | undefined;
+  const client = new YamuxSession({
+    role: YamuxRole.client,
+    clock: new SimulatedClock(),
+    keepAliveIntervalMs: 0,
+    transport: { write: (bytes) => sent.push(bytes) },
+    onStream: (stream) => {
+      pending = stream;
+      stream.onData = (chunk) => stream.consume(chunk.length);
+    },
+  });
+  client.receive(encodeHeader(FrameType.windowUpdate, FrameFlag.syn, 2, 0));
+  client.receive(Buffer.concat([encodeHeader(FrameType.data, 0, 2, 200 * 1024), Buffer.alloc(200 * 1024)]));
+  t.is(sent.length, 0, 'no frame before accept');
+  client.accept(pending!);
+  const headers = sent.map((bytes) => decodeHeader(bytes));
+  t.is(headers.length, 1);
+  t.is(headers[0]!.flags, FrameFlag.ack);
+  t.is(headers[0]!.length, 200 * 1024, 'the window consumed before accept is granted back with the ACK');
+});
