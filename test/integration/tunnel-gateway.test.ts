@@ -105,3 +105,27 @@ test('an agent with tunnel.enabled false advertises no supports_yamux: the gatew
   const { plane } = await stack(t, false);
   await t.throwsAsync(plane.startTunnelGateway(CLUSTER), { message: 'the agent socket did not advertise supports_yamux' });
 });
+
+test('a truncated or unknown stream header closes only that stream; the tunnel listener keeps serving', async (t) => {
+  const { plane } = await stack(t);
+  const servicePort = await lineEcho(t);
+  const gateway = await plane.startTunnelGateway(CLUSTER);
+  const listener = await gateway.openTunnelListener({ protocol: 'tcp', tunnelId: 't-lines', serviceName: 'lines', serviceNamespace: 'apps', servicePort });
+  const ends: Promise<string>[] = [];
+  for (const bytes of [Buffer.from([1, 1, 0x15]), Buffer.from([7, 1, 0, 80, 0, 0, 0, 0, 0, 0])]) {
+    const stream = gateway.session.open();
+    ends.push(new Promise((resolve) => (stream.onClose = (end) => resolve(end))));
+    stream.write(bytes);
+    stream.end(); // a FIN inside the header: truncated
+  }
+  t.deepEqual(await Promise.all(ends), ['reset', 'reset']);
+  const client = connect({ host: '127.0.0.1', port: listener.port, allowHalfOpen: true });
+  const chunks: Buffer[] = [];
+  const ended = new Promise<void>((resolve) => client.on('end', () => resolve()));
+  client.on('data', (chunk: Buffer) => chunks.push(chunk));
+  client.end('after the bad ones\n');
+  await ended;
+  t.is(Buffer.concat(chunks).toString(), 'echo: after the bad ones\n');
+  client.destroy();
+  t.false(gateway.session.isClosed);
+});
