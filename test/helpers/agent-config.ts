@@ -26,6 +26,7 @@ export interface TestConfigInput {
   /** tunnel.enabled (default true, as in production): false is the Phase-1 agent of PROTOCOL.md §15 (C87). */
   readonly tunnelEnabled?: boolean;
   readonly tunnelMaxStreams?: number;
+  readonly tunnelUdpIdleTimeoutMs?: number;
 }
 
 export function testConfig(input: TestConfigInput): AgentConfig {
@@ -60,6 +61,7 @@ export function testConfig(input: TestConfigInput): AgentConfig {
       requestTimeoutMs: 120_000,
       dropAcceptEncoding: true,
       ...(input.tunnelMaxStreams === undefined ? {} : { maxStreams: input.tunnelMaxStreams }),
+      ...(input.tunnelUdpIdleTimeoutMs === undefined ? {} : { udpIdleTimeoutMs: input.tunnelUdpIdleTimeoutMs }),
     },
     logging: { level: (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent' },
   };

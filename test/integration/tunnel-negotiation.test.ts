@@ -212,3 +212,20 @@ test('§7.7 drain: new streams are refused (go away) and open tunnel streams are
   t.throws(() => session.open(), { message: /not accepting|session closed/ });
   t.is(agent.router.activeTunnelStreams, 0);
 });
+
+test('UDP: a stream without a datagram either way for tunnel.udp_idle_timeout ends with FIN', async (t) => {
+  const harness = await startHarness(t, { config: { tunnelUdpIdleTimeoutMs: 200 }, workerTuning: { hostAliases: ALIASES } });
+  const socket = await harness.plane.nextSocket();
+  await socket.acceptRegistration({ cluster_id: 'c-yamux' });
+  await socket.next('heartbeat');
+  const session = gatewaySession(socket);
+  socket.send(HELLO);
+  await socket.next('gateway_hello_ack');
+  const echo = await udpEcho(t);
+  const stream = openTunnel(session, { protocol: 'udp', servicePort: echo.port, serviceName: 'dns', serviceNamespace: 'apps', tunnelId: 'u1' }, Buffer.from('once'));
+  const result = await readStream(stream);
+  t.is(result.data.toString(), 'once');
+  t.is(result.end, 'fin');
+  stream.end(); // the gateway closes its side too: the stream is gone on both
+  await eventually(() => harness.agent.router.activeTunnelStreams === 0, 'stream finished');
+});
