@@ -195,7 +195,7 @@ func run(session *yamux.Session) map[string]interface{} {
 		buf := make([]byte, 16*1024*1024)
 		deadline := time.Now().Add(60 * time.Second)
 		for got.Len() < len(data) {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 			n, err := stream.Read(buf)
 			if n > largest {
 				largest = n
