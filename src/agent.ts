@@ -56,6 +56,9 @@ export interface AgentFault {
 
 /** Long-lived streams mostly wait on sockets: a long-lane worker holds this many times the short lane's actors. */
 const LONG_LANE_TASKS_FACTOR = 4;
+/** Tunnel limits for configs built by hand (tests, benches); load-config fills them from env-spec. */
+const DEFAULT_TUNNEL_MAX_STREAMS = 1024;
+const DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS = 60_000;
 
 /** Actor slots of each lane (router/admission.ts); docs/decisions.md explains the split. */
 export function laneLimits(config: AgentConfig): Record<Lane, LaneLimits> {
@@ -227,6 +230,9 @@ export class Agent {
       ...(onFault === undefined ? {} : { onActorFailure: (error: Error) => onFault({ kind: 'actor-failed', error }) }),
       // §9.5 host routing reads the ingress sync's cache; without the gateway proxy there is nothing to look up.
       ingressRoutes: ingressSync?.routes,
+      ...(config.tunnel.enabled
+        ? { tunnel: { maxStreams: config.tunnel.maxStreams ?? DEFAULT_TUNNEL_MAX_STREAMS, udpIdleTimeoutMs: config.tunnel.udpIdleTimeoutMs ?? DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS } }
+        : {}),
     });
     const tokenFile = config.pipeops.tokenFile;
     link = new ControlPlaneLink({
@@ -242,6 +248,7 @@ export class Agent {
       stateStore: identity.linkStore,
       onClusterToken: (token) => identity.credentials.adopt(token),
       session: withSessionSync(router, ingressSync, tunnelRegistry),
+      ...(config.tunnel.enabled ? { tunnel: router } : {}),
       clock,
       ...(options.random === undefined ? {} : { random: options.random }),
       logger: logger.child({ part: 'link' }),

@@ -186,7 +186,7 @@ class Relay {
     const status = response.statusCode ?? 502;
     const headers = responseHeadersFromRaw(response.rawHeaders, status);
     const { config } = this.#context;
-    const encoded = encodeBufferedResponse(this.#task.requestId, status, headers, body, gzipEngine(config.compression), config.tuning.isBinaryResponseEnabled);
+    const encoded = encodeBufferedResponse(this.#task.requestId, status, headers, body, gzipEngine(config.compression), config.tuning.isBinaryResponseEnabled, this.#task.isYamuxActive === true);
     this.#compression = encoded.compression;
     if (encoded.kind === 'binary') {
       this.#mode = 'binary';

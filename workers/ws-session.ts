@@ -1,8 +1,9 @@
 // The long lane's actor (router/admission.ts): long-lived streams, apart from the HTTP relays so that they
-// never starve short requests. Two task kinds arrive here:
+// never starve short requests. Three task kinds arrive here:
 //   ws-session   one kubectl exec/attach/cp/port-forward stream started by proxy_websocket_start (§13)
 //   http-relay   a long-lived proxy_request: a WebSocket upgrade (§13.8, §14), a watch or `logs -f`; it runs
 //                the HTTP relay's code, which hands upgrades to the shared relay core and serves the rest as HTTP.
+//   tunnel-stream one yamux stream of a TCP/UDP tunnel (§15.5), workers/tunnel-stream.ts
 
 import type { ActorTask, WsSessionTask } from '../src/messages/actor-messages.js';
 import { parseEnvelope } from '../src/protocol/envelope.js';
@@ -13,11 +14,13 @@ import { KubeSession } from './lib/kube-session.js';
 import { RouterPort } from './lib/router-port.js';
 import type { RelayOutcome } from './lib/ws-relay.js';
 import httpRelay from './http-relay.js';
+import tunnelStream from './tunnel-stream.js';
 
 export { ActorContext } from './lib/actor-context.js';
 
 export default async function wsSession(task: ActorTask, context: ActorContext = workerActorContext()): Promise<void> {
   if (task.kind === 'http-relay') await httpRelay(task, context);
+  else if (task.kind === 'tunnel-stream') await tunnelStream(task, context);
   else await runSession(task, context);
 }
 

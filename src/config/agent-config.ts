@@ -91,7 +91,12 @@ export interface AgentConfig {
   /** Absent in configs built by hand: then only Kubernetes node facts are used, no HTTP lookups. */
   readonly registration?: RegistrationSettings;
   readonly tunnel: {
+    /** §15: advertise `supports_yamux` and accept TCP/UDP tunnel streams; false ignores `gateway_hello`. */
     readonly enabled: boolean;
+    /** Tunnel streams open at once; more are reset. Absent in configs built by hand: 1024. */
+    readonly maxStreams?: number;
+    /** A UDP tunnel stream ends after this long without a datagram. Absent in configs built by hand: 60 s. */
+    readonly udpIdleTimeoutMs?: number;
     /** Inbound message cap in bytes (close 1009 above it). */
     readonly inboundCapBytes: number;
     /** Default deadline of a proxied HTTP request without timeout/deadline. */

@@ -427,7 +427,7 @@ export const ENV_SPEC = [
   }),
   row({
     key: 'tunnel.enabled', env: ['TUNNEL_ENABLED'], flag: NO_FLAG, default: true,
-    description: 'Relay Kubernetes API traffic for the control plane',
+    description: 'Advertise supports_yamux and carry TCP/UDP tunnels over yamux when the gateway asks (gateway_hello)',
     isSecret: false, isRequired: false, parse: parseBoolean,
   }),
   row({
@@ -451,6 +451,16 @@ export const ENV_SPEC = [
     key: 'tunnel.tunnels', env: ['AGENT_TUNNELS'], flag: NO_FLAG, default: [] as readonly TunnelEntry[], defaultText: '[] (none)',
     description: 'TCP/UDP tunnels declared by hand, registered like the Gateway API ones: a YAML list, or JSON in the env var',
     isSecret: false, isRequired: false, parse: parseConfigTunnels,
+  }),
+  row({
+    key: 'tunnel.max_streams', env: ['AGENT_TUNNEL_MAX_STREAMS'], flag: NO_FLAG, default: 1024,
+    description: 'TCP/UDP tunnel streams open at once over yamux; more are reset',
+    isSecret: false, isRequired: false, parse: integerIn(1, 1_000_000),
+  }),
+  row({
+    key: 'tunnel.udp_idle_timeout', env: ['AGENT_TUNNEL_UDP_IDLE_TIMEOUT_MS'], flag: NO_FLAG, default: 60_000, defaultText: '60000 (1m)',
+    description: 'A UDP tunnel stream ends after this long without a datagram either way',
+    isSecret: false, isRequired: false, parse: durationIn(1, MAX_TIMER_MS),
   }),
   row({
     key: 'logging.level', env: ['LOG_LEVEL', 'PIPEOPS_LOG_LEVEL'], flag: '--log-level', default: 'info' as LogLevel,

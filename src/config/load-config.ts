@@ -192,6 +192,8 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
       requestTimeoutMs: need(get('tunnel.request_timeout')),
       dropAcceptEncoding: need(get('tunnel.drop_accept_encoding')),
       tunnels: need(get('tunnel.tunnels')),
+      maxStreams: need(get('tunnel.max_streams')),
+      udpIdleTimeoutMs: need(get('tunnel.udp_idle_timeout')),
     },
     logging: { level: need(get('logging.level')) },
   };

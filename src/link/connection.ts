@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { HANDSHAKE_TIMEOUT_MS, PING_INTERVAL_MS, SILENCE_LIMIT_MS, CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS } from '../protocol/constants.js';
 import { type Clock, type TimerHandle, setRepeating } from '../util/clock.js';
+import type { YamuxSession } from '../tunnel/yamux/yamux-session.js';
 
 export interface ConnectionTls {
   readonly ca?: string;
@@ -67,6 +68,12 @@ export class Connection {
   readonly #clock: Clock;
   /** The control plane opted in to binary stream frames on this socket (docs/protocol.md, extension). */
   #hasStreamFrames = false;
+  /**
+   * The yamux session negotiated on this socket (§15.2). From the moment it exists until the socket closes,
+   * yamux is active: every binary frame in either direction is yamux bytes, `body_binary` is refused and
+   * buffered responses are JSON only. It dies with the socket; a new connection starts without it.
+   */
+  #yamux: YamuxSession | undefined;
 
   constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
     this.url = options.url;
@@ -100,17 +107,25 @@ export class Connection {
     return this.#isOpen && this.#handlers !== undefined;
   }
 
+  /** True from the yamux session's creation until the socket closes (§15.2); false on every new connection. */
+  get isYamuxActive(): boolean {
+    return this.#yamux !== undefined;
+  }
+
+  get yamux(): YamuxSession | undefined {
+    return this.#yamux;
+  }
+
+  /** Binds a yamux session to this socket, once; closed with the socket. False when one is bound already or the socket is gone. */
+  activateYamux(session: YamuxSession): boolean {
+    if (this.#yamux !== undefined || !this.isOpen) return false;
+    this.#yamux = session;
+    return true;
+  }
+
   /** Bytes queued on the socket but not yet accepted by the operating system. */
   get bufferedAmount(): number {
     return this.#socket.bufferedAmount;
-  }
-
-  /**
-   * Whether a yamux session exists on this socket (PROTOCOL.md §15.2). A placeholder until the yamux work
-   * lands: it returns false, and that work makes it true from the moment the session exists.
-   */
-  get isYamuxActive(): boolean {
-    return false;
   }
 
   /** Records the control plane's `stream_frames_hello`; the caller sends the ack. */
@@ -280,6 +295,7 @@ export class Connection {
     this.#pingTimer?.cancel();
     this.#silenceTimer?.cancel();
     this.#stallTimer?.cancel();
+    this.#yamux?.close();
     if (end.kind !== 'closed-locally') {
       const socket = this.#socket;
       if (shouldFinishClose && socket.readyState === WebSocket.CLOSING) {

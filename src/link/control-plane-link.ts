@@ -32,6 +32,12 @@ export interface SessionHandlers {
   onSessionEnd(connection: Connection): void;
 }
 
+/** Negotiates yamux on `gateway_hello` (§15.2); present only when the tunnel is enabled. */
+export interface GatewayHelloHandler {
+  /** True when the yamux session now exists on `connection`: the link then sends the ack. */
+  onGatewayHello(connection: Connection, payload: Readonly<Record<string, unknown>>): boolean;
+}
+
 export interface LinkDependencies {
   readonly apiUrl: string;
   readonly tls: ConnectionTls;
@@ -48,6 +54,8 @@ export interface LinkDependencies {
   /** A `register_success.token` (§5.2); resolves true when it was adopted (the state is then saved again). */
   readonly onClusterToken?: (token: string) => Promise<boolean>;
   readonly session: SessionHandlers;
+  /** Absent when `tunnel.enabled` is false: no `supports_yamux`, and `gateway_hello` is ignored (C87). */
+  readonly tunnel?: GatewayHelloHandler;
   readonly clock: Clock;
   readonly random?: () => number;
   readonly logger: Logger;
@@ -190,8 +198,11 @@ export class ControlPlaneLink {
       case InboundType.error:
         this.#onError(connection, envelope);
         break;
+      case InboundType.gatewayHello:
+        this.#onGatewayHello(connection, envelope);
+        break;
       default:
-        break; // pong, heartbeat_ack and (phase 1) gateway_hello need no reply
+        break; // pong and heartbeat_ack need no reply
     }
   }
 
@@ -247,6 +258,7 @@ export class ControlPlaneLink {
       return gatewayUrl(this.#state.gatewayUrl, {
         agentVersion: this.#deps.agentVersion,
         clusterUuid: this.#state.clusterUuid ?? this.#state.clusterId ?? '',
+        supportsYamux: this.#deps.tunnel !== undefined,
       });
     }
     this.#target = 'controller';
@@ -353,6 +365,15 @@ export class ControlPlaneLink {
     } else {
       this.#startSession(connection);
     }
+  }
+
+  /** §15.2: the ack goes out only after the session exists, and only once per socket; without a tunnel, silence (C87). */
+  #onGatewayHello(connection: Connection, envelope: Envelope): void {
+    const tunnel = this.#deps.tunnel;
+    if (tunnel === undefined || connection !== this.#sessionConnection) return;
+    if (!tunnel.onGatewayHello(connection, envelope.payload)) return;
+    const now = this.#deps.clock.now();
+    this.#write(connection, encodeEnvelope(OutboundType.gatewayHelloAck, { use_yamux: true }, undefined, now), false);
   }
 
   #onError(connection: Connection, envelope: Envelope): void {

@@ -40,6 +40,8 @@ export function controllerUrl(apiUrl: string): string {
 export interface GatewayQuery {
   readonly agentVersion: string;
   readonly clusterUuid: string;
+  /** `supports_yamux=true` is sent only when the tunnel is enabled (§3.2); otherwise the key is absent. */
+  readonly supportsYamux?: boolean;
 }
 
 /** Gateway socket: path kept (empty → /ws), our keys set, whole query form-encoded with keys sorted. */
@@ -56,6 +58,8 @@ export function gatewayUrl(raw: string, query: GatewayQuery): string {
     supports_streaming: 'true',
     supports_websocket: 'true',
   };
+  if (query.supportsYamux === true) ours['supports_yamux'] = 'true';
+  else params.delete('supports_yamux');
   for (const [key, value] of Object.entries(ours)) params.set(key, value);
   const entries = [...params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   url.search = new URLSearchParams(entries).toString();

@@ -8,6 +8,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../errors.js';
+import type { TunnelStreamTask } from './tunnel-messages.js';
 
 export const ActorKind = { httpRelay: 'http-relay', wsSession: 'ws-session' } as const;
 export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
@@ -25,6 +26,8 @@ export interface HttpRelayTask {
   readonly shouldUseStreamFrames?: boolean;
   /** §9.5 steps 1 and 4, decided by the router from the ingress route cache: the service to call instead. */
   readonly routedService?: RoutedService;
+  /** Yamux was active on the request's socket when it arrived: a buffered response then goes as JSON only (§9.8, §15.2). */
+  readonly isYamuxActive?: boolean;
 }
 
 /** An in-cluster service the router chose for a request that named none (plain HTTP, as the controller's HTTP port). */
@@ -43,7 +46,8 @@ export interface WsSessionTask {
   readonly shouldUseStreamFrames?: boolean;
 }
 
-export type ActorTask = HttpRelayTask | WsSessionTask;
+/** A tunnel stream (tunnel-messages.ts) runs in the long lane's pool next to the WebSocket sessions. */
+export type ActorTask = HttpRelayTask | WsSessionTask | TunnelStreamTask;
 
 export const CancelReason = {
   proxyCancel: 'proxy_cancel',

@@ -106,6 +106,43 @@ export const METRICS = {
     help: 'Legacy TCP/UDP tunnel messages dropped because legacy tunnels are not supported',
     labels: [],
   },
+  tunnelStreamsActive: {
+    name: 'pipeops_agent_tunnel_streams_active',
+    type: 'gauge',
+    help: 'Yamux tunnel streams in progress (header read, target dialled or being dialled), by protocol',
+    labels: ['protocol'],
+  },
+  tunnelStreamsOpened: {
+    name: 'pipeops_agent_tunnel_streams_total',
+    type: 'counter',
+    help: 'Yamux tunnel streams whose header named a target, by protocol',
+    labels: ['protocol'],
+  },
+  tunnelBytes: {
+    name: 'pipeops_agent_tunnel_bytes_total',
+    type: 'counter',
+    help: 'Tunnel stream bytes, by direction (in: from the gateway towards the target, out: back) and protocol',
+    labels: ['direction', 'protocol'],
+  },
+  tunnelStreamErrors: {
+    name: 'pipeops_agent_tunnel_stream_errors_total',
+    type: 'counter',
+    help: 'Tunnel streams reset, by kind: header, dial, target, refused, protocol, session',
+    labels: ['kind'],
+  },
+  tunnelStreamDuration: {
+    name: 'pipeops_agent_tunnel_stream_duration_seconds',
+    type: 'histogram',
+    help: 'Lifetime of a tunnel stream, from its header to its end, by protocol',
+    labels: ['protocol'],
+    buckets: [0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 14400],
+  },
+  yamuxSessions: {
+    name: 'pipeops_agent_yamux_sessions_total',
+    type: 'counter',
+    help: 'gateway_hello negotiations, by outcome: active (acknowledged), refused (no ack), ignored (use_yamux false, or yamux already active on the socket); with the tunnel disabled nothing is counted',
+    labels: ['outcome'],
+  },
   relayRequests: {
     name: 'pipeops_agent_relay_requests_total',
     type: 'counter',

@@ -5,6 +5,7 @@
 // exactly one terminal reply: when an actor fails, its thread dies, it waited past its deadline, or the
 // drain limit passes, the router sends what the stream still owes (reply-ledger.ts) and detaches it.
 //
+//   binary frame, yamux active on its socket ─► connection.yamux (tunnel/tunnel-streams.ts: one long-lane actor per stream)
 //   frame ─► peek ─┬─ control type ─────────────► link.handleControl
 //                  ├─ proxy_request / ws_start ─► admission (lane) ─► host.run(actor, port) ── send/done ─► link.send (same socket only)
 //                  ├─ chunk/end/cancel/data ─► actor port (unknown id: count)
@@ -35,6 +36,8 @@ import { streamFrameAsJson } from './stream-frame-fallback.js';
 import { StreamFrameKind, StreamFramesMessage, STREAM_FRAME_VERSION, isStreamFrame, readStreamFrameHeader } from '../protocol/stream-frame.js';
 import { resolveHostRoute } from './host-routing.js';
 import type { IngressRouteLookup } from '../cluster/ingress-route-cache.js';
+import { TunnelStreams, type TunnelSettings } from '../tunnel/tunnel-streams.js';
+import type { TunnelStreamTask } from '../messages/tunnel-messages.js';
 
 /** What the router needs from the link. */
 export interface RouterLink {
@@ -58,6 +61,8 @@ export interface RouterOptions {
   readonly onActorFailure?: (error: Error) => void;
   /** The ingress route cache for host routing (§9.5 steps 1 and 4); absent when the gateway proxy is off. */
   readonly ingressRoutes?: IngressRouteLookup | undefined;
+  /** TCP/UDP tunnels over yamux (§15); absent when `tunnel.enabled` is false. */
+  readonly tunnel?: TunnelSettings;
 }
 
 interface ActorEntry {
@@ -92,6 +97,7 @@ const ACTOR_SETTLE_WAIT_MS = 2_000;
 export const SHUTTING_DOWN = 'agent shutting down';
 const DEADLINE_EXCEEDED = 'context deadline exceeded';
 const TOO_MANY = 'too many concurrent requests';
+const BODY_BINARY_WITH_YAMUX = 'invalid proxy_request: body_binary is not supported while yamux is active';
 
 const CONTROL_TYPES: ReadonlySet<string> = new Set([
   InboundType.registerSuccess,
@@ -128,6 +134,7 @@ export class StreamRouter implements SessionHandlers {
   /** §7.7: set at the first shutdown signal; new streams are refused from then on. */
   #isDraining = false;
   #idleWaiters: (() => void)[] = [];
+  readonly #tunnels: TunnelStreams | undefined;
 
   constructor(options: RouterOptions) {
     this.#link = options.link;
@@ -143,6 +150,44 @@ export class StreamRouter implements SessionHandlers {
     this.#clock = options.clock;
     this.#onActorFailure = options.onActorFailure;
     this.#ingressRoutes = options.ingressRoutes;
+    const tunnel = options.tunnel;
+    this.#tunnels =
+      tunnel === undefined
+        ? undefined
+        : new TunnelStreams({
+            send: (connection, bytes, onWritten) => this.#link().send(connection, bytes, true, onWritten),
+            admit: (task, onStart, onFailure) => this.#admitTunnel(task, onStart, onFailure),
+            settings: tunnel,
+            metrics: options.metrics,
+            logger: options.logger.child({ part: 'tunnel' }),
+            clock: options.clock,
+          });
+  }
+
+  /** Tunnel streams open over yamux. */
+  get activeTunnelStreams(): number {
+    return this.#tunnels?.activeStreams ?? 0;
+  }
+
+  /** §15.2: true when a yamux session now exists on `connection` (the link then acks); false without a tunnel. */
+  onGatewayHello(connection: Connection, payload: Readonly<Record<string, unknown>>): boolean {
+    return this.#tunnels?.onGatewayHello(connection, payload) ?? false;
+  }
+
+  /** A tunnel stream's actor in the long lane: it shares the lane's slots and queue; it owes no JSON reply. */
+  #admitTunnel(task: TunnelStreamTask, onStart: () => void, onFailure: (error: unknown) => void): { cancel(): void } | undefined {
+    if (this.#isDraining) return undefined;
+    const host = this.#hosts[Lane.long];
+    const ticket = this.#admission.offer(Lane.long, {
+      deadlineMs: undefined,
+      start: () => {
+        onStart();
+        return host.run(task).catch(onFailure);
+      },
+      onExpire: () => undefined,
+    });
+    if (ticket === undefined) return undefined;
+    return { cancel: () => (ticket.isWaiting ? this.#admission.withdraw(ticket) : undefined) };
   }
 
   /** Requests whose actor has not reported `done` and whose socket is still open. */
@@ -189,7 +234,8 @@ export class StreamRouter implements SessionHandlers {
         this.#onStreamFrame(connection, data);
         return;
       case BinaryRoute.yamux:
-        this.#logger.debug({ bytes: data.length }, 'yamux bytes with no yamux session handler; dropped');
+        // §4.3, §15.2: while yamux is active on this socket, every binary frame is yamux bytes, nothing else.
+        connection.yamux?.receive(data);
         return;
       case BinaryRoute.classic:
         break;
@@ -259,6 +305,7 @@ export class StreamRouter implements SessionHandlers {
   /** §7.7 step 1: from now on every new request and session is refused with `agent shutting down`. */
   beginDrain(): void {
     this.#isDraining = true;
+    this.#tunnels?.beginDrain();
   }
 
   /** Resolves when no request or session is in flight or waiting (at once if none is). */
@@ -272,6 +319,7 @@ export class StreamRouter implements SessionHandlers {
    * a session its one `proxy_websocket_close`), and cancels the actors.
    */
   endAll(error: string = SHUTTING_DOWN): void {
+    this.#tunnels?.resetAll();
     for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) {
       this.#metrics.inc('streamErrors', { code: ErrorCode.shuttingDown });
       this.#terminate(entry, error, CancelReason.shutdown);
@@ -280,6 +328,7 @@ export class StreamRouter implements SessionHandlers {
 
   /** Cancels every actor and waits, bounded, for them to finish; nothing more is sent. */
   async close(): Promise<void> {
+    this.#tunnels?.resetAll();
     for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) this.#detach(entry, CancelReason.shutdown);
     let timer: TimerHandle | undefined;
     await Promise.race([
@@ -504,6 +553,11 @@ export class StreamRouter implements SessionHandlers {
       this.#metrics.inc('relayRequests', { outcome: 'invalid', mode: 'none' });
       return;
     }
+    if (peek.payloadBodyBinary && connection.isYamuxActive) {
+      this.#refuse(connection, requestId, new AgentError(ErrorCode.requestInvalid, BODY_BINARY_WITH_YAMUX), undefined);
+      this.#metrics.inc('relayRequests', { outcome: 'invalid', mode: 'none' });
+      return;
+    }
     if (this.#actors.has(requestId)) {
       this.#refuse(connection, requestId, new AgentError(ErrorCode.requestDuplicate, 'duplicate request_id'), 'duplicate');
       return;
@@ -533,6 +587,7 @@ export class StreamRouter implements SessionHandlers {
       port: channel.port2,
       arrivedMs,
       shouldUseStreamFrames: connection.isStreamFramesActive,
+      isYamuxActive: connection.isYamuxActive,
       ...(routedService === undefined ? {} : { routedService }),
     };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).

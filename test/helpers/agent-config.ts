@@ -26,6 +26,10 @@ export interface TestConfigInput {
   readonly state?: StateSettings;
   /** Absent: node facts only, no HTTP lookups (the default for tests). */
   readonly registration?: RegistrationSettings;
+  /** tunnel.enabled (default true, as in production): false is the Phase-1 agent of PROTOCOL.md §15 (C87). */
+  readonly tunnelEnabled?: boolean;
+  readonly tunnelMaxStreams?: number;
+  readonly tunnelUdpIdleTimeoutMs?: number;
 }
 
 export function testConfig(input: TestConfigInput): AgentConfig {
@@ -54,7 +58,15 @@ export function testConfig(input: TestConfigInput): AgentConfig {
     kubernetes: { kubeconfig: input.kubeconfig, serviceToken: input.serviceToken },
     ...(input.state === undefined ? {} : { state: input.state }),
     ...(input.registration === undefined ? {} : { registration: input.registration }),
-    tunnel: { enabled: true, inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024, requestTimeoutMs: 120_000, dropAcceptEncoding: true, tunnels: input.tunnels ?? [] },
+    tunnel: {
+      enabled: input.tunnelEnabled ?? true,
+      inboundCapBytes: input.inboundCapBytes ?? 64 * 1024 * 1024,
+      requestTimeoutMs: 120_000,
+      dropAcceptEncoding: true,
+      tunnels: input.tunnels ?? [],
+      ...(input.tunnelMaxStreams === undefined ? {} : { maxStreams: input.tunnelMaxStreams }),
+      ...(input.tunnelUdpIdleTimeoutMs === undefined ? {} : { udpIdleTimeoutMs: input.tunnelUdpIdleTimeoutMs }),
+    },
     logging: { level: (process.env['TEST_LOG_LEVEL'] as 'silent' | undefined) ?? 'silent' },
   };
 }

@@ -134,7 +134,8 @@ test('C28: the first dial is retried until the control plane appears', async (t)
 });
 
 test('C33 C34 C35 C87: one protocol_fallback per unknown type per socket; known no-reply types stay silent', async (t) => {
-  const { plane, agent } = await startHarness(t);
+  // tunnel.enabled false is the Phase-1 agent: gateway_hello gets no reply
+  const { plane, agent } = await startHarness(t, { config: { tunnelEnabled: false } });
   const socket = await plane.nextSocket();
   await socket.acceptRegistration();
   await socket.next('heartbeat');

@@ -108,7 +108,8 @@ test('C17: an error while registering fails it at once', async (t) => {
 });
 
 test('C19 C3 C4 C2 C30: gateway switch closes the controller with 1000 and dials the gateway with the sorted query', async (t) => {
-  const { plane, clock } = await startHarness(t);
+  // tunnel.enabled false: the Phase-1 query, without supports_yamux (the Phase-2 query is tested in tunnel-negotiation.test.ts)
+  const { plane, clock } = await startHarness(t, { config: { tunnelEnabled: false } });
   const controller = await plane.nextSocket();
   await controller.acceptRegistration({
     cluster_id: 'c-7788',

@@ -13,7 +13,7 @@ const SPECS: readonly MetricSpec[] = Object.values(METRICS);
 const PREFIX = 'pipeops_agent_';
 /** Closed on purpose: a new label name is a design decision, made here, never a typo in a call site. */
 const LABEL_ALLOWLIST: ReadonlySet<string> = new Set([
-  'state', 'type', 'outcome', 'mode', 'reason', 'kind', 'pool', 'code', 'direction',
+  'state', 'type', 'outcome', 'mode', 'reason', 'kind', 'pool', 'code', 'direction', 'protocol',
 ]);
 /** Units other than the base ones Prometheus asks for (seconds, bytes). */
 const FOREIGN_UNITS = /_(ms|millis|milliseconds|us|microseconds|ns|minutes|hours|days|kb|kib|mb|mib|gb|gib)(_|$)/;

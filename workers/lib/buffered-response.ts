@@ -40,9 +40,10 @@ export function encodeBufferedResponse(
   body: Uint8Array,
   engine: GzipEngine,
   isBinaryEnabled = true,
+  isYamuxActive = false,
 ): EncodedResponse {
   const { gzip, result } = compress(body, headers, engine);
-  if (isBinaryEnabled && shouldUseBinaryFrame(body.length, requestId, gzip !== undefined, startsWithGzipMagic(body))) {
+  if (isBinaryEnabled && shouldUseBinaryFrame(body.length, requestId, gzip !== undefined, startsWithGzipMagic(body), isYamuxActive)) {
     return { kind: 'binary', frame: encodeResponseFrame(requestId, status, headers, gzip ?? body), compression: result };
   }
   const payload: Record<string, unknown> = { status, headers };

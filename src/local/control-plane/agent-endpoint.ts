@@ -64,7 +64,7 @@ export class AgentEndpoint {
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      new AgentSession(ws, url.pathname, this.#options.context, verdict.cluster);
+      new AgentSession(ws, url.pathname, this.#options.context, verdict.cluster, query['supports_yamux'] === 'true');
     });
   }
 

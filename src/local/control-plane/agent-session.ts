@@ -57,11 +57,16 @@ export class AgentSession {
   readonly streams: SessionTable;
   #cluster: ClusterRecord | undefined;
   #hasStreamFrames = false;
+  /** The handshake carried `supports_yamux=true` (§3.2): tunnel-gateway.ts may negotiate yamux here. */
+  readonly supportsYamux: boolean;
+  /** Set once yamux is active on this socket (tunnel-gateway.ts): every binary frame is then yamux bytes. */
+  yamuxSink: ((bytes: Buffer) => void) | undefined;
 
   /** `cluster` is known up front on a gateway socket (from `cluster_uuid`), which is a session at once. */
-  constructor(socket: WebSocket, path: string, context: AgentSessionContext, cluster?: ClusterRecord) {
+  constructor(socket: WebSocket, path: string, context: AgentSessionContext, cluster?: ClusterRecord, supportsYamux = false) {
     this.socket = socket;
     this.path = path;
+    this.supportsYamux = supportsYamux;
     this.#context = context;
     this.logger = context.logger.child({ path });
     this.streams = new SessionTable(this, context.events);
@@ -120,6 +125,10 @@ export class AgentSession {
   }
 
   receive(bytes: Buffer, isBinary: boolean): void {
+    if (isBinary && this.yamuxSink !== undefined) {
+      this.yamuxSink(bytes);
+      return;
+    }
     if (!isBinary) {
       this.#receiveJson(bytes);
       return;

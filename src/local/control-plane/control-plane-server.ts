@@ -16,6 +16,8 @@ import { GATEWAY_DEFAULT_PATH } from '../../protocol/constants.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { ClusterRegistry, clusterSnapshot, type ClusterInfo } from './cluster-registry.js';
+import { TunnelGateway, type TunnelGatewayOptions } from './tunnel-gateway.js';
+import type { AgentSession } from './agent-session.js';
 import { ControlPlaneEvent, type AgentConnectedEvent } from './control-plane-events.js';
 import { kubeconfigYaml, writeKubeconfigFile } from './kubeconfig.js';
 import { CLUSTER_PATH_PREFIX, KubectlEndpoint } from './kubectl-endpoint.js';
@@ -27,6 +29,7 @@ import { TunnelsEndpoint, type TunnelRegistry } from './tunnels-endpoint.js';
 
 export { WireMode } from './proxy-request.js';
 export type { ClusterInfo } from './cluster-registry.js';
+export type { TunnelGateway, TunnelGatewayOptions, TunnelListener, TunnelListenerSpec } from './tunnel-gateway.js';
 export { TerminalReplyAudit, type AuditSnapshot } from './terminal-reply-audit.js';
 export * from './control-plane-events.js';
 export type { RegisteredTunnel, TunnelCall, TunnelEndpointResolver, TunnelRegistry, TunnelsChangedListener } from './tunnels-endpoint.js';
@@ -88,6 +91,11 @@ export interface ControlPlane {
   readonly tunnels: TunnelRegistry;
   /** Sends a raw frame on the cluster's session socket; throws when it is not connected. */
   sendToAgent(clusterName: string, data: string | Uint8Array, isBinary?: boolean): void;
+  /**
+   * Acts as the gateway of PROTOCOL.md §15 on the cluster's session socket (it must have advertised
+   * supports_yamux): gateway_hello, then the yamux server session; one TunnelGateway per socket.
+   */
+  startTunnelGateway(clusterName: string, options?: TunnelGatewayOptions): Promise<TunnelGateway>;
   /** Closes the cluster's session socket with `code` (default 1000; 1006 drops it without a close frame). */
   dropAgent(clusterName: string, code?: number): void;
   /** Closes every socket and the server. */
@@ -117,6 +125,8 @@ function urlHost(host: string): string {
 }
 
 const PLANE_BY_SERVER = new WeakMap<Server, LocalControlPlane>();
+/** The tunnel gateway of each agent socket: it lives and dies with that socket. */
+const TUNNEL_GATEWAY_BY_SESSION = new WeakMap<AgentSession, Promise<TunnelGateway>>();
 
 function serverOnRequest(this: Server, req: IncomingMessage, res: ServerResponse): void {
   PLANE_BY_SERVER.get(this)?.handleRequest(req, res);
@@ -253,6 +263,18 @@ class LocalControlPlane implements ControlPlane {
     const session = this.#registry.get(clusterName)?.session;
     if (session === undefined || !session.isOpen) throw new Error(`cluster "${clusterName}" is not connected`);
     session.send(data, isBinary);
+  }
+
+  startTunnelGateway(clusterName: string, options?: TunnelGatewayOptions): Promise<TunnelGateway> {
+    const session = this.#registry.get(clusterName)?.session;
+    if (session === undefined || !session.isOpen) return Promise.reject(new Error(`cluster "${clusterName}" is not connected`));
+    let gateway = TUNNEL_GATEWAY_BY_SESSION.get(session);
+    if (gateway === undefined) {
+      gateway = TunnelGateway.start(session, options);
+      TUNNEL_GATEWAY_BY_SESSION.set(session, gateway);
+      gateway.catch(() => TUNNEL_GATEWAY_BY_SESSION.delete(session));
+    }
+    return gateway;
   }
 
   dropAgent(clusterName: string, code = 1000): void {

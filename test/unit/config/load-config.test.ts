@@ -87,7 +87,7 @@ test('defaults apply when only the required settings are given', (t) => {
       skipGeoip: false,
       skipMetadata: true,
     },
-    tunnel: { enabled: true, inboundCapBytes: 67_108_864, requestTimeoutMs: 120_000, dropAcceptEncoding: true, tunnels: [] },
+    tunnel: { enabled: true, inboundCapBytes: 67_108_864, requestTimeoutMs: 120_000, dropAcceptEncoding: true, tunnels: [], maxStreams: 1024, udpIdleTimeoutMs: 60_000 },
     logging: { level: 'info' },
   });
 });

@@ -20,6 +20,11 @@ test('C3 C4: gateway URL keeps its path (empty → /ws), sets our keys and sorts
     'wss://gw.example.net/tunnel?agent_version=0.3.0&b=2&cluster_uuid=6b1f&supports_binary=true&supports_response_streaming=true&supports_streaming=true&supports_websocket=true&z=1',
   );
   t.false(gatewayUrl('ws://g/', query).includes('supports_yamux'));
+  t.false(gatewayUrl('ws://g/?supports_yamux=true', query).includes('supports_yamux'), 'a foreign supports_yamux is removed when the tunnel is off');
+  t.is(
+    gatewayUrl('wss://gw.example.net', { ...query, supportsYamux: true }),
+    'wss://gw.example.net/ws?agent_version=0.3.0&cluster_uuid=6b1f&supports_binary=true&supports_response_streaming=true&supports_streaming=true&supports_websocket=true&supports_yamux=true',
+  );
   t.false(gatewayUrl('ws://g/', query).includes('token'));
 });
 

@@ -1,0 +1,73 @@
+// Messages between the router (which owns a tunnel's yamux stream) and the tunnel actor (which owns the
+// socket to the in-cluster target). Flow control runs both ways on these messages:
+//
+//   router ──data──────► actor ─ socket.write ─► (written) ──consumed(n)──► router ─► yamux window update (n)
+//   router ◄─data─────── actor ◄─ socket 'data' (paused when its credit is 0)
+//   router ──credit(n)──► actor   once the yamux stream has handed those n bytes to the control-plane socket
+//
+//   router ──end──► actor: stream FIN ⇒ half-close the target;  actor ──end──► router: target EOF ⇒ FIN
+//   actor ──reset{kind}──► router: the target failed ⇒ RST;     router ──cancel──► actor: stream or socket gone
+
+import type { MessagePort } from 'node:worker_threads';
+import type { TunnelProtocol } from '../protocol/tunnel-header.js';
+import type { CancelReason } from './actor-messages.js';
+
+export interface TunnelStreamTask {
+  readonly kind: 'tunnel-stream';
+  /** `<protocol>/<yamux stream id>`, for logs. */
+  readonly streamId: string;
+  readonly protocol: TunnelProtocol;
+  /** `<name>.<namespace>.svc.<cluster-domain>` is built by the actor, which knows the domain. */
+  readonly serviceName: string;
+  readonly serviceNamespace: string;
+  readonly servicePort: number;
+  /** Stream bytes that followed the header in the same data; may be empty. */
+  readonly frame: Uint8Array;
+  readonly port: MessagePort;
+  readonly connectTimeoutMs: number;
+  /** UDP: the stream ends after this long without a datagram either way. */
+  readonly udpIdleTimeoutMs: number;
+  /** Bytes the actor may post before the router grants more. */
+  readonly creditBytes: number;
+}
+
+export const TunnelErrorKind = {
+  header: 'header',
+  dial: 'dial',
+  target: 'target',
+  refused: 'refused',
+  protocol: 'protocol',
+  session: 'session',
+} as const;
+export type TunnelErrorKind = (typeof TunnelErrorKind)[keyof typeof TunnelErrorKind];
+
+export type TunnelInbound =
+  | { readonly type: 'data'; readonly data: Uint8Array }
+  | { readonly type: 'end' }
+  | { readonly type: 'credit'; readonly bytes: number }
+  | { readonly type: 'cancel'; readonly reason: CancelReason };
+
+export type TunnelOutbound =
+  | { readonly type: 'connected' }
+  | { readonly type: 'data'; readonly data: Uint8Array }
+  | { readonly type: 'consumed'; readonly bytes: number }
+  | { readonly type: 'end' }
+  | { readonly type: 'reset'; readonly kind: TunnelErrorKind }
+  | { readonly type: 'done'; readonly bytesToTarget: number; readonly bytesFromTarget: number; readonly error: TunnelErrorKind | undefined };
+
+const INBOUND_TYPES: ReadonlySet<string> = new Set(['data', 'end', 'credit', 'cancel']);
+const OUTBOUND_TYPES: ReadonlySet<string> = new Set(['connected', 'data', 'consumed', 'end', 'reset', 'done']);
+
+function typeOf(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+}
+
+export function isTunnelInbound(value: unknown): value is TunnelInbound {
+  const type = typeOf(value);
+  return typeof type === 'string' && INBOUND_TYPES.has(type);
+}
+
+export function isTunnelOutbound(value: unknown): value is TunnelOutbound {
+  const type = typeOf(value);
+  return typeof type === 'string' && OUTBOUND_TYPES.has(type);
+}
