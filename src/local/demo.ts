@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../log.js';
 import { untilSignal } from '../run-command.js';
 import { startControlPlane, WireMode, type ControlPlane } from './control-plane/control-plane-server.js';
 import { startSandboxApi, type SandboxApi } from './sandbox-api/sandbox-server.js';
+import { TUNNEL_DEMO_HOSTS, seedTunnelDemo, startTunnelDemoServices, type TunnelDemoServices } from './tunnel-demo-services.js';
 import { STAND_IN_HOST_NAME, seedIngressStandIn, startIngressStandIn, type IngressStandIn } from './ingress-stand-in.js';
 
 const DEMO_CLUSTER = 'demo';
@@ -40,6 +41,10 @@ export interface DemoStack {
   readonly kubeconfig: string;
   /** The stand-in ingress controller that host-routed requests reach (docs/gateway-proxy.md). */
   readonly ingress: IngressStandIn;
+  /** The TCP line-echo and UDP echo the demo's tunnels lead to (docs/tunnels.md). */
+  readonly tunnelServices: TunnelDemoServices;
+  /** The loopback ports of the two tunnels on the control plane: clients connect here. */
+  readonly tunnelPorts: { readonly tcp: number; readonly udp: number };
   stop(): Promise<void>;
 }
 
@@ -63,6 +68,20 @@ export const DEMO_COMMAND: CommandSpec = {
     `The agent reads its other settings from the environment as \`pipeops-agent run\` does (see \`pipeops-agent run --help\`), except ${SET_BY_DEMO.join(', ')}, which the demo sets.`,
   ],
 };
+
+/** "demo ready" promises working tunnels too: wait (bounded) until both demo tunnels have a listener. */
+async function untilTunnelsListen(plane: ControlPlane, timeoutMs: number): Promise<{ tcp: number; udp: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const tunnels = plane.tunnels.clusters().flatMap((cluster) => cluster.tunnels);
+    const portOf = (protocol: string) => tunnels.find((tunnel) => tunnel.protocol === protocol && tunnel.tunnel_port > 0)?.tunnel_port;
+    const tcp = portOf('tcp');
+    const udp = portOf('udp');
+    if (tcp !== undefined && udp !== undefined) return { tcp, udp };
+    if (Date.now() > deadline) throw new Error(`the demo tunnels got no listener within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** "demo ready" promises working host routing: wait (bounded) until the ingress sync has the demo host. */
 async function untilRouteCached(agent: Agent, host: string, timeoutMs: number): Promise<void> {
@@ -105,6 +124,8 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
   const sandbox = await startSandboxApi({ logger: logger.child({ part: 'sandbox-api' }) });
   const ingress = await startIngressStandIn([DEMO_APP_HOST]);
   seedIngressStandIn(sandbox.store, ingress.port, [DEMO_APP_HOST]);
+  const tunnelServices = await startTunnelDemoServices();
+  seedTunnelDemo(sandbox.store, tunnelServices);
   const sandboxKubeconfig = join(dirname(kubeconfig), 'sandbox-kubeconfig');
   await sandbox.writeKubeconfig(sandboxKubeconfig);
   const agentToken = randomBytes(24).toString('hex');
@@ -112,8 +133,12 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
     agentToken,
     logger: logger.child({ part: 'control-plane' }),
     ...(options.mode === undefined ? {} : { mode: options.mode }),
+    // as in production, the session runs on the gateway socket, where yamux tunnels are negotiated
+    gateway: true,
+    tunnelListeners: true,
   });
   let agent: Agent | undefined;
+  let tunnelPorts = { tcp: 0, udp: 0 };
   try {
     const { config } = loadConfig({
       env: {
@@ -134,15 +159,17 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
       argv: [],
     });
     // The stand-in controller's cluster DNS name points at loopback, as /etc/hosts would.
-    agent = await Agent.start({ config, logger: logger.child({ part: 'agent' }), workerTuning: { hostAliases: { [STAND_IN_HOST_NAME]: '127.0.0.1' } } });
+    agent = await Agent.start({ config, logger: logger.child({ part: 'agent' }), workerTuning: { hostAliases: Object.fromEntries([STAND_IN_HOST_NAME, ...TUNNEL_DEMO_HOSTS].map((host) => [host, '127.0.0.1'])) } });
     await plane.waitForCluster(DEMO_CLUSTER, CLUSTER_WAIT_MS);
     await untilRouteCached(agent, DEMO_APP_HOST, CLUSTER_WAIT_MS);
+    tunnelPorts = await untilTunnelsListen(plane, CLUSTER_WAIT_MS);
     await plane.writeKubeconfig(kubeconfig, DEMO_CLUSTER);
   } catch (error) {
     await agent?.stop();
     await plane.close();
     await sandbox.close();
     await ingress.close();
+    await tunnelServices.close();
     throw error;
   }
   const started = agent;
@@ -152,11 +179,14 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
     agent: started,
     kubeconfig,
     ingress,
+    tunnelServices,
+    tunnelPorts,
     async stop() {
       await started.stop();
       await plane.close();
       await sandbox.close();
       await ingress.close();
+      await tunnelServices.close();
     },
   };
 }
@@ -180,6 +210,8 @@ export async function runDemoCommand(argv: readonly string[]): Promise<void> {
       `agent metrics: http://127.0.0.1:${stack.agent.httpPort}/metrics`,
       `kubectl:       KUBECONFIG=${stack.kubeconfig} kubectl get pods -A`,
       `host routing:  curl -H 'Host: ${DEMO_APP_HOST}' ${stack.plane.url}/apps/${DEMO_CLUSTER}/`,
+      `tcp tunnel:    nc 127.0.0.1 ${stack.tunnelPorts.tcp}   (a line-echo in the cluster, through yamux)`,
+      `udp tunnel:    nc -u 127.0.0.1 ${stack.tunnelPorts.udp}   (a datagram echo)`,
       `tunnels:       curl ${stack.plane.url}/local/tunnels`,
       `demo ready: KUBECONFIG=${stack.kubeconfig}`,
       '',

@@ -9,6 +9,8 @@ import { readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { kubectl } from '../helpers/kubectl.js';
 
 const CLI = new URL('../../src/cli.js', import.meta.url);
@@ -86,6 +88,30 @@ test('demo prints the kubeconfig, kubectl works through it, SIGINT stops it with
     request.end();
   });
   t.is(routed, '200 {"served_by":"stand-in-ingress","host":"shop.demo.local","method":"GET","path":"/"}');
+  // the demo's tunnels: a TCP line-echo and a UDP echo in the cluster, through the gateway's yamux streams
+  const tcpPort = Number(/^tcp tunnel: {4}nc 127\.0\.0\.1 (\d+) /m.exec(stdout)?.[1]);
+  const udpPort = Number(/^udp tunnel: {4}nc -u 127\.0\.0\.1 (\d+) /m.exec(stdout)?.[1]);
+  t.true(tcpPort > 0 && udpPort > 0, stdout);
+  const echoed = await new Promise<string>((resolve, reject) => {
+    const socket = connect(tcpPort, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    socket.end('hello\nworld\n');
+  });
+  t.is(echoed, 'echo: hello\necho: world\n');
+  const datagram = await new Promise<string>((resolve, reject) => {
+    const socket = createSocket('udp4');
+    const timer = setTimeout(() => reject(new Error('no UDP echo within 10 s')), 10_000);
+    socket.on('message', (message) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(message.toString());
+    });
+    socket.send('ping', udpPort, '127.0.0.1');
+  });
+  t.is(datagram, 'ping');
   const listeners = await listeningAddresses(child.pid ?? 0);
   t.true(listeners.length >= 3, `the sandbox, the control plane and the agent listen: ${listeners.join(' ')}`);
   t.deepEqual(listeners.filter((address) => !address.startsWith('127.0.0.1:')), [], 'no listener outside loopback');

@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import { AgentEndpoint } from './agent-endpoint.js';
 import { ClusterRegistry, clusterSnapshot, type ClusterInfo } from './cluster-registry.js';
 import { TunnelGateway, type TunnelGatewayOptions } from './tunnel-gateway.js';
+import { TunnelListeners } from './tunnel-listeners.js';
 import type { AgentSession } from './agent-session.js';
 import { ControlPlaneEvent, type AgentConnectedEvent } from './control-plane-events.js';
 import { kubeconfigYaml, writeKubeconfigFile } from './kubeconfig.js';
@@ -49,6 +50,11 @@ export interface ControlPlaneOptions {
   clusterToken?: string;
   /** When true, register_success carries gateway_ws_url = ws(s)://host:port/ws and only gateway sockets carry requests. */
   gateway?: boolean;
+  /**
+   * Act as the gateway of every registered tunnel (§15, §17.3): a loopback listener per tunnel, opened through
+   * the agent's yamux session (gateway mode only: supports_yamux travels in the gateway socket's query).
+   */
+  tunnelListeners?: boolean;
   /** How request bodies (and response streaming) are asked for; default legacy. */
   /** Wire mode for every request; default: the leanest the agent advertises (binary when it supports it). */
   mode?: WireMode;
@@ -155,6 +161,7 @@ class LocalControlPlane implements ControlPlane {
   readonly tunnels: TunnelsEndpoint;
   readonly logger: Logger;
   readonly #waiters = new Set<(error: Error) => void>();
+  readonly #tunnelListeners: TunnelListeners | undefined;
 
   constructor(server: Server, options: ControlPlaneOptions, host: string, port: number) {
     this.#server = server;
@@ -195,6 +202,21 @@ class LocalControlPlane implements ControlPlane {
       clusterName: (uuid) => this.#registry.findById(uuid)?.name,
       logger: this.logger,
     });
+    if (options.tunnelListeners === true) {
+      const listeners = new TunnelListeners({
+        registry: this.tunnels,
+        gatewayOf: (clusterName) => this.startTunnelGateway(clusterName),
+        clusterName: (uuid) => this.#registry.findById(uuid)?.name,
+        logger: this.logger.child({ part: 'tunnel-listeners' }),
+      });
+      // yamux is negotiated on the gateway socket only (its query carries supports_yamux)
+      this.events.on(ControlPlaneEvent.agentConnected, (event: AgentConnectedEvent) => {
+        if (event.path === GATEWAY_DEFAULT_PATH) listeners.agentConnected(event.cluster);
+      });
+      // until its listener is bound, a tunnel has no endpoint (port 0): clients need the listener's port
+      this.tunnels.setEndpointResolver(() => ({ port: 0, endpoint: '' }));
+      this.#tunnelListeners = listeners;
+    }
     PLANE_BY_SERVER.set(server, this);
     server.on('request', serverOnRequest);
     server.on('upgrade', serverOnUpgrade);
@@ -285,6 +307,7 @@ class LocalControlPlane implements ControlPlane {
 
   async close(): Promise<void> {
     for (const settle of [...this.#waiters]) settle(new Error('control plane closed'));
+    await this.#tunnelListeners?.close();
     const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     // agents first: their sockets' close ends every kubectl session (1011), then the stragglers go
     await this.#agents.close();

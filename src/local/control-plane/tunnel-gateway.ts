@@ -170,12 +170,14 @@ export class TunnelGateway {
     return {
       protocol: 'tcp',
       port,
-      close: () =>
-        new Promise<void>((resolve) => {
-          this.#listeners.forEach((listener) => (listener.port === port ? this.#listeners.delete(listener) : undefined));
-          for (const client of clients) client.destroy();
-          server.close(() => resolve());
-        }),
+      close: closeOnce(
+        () =>
+          new Promise<void>((resolve) => {
+            this.#listeners.forEach((listener) => (listener.port === port ? this.#listeners.delete(listener) : undefined));
+            for (const client of clients) client.destroy();
+            server.close(() => resolve());
+          }),
+      ),
     };
   }
 
@@ -216,16 +218,24 @@ export class TunnelGateway {
     return {
       protocol: 'udp',
       port,
-      close: () =>
-        new Promise<void>((resolve) => {
-          for (const { stream, timer } of byClient.values()) {
-            clearTimeout(timer);
-            stream.reset();
-          }
-          socket.close(() => resolve());
-        }),
+      close: closeOnce(
+        () =>
+          new Promise<void>((resolve) => {
+            for (const { stream, timer } of byClient.values()) {
+              clearTimeout(timer);
+              stream.reset();
+            }
+            socket.close(() => resolve());
+          }),
+      ),
     };
   }
+}
+
+/** A listener closes once, whoever asks first: its socket's end or the owner of its registration. */
+function closeOnce(close: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => (closing ??= close());
 }
 
 /** Copies a TCP client and a stream both ways with half-close, pausing the client while the stream queue is full. */
