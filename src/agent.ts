@@ -15,16 +15,16 @@ import { createActorHost, type ActorHost } from './pool/actor-host.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { AgentHttpServer } from './http/agent-http-server.js';
 import { ClusterFacts } from './cluster/cluster-facts.js';
-import { openClusterIdentity } from './cluster/cluster-identity.js';
-import type { AgentStateStore } from './cluster/agent-state.js';
-import { RegionDetector } from './cluster/region-detection.js';
-import { MonitoringDiscovery } from './cluster/monitoring-discovery.js';
+import { openClusterIdentity } from './cluster/identity/agent-identity.js';
+import type { AgentStateStore } from './cluster/state/store.js';
+import { RegionDetector } from './cluster/region/detection.js';
+import { MonitoringDiscovery } from './cluster/monitoring/discovery.js';
 import { loadKubeConfig, resolveKubeTarget } from './kube/kube-endpoint.js';
 import type { KubeTarget } from './kube/kube-target.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { AGENT_VERSION } from './version.js';
-import { createGatewayProxy, withSessionSync } from './cluster/gateway-proxy.js';
-import type { IngressSync } from './cluster/ingress-sync.js';
+import { createGatewayProxy, withSessionSync } from './cluster/ingress/gateway-proxy.js';
+import type { IngressSync } from './cluster/ingress/sync.js';
 
 export interface AgentOptions {
   readonly config: AgentConfig;

@@ -3,7 +3,7 @@
 // protocol's fallback values, never a blocked registration or heartbeat.
 
 import os from 'node:os';
-import { primaryInterfaceIp } from './region-public-ip.js';
+import { primaryInterfaceIp } from './region/public-ip.js';
 import { readFileSync, statfsSync } from 'node:fs';
 import { CoreV1Api, VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -11,9 +11,9 @@ import { REGISTER_FEATURES } from '../protocol/message-types.js';
 import type { JsonObject } from '../protocol/envelope.js';
 import type { LinkState } from '../link/link-state.js';
 import { rfc3339 } from '../protocol/envelope.js';
-import type { GatewayFacts } from './ingress-sync.js';
-import { kubeFailureOf, monitoringHeartbeatFields, type MonitoringSource } from './monitoring-discovery.js';
-import type { RegionSource } from './region-detection.js';
+import type { GatewayFacts } from './ingress/sync.js';
+import { kubeFailureOf, monitoringHeartbeatFields, type MonitoringSource } from './monitoring/discovery.js';
+import type { RegionSource } from './region/detection.js';
 
 const KUBE_CALL_TIMEOUT_MS = 5_000;
 const FALLBACK_K8S_VERSION = 'v1.28.0+k3s1';
