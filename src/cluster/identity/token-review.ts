@@ -4,7 +4,8 @@
 
 import { AuthorizationV1Api, KubeConfig, type V1SelfSubjectAccessReview } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../util/clock.js';
-import { boundedKubeCall, isKubeStatus } from '../state/kube-backend.js';
+import { boundedKubeCall } from '../../kube/bounded-call.js';
+import { isKubeStatus } from '../../kube/kube-failure.js';
 
 export const TOKEN_REVIEW_TIMEOUT_MS = 3_000;
 

@@ -13,7 +13,7 @@ import { GatewayRoutesClient } from './gateway-routes-client.js';
 import { KubeServiceReader } from './service-reader.js';
 import { IngressSync } from './sync.js';
 import { IngressWatch } from './watch.js';
-import { kubeFailureOf } from '../monitoring/discovery.js';
+import { kubeFailureOf } from '../../kube/kube-failure.js';
 
 export interface GatewayProxyOptions {
   readonly config: AgentConfig;

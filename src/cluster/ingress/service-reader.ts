@@ -2,13 +2,13 @@
 // credentials, each bounded in time, and batched reads for a whole extraction. Read-only: the agent
 // never changes a Service.
 
-import { ApiException, CoreV1Api, Observable } from '@kubernetes/client-node';
-import type { ConfigurationOptions, KubeConfig, ObservableMiddleware, V1Service } from '@kubernetes/client-node';
-import { AgentError, ErrorCode } from '../../errors.js';
-import type { Clock } from '../../util/clock.js';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { boundedKubeCall, type KubeCallOptions } from '../../kube/bounded-call.js';
+import { isKubeStatus, kubeFailureOf } from '../../kube/kube-failure.js';
+import type { Clock } from '../../util/clock.js';
 import type { ServiceReader } from './controller.js';
-import { kubeFailureOf } from '../monitoring/discovery.js';
 
 export const DEFAULT_SERVICE_READ_TIMEOUT_MS = 5_000;
 /** Reads in flight at once: a resync of a large cluster must not burst hundreds of requests at the API server. */
@@ -44,18 +44,6 @@ export async function readServices(reader: ServiceReader, keys: Iterable<string>
   return { index, failed };
 }
 
-/** Per-call options that attach an AbortSignal, so a timed-out read releases its socket. */
-function abortOptions(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
-  const middleware: ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context) => new Observable(Promise.resolve(context)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
-
 export class KubeServiceReader implements ServiceReader {
   readonly #api: CoreV1Api;
   /** Real time in the agent: a simulated clock that jumps must not abort reads that are merely in flight. */
@@ -72,7 +60,7 @@ export class KubeServiceReader implements ServiceReader {
     try {
       return await this.#bounded(`services ${namespace}/${name}`, (options) => this.#api.readNamespacedService({ name, namespace }, options));
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (isKubeStatus(error, 404)) return undefined;
       throw error;
     }
   }
@@ -82,23 +70,7 @@ export class KubeServiceReader implements ServiceReader {
     return list.items;
   }
 
-  #bounded<T>(what: string, call: (options: ConfigurationOptions<ObservableMiddleware>) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.#callClock.setTimer(this.#timeoutMs, () => {
-        controller.abort();
-        reject(new AgentError(ErrorCode.upstreamTimeout, `ingress sync: reading ${what} timed out after ${this.#timeoutMs} ms`));
-      });
-      call(abortOptions(controller.signal)).then(
-        (value) => {
-          timer.cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          timer.cancel();
-          reject(error);
-        },
-      );
-    });
+  #bounded<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
+    return boundedKubeCall(this.#callClock, this.#timeoutMs, `ingress sync: reading ${what}`, call);
   }
 }

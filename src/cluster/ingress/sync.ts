@@ -18,7 +18,7 @@ import { IngressRouteCache } from './route-cache.js';
 import { backendServiceKeys, extractRoutes, ingressKey, isManagedIngress, type IngressRoute } from './routes.js';
 import { readServices } from './service-reader.js';
 import type { IngressSource } from './watch.js';
-import { kubeFailureOf } from '../monitoring/discovery.js';
+import { kubeFailureOf } from '../../kube/kube-failure.js';
 
 /** The platform expires routes after about 24 h; a full sync every 4 h keeps them well inside that. */
 export const FULL_SYNC_INTERVAL_MS = 4 * 60 * 60_000;

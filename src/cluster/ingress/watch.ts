@@ -10,7 +10,7 @@
 import { NetworkingV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Ingress } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../util/clock.js';
-import { kubeFailureOf } from '../monitoring/discovery.js';
+import { kubeFailureOf } from '../../kube/kube-failure.js';
 
 export const INGRESS_PATH = '/apis/networking.k8s.io/v1/ingresses';
 const RESTART_INITIAL_MS = 1_000;

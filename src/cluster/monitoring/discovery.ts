@@ -8,10 +8,12 @@
 //                                   listing is forbidden), then the Grafana Secret; each call aborted
 //                                   after callTimeoutMs on callClock
 
-import { ApiException, CoreV1Api, Observable } from '@kubernetes/client-node';
-import type { ConfigurationOptions, KubeConfig, ObservableMiddleware, V1Secret, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1Secret, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCode } from '../../errors.js';
+import { boundedKubeCall, type KubeCallOptions } from '../../kube/bounded-call.js';
+import { isKubeStatus, kubeFailureOf } from '../../kube/kube-failure.js';
 import type { JsonObject } from '../../protocol/envelope.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 
@@ -119,28 +121,6 @@ export function monitoringHeartbeatFields(info: MonitoringInfo): JsonObject {
     fields['opencost_password'] = info.opencost.password;
   }
   return fields;
-}
-
-/** A loggable summary of a failed Kubernetes call: never ApiException.message, which embeds the body and headers. */
-export function kubeFailureOf(error: unknown): { code: string; status?: number; detail?: string } {
-  if (error instanceof ApiException) return { code: 'KUBE_STATUS', status: error.code };
-  // AgentError codes and system codes (ECONNREFUSED, CERT_HAS_EXPIRED…) say enough and carry no payload.
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') return { code: error.code };
-  // Client-side failures (bad kubeconfig, TLS setup) carry no response, so their text is safe and useful.
-  if (error instanceof Error) return { code: error.name, detail: error.message.slice(0, 200) };
-  return { code: 'unknown' };
-}
-
-/** Per-call options that attach an AbortSignal, so a timed-out read releases its socket. */
-function abortOptions(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
-  const middleware: ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context) => new Observable(Promise.resolve(context)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
 }
 
 function decodedKey(secret: V1Secret, key: string): string {
@@ -252,7 +232,7 @@ export class MonitoringDiscovery implements MonitoringSource {
       const byName = new Map(list.items.map((service) => [service.metadata?.name, service] as const));
       return (name) => Promise.resolve(byName.get(name));
     } catch (error) {
-      if (error instanceof ApiException && error.code === 403) return (name) => this.#readService(api, name);
+      if (isKubeStatus(error, 403)) return (name) => this.#readService(api, name);
       this.#logger.debug({ namespace: this.#namespace, ...kubeFailureOf(error) }, 'monitoring service list failed');
       return FAILED;
     }
@@ -287,7 +267,7 @@ export class MonitoringDiscovery implements MonitoringSource {
       );
       return { url, username: decodedKey(secret, 'admin-user'), password: decodedKey(secret, 'admin-password'), isSsl: false };
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return { url, username: '', password: '', isSsl: false };
+      if (isKubeStatus(error, 404)) return { url, username: '', password: '', isSsl: false };
       this.#logger.debug({ kind: 'grafana', secret: name, ...kubeFailureOf(error) }, 'grafana secret read failed');
       return FAILED;
     }
@@ -300,29 +280,13 @@ export class MonitoringDiscovery implements MonitoringSource {
         api.readNamespacedService({ name, namespace: this.#namespace }, options),
       );
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (isKubeStatus(error, 404)) return undefined;
       throw error;
     }
   }
 
   /** Runs one API call under the call bound, aborting the request when it expires so its socket is freed. */
-  #bounded<T>(what: string, call: (options: ConfigurationOptions<ObservableMiddleware>) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.#callClock.setTimer(this.#callTimeoutMs, () => {
-        controller.abort();
-        reject(new AgentError(ErrorCode.upstreamTimeout, `monitoring discovery: ${what} timed out after ${this.#callTimeoutMs} ms`));
-      });
-      call(abortOptions(controller.signal)).then(
-        (value) => {
-          timer.cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          timer.cancel();
-          reject(error);
-        },
-      );
-    });
+  #bounded<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
+    return boundedKubeCall(this.#callClock, this.#callTimeoutMs, `monitoring discovery: ${what}`, call);
   }
 }

@@ -6,7 +6,7 @@
 //          cluster fails         ─► file mode, file     (* migrated to the cluster by the next write)
 
 import type { Logger } from 'pino';
-import { kubeFailureOf } from '../monitoring/discovery.js';
+import { kubeFailureOf } from '../../kube/kube-failure.js';
 import type { AgentStateBackend, AgentStateRecord } from './store.js';
 
 function isEmpty(record: AgentStateRecord): boolean {

@@ -3,9 +3,11 @@
 // written with the agent's own credentials. Updates carry the resourceVersion read and retry on 409, and
 // keep keys this agent does not own, so a reference-agent state is taken over without losing anything.
 
-import { ApiException, CoreV1Api, Observable } from '@kubernetes/client-node';
-import type { ConfigurationOptions, KubeConfig, ObservableMiddleware, V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
 import { AgentError, ErrorCode } from '../../errors.js';
+import { boundedKubeCall, type KubeCallOptions } from '../../kube/bounded-call.js';
+import { isKubeStatus } from '../../kube/kube-failure.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { nonEmptyText, type AgentStateBackend, type AgentStateRecord } from './store.js';
 
@@ -24,48 +26,6 @@ function labelsFor(component: 'state' | 'secrets'): Record<string, string> {
     'app.kubernetes.io/component': component,
     'app.kubernetes.io/managed-by': 'pipeops-agent',
   };
-}
-
-/** Per-call options that attach an AbortSignal, so a timed-out call releases its socket. */
-function abortOptions(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
-  const middleware: ObservableMiddleware = {
-    pre: (context) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context) => new Observable(Promise.resolve(context)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
-}
-
-/** Runs one API call under `timeoutMs` on `clock`, aborting the request when it expires. */
-export function boundedKubeCall<T>(
-  clock: Clock,
-  timeoutMs: number,
-  what: string,
-  call: (options: ConfigurationOptions<ObservableMiddleware>) => Promise<T>,
-): Promise<T> {
-  const controller = new AbortController();
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimer(timeoutMs, () => {
-      controller.abort();
-      reject(new AgentError(ErrorCode.upstreamTimeout, `${what} timed out after ${timeoutMs} ms`));
-    });
-    call(abortOptions(controller.signal)).then(
-      (value) => {
-        timer.cancel();
-        resolve(value);
-      },
-      (error: unknown) => {
-        timer.cancel();
-        reject(error);
-      },
-    );
-  });
-}
-
-export function isKubeStatus(error: unknown, status: number): boolean {
-  return error instanceof ApiException && error.code === status;
 }
 
 function decoded(value: string | undefined): string | undefined {
@@ -150,7 +110,7 @@ export class KubeStateBackend implements AgentStateBackend {
     await this.#writeSecret(record);
   }
 
-  #call<T>(what: string, call: (options: ConfigurationOptions<ObservableMiddleware>) => Promise<T>): Promise<T> {
+  #call<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
     return boundedKubeCall(this.#clock, this.#callTimeoutMs, `state ${what}`, call);
   }
 
