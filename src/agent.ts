@@ -64,8 +64,14 @@ function longLaneWorkers(workers: number): number {
   return workers === 0 ? 0 : Math.max(1, Math.ceil(workers / 2));
 }
 
-function readTrimmed(path: string): string {
-  return readFileSync(path, 'utf8').trim();
+/**
+ * The agent token as the link and the gateway route calls present it: the token file, read at every call
+ * so a rotated (mounted) token is picked up, else the configured token.
+ */
+export function agentTokenProvider(config: AgentConfig): () => string {
+  const tokenFile = config.pipeops.tokenFile;
+  if (tokenFile === undefined) return () => config.pipeops.token;
+  return () => readFileSync(tokenFile, 'utf8').trim();
 }
 
 function controlPlaneTls(config: AgentConfig): ConnectionTls {
@@ -153,11 +159,13 @@ export class Agent {
       ...(options.stateStore === undefined ? {} : { stateStore: options.stateStore }),
     });
     const agentId = identity.agentId;
+    const agentToken = agentTokenProvider(config);
     // Opt-in (CLUSTER.md §4): it advertises cluster routes to the platform, so off means nothing is built or watched.
     const ingressSync = createGatewayProxy({
       config,
       kubeConfig,
       tls: controlPlaneTls(config),
+      token: agentToken,
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
       clock,
       random: options.random,
@@ -202,7 +210,6 @@ export class Agent {
       clock,
       ...(onFault === undefined ? {} : { onActorFailure: (error: Error) => onFault({ kind: 'actor-failed', error }) }),
     });
-    const tokenFile = config.pipeops.tokenFile;
     link = new ControlPlaneLink({
       apiUrl: config.pipeops.apiUrl,
       tls: controlPlaneTls(config),
@@ -210,7 +217,7 @@ export class Agent {
       heartbeatIntervalMs: config.agent.heartbeatIntervalMs,
       agentId,
       agentVersion: AGENT_VERSION,
-      token: tokenFile === undefined ? () => config.pipeops.token : () => readTrimmed(tokenFile),
+      token: agentToken,
       registerPayload: (state) => facts.registerPayload(state, clock.now()),
       heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
       stateStore: identity.linkStore,

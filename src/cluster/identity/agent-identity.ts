@@ -9,12 +9,11 @@ import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../config/agent-config.js';
-import { kubeUserToken } from '../../kube/kube-endpoint.js';
+import { SERVICE_ACCOUNT_TOKEN_FILE, kubeUserToken } from '../../kube/kube-endpoint.js';
 import type { StateStore } from '../../link/link-state.js';
 import { DEFAULT_STATE_NAMESPACE, openAgentState, nonEmptyText, stateNamespace, type AgentCredentials, type AgentStateStore } from '../state/store.js';
 import { SelfSubjectAccessReviewer, TokenVerdict, type TokenReviewer } from './token-review.js';
 
-export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 export const SERVICE_ACCOUNT_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
 const MACHINE_ID_FILES = ['/etc/machine-id', '/var/lib/dbus/machine-id'];
 

@@ -2,7 +2,6 @@
 // advertises the cluster's routes to the platform. When off, nothing is built, so nothing is watched.
 // When on, it wires the Ingress informer, Service reads and route calls into an IngressSync.
 
-import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../config/agent-config.js';
@@ -21,18 +20,13 @@ export interface GatewayProxyOptions {
   readonly kubeConfig: KubeConfig | undefined;
   /** TLS towards the control plane, as the link uses it. */
   readonly tls: ConnectionTls;
+  /** The agent token for the route calls, the link's own provider: asked at every call. */
+  readonly token: () => string;
   /** The registered cluster's uuid (or id), undefined before registration. */
   readonly clusterUuid: () => string | undefined;
   readonly clock: Clock;
   readonly random?: (() => number) | undefined;
   readonly logger: Logger;
-}
-
-/** The agent token for the route calls, read like the link reads it: the token file at every call when one is set. */
-function agentToken(config: AgentConfig): () => string {
-  const tokenFile = config.pipeops.tokenFile;
-  if (tokenFile === undefined) return () => config.pipeops.token;
-  return () => readFileSync(tokenFile, 'utf8').trim();
 }
 
 /** The ingress sync when enabled and the cluster is reachable, else undefined (and nothing is started). */
@@ -51,7 +45,7 @@ export function createGatewayProxy(options: GatewayProxyOptions): IngressSync | 
       services: new KubeServiceReader(kubeConfig, systemClock),
       client: new GatewayRoutesClient({
         apiUrl: config.pipeops.apiUrl,
-        token: agentToken(config),
+        token: options.token,
         tls: options.tls,
         clock: options.clock,
         callClock: systemClock,
