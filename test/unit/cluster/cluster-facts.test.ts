@@ -5,8 +5,8 @@ import test from 'ava';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ClusterFacts, FACTS_CALL_TIMEOUT_MS } from '../../../src/cluster/cluster-facts.js';
-import { silentLogger } from '../../../src/log.js';
+import { FACTS_CALL_TIMEOUT_MS } from '../../../src/cluster/cluster-facts.js';
+import { testClusterFacts } from '../../helpers/cluster-facts.js';
 import { eventually } from '../../helpers/eventually.js';
 import { SimulatedClock } from '../../helpers/simulated-clock.js';
 
@@ -52,25 +52,11 @@ async function startHangingApi(): Promise<HangingApi> {
   };
 }
 
-function factsFor(api: HangingApi, callClock: SimulatedClock): ClusterFacts {
-  return new ClusterFacts({
-    kubeConfig: api.kubeConfig,
-    agentId: 'agent-0a1b2c3d4e5f6071',
-    agentVersion: '0.0.0-test',
-    clusterName: 'test',
-    labels: {},
-    serviceToken: undefined,
-    agentPort: 8080,
-    logger: silentLogger(),
-    callClock,
-  });
-}
-
 test('a hanging version read is aborted at its bound: its socket closes and the fallback version is reported', async (t) => {
   const api = await startHangingApi();
   t.teardown(() => api.close());
   const clock = new SimulatedClock();
-  const version = factsFor(api, clock).k8sVersion();
+  const version = testClusterFacts({ kubeConfig: api.kubeConfig, callClock: clock }).k8sVersion();
   await eventually(() => api.paths.includes('/version'), 'the version request reached the API server');
   t.deepEqual(clock.pendingDelays(), [FACTS_CALL_TIMEOUT_MS]);
   t.false([...api.sockets.values()].some((socket) => socket.isClosed), 'the request is in flight before the bound');
@@ -84,7 +70,7 @@ test('hanging node and pod counts are aborted at their bound: both sockets close
   const api = await startHangingApi();
   t.teardown(() => api.close());
   const clock = new SimulatedClock();
-  const counts = factsFor(api, clock).counts();
+  const counts = testClusterFacts({ kubeConfig: api.kubeConfig, callClock: clock }).counts();
   await eventually(() => api.paths.includes('/api/v1/nodes') && api.paths.includes('/api/v1/pods'), 'both list requests reached the API server');
   t.deepEqual(clock.pendingDelays(), [FACTS_CALL_TIMEOUT_MS, FACTS_CALL_TIMEOUT_MS]);
   t.false([...api.sockets.values()].some((socket) => socket.isClosed), 'the requests are in flight before the bound');

@@ -12,10 +12,10 @@ import {
   monitoringHeartbeatFields,
   type MonitoringInfo,
 } from '../../../../src/cluster/monitoring/discovery.js';
-import { ClusterFacts } from '../../../../src/cluster/cluster-facts.js';
 import { loadKubeConfig } from '../../../../src/kube/kube-endpoint.js';
 import { silentLogger, type Logger } from '../../../../src/log.js';
 import { FakeKubeApi, fakeSecret, fakeService } from '../../../helpers/fake-kube-api.js';
+import { testClusterFacts } from '../../../helpers/cluster-facts.js';
 import { SimulatedClock } from '../../../helpers/simulated-clock.js';
 
 const CALL_TIMEOUT_MS = 2_000;
@@ -303,17 +303,7 @@ test('a hanging API call never delays the heartbeat; the read is abandoned at it
   addServices(namespace, { 'prometheus-server': [{ name: 'http', port: 80 }], loki: [{ port: 3100 }] });
   kube.objects.hanging.add(`${namespace}/services`);
   const discovery = discoveryFor(namespace, { clock });
-  const facts = new ClusterFacts({
-    kubeConfig,
-    agentId: 'agent-0a1b2c3d4e5f6071',
-    agentVersion: '0.0.0-test',
-    clusterName: 'test',
-    labels: {},
-    serviceToken: undefined,
-    agentPort: 8080,
-    logger: silentLogger(),
-    monitoring: discovery,
-  });
+  const facts = testClusterFacts({ kubeConfig, monitoring: discovery });
   const state = { clusterId: 'c-1', clusterUuid: undefined, gatewayUrl: undefined };
   // The simulated clock does not move: the discovery cannot finish, yet the heartbeat is built.
   const first = await facts.heartbeatPayload(state, true);
