@@ -38,12 +38,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/installer-common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/monitoring-stack.sh"
 # @installer-common-end
 
-# @embedded-deploy-begin
-# Filled in by scripts/build-installer.mjs with the manifests of the release.
-EMBEDDED_RELEASE=
-write_embedded_deploy() { return 1; }
-# @embedded-deploy-end
-
 usage() {
   cat <<'EOF'
 Usage: install.sh [--dry-run] [--namespace NS] [--help]
@@ -131,18 +125,11 @@ main() {
   dry_run=false
   namespace=$DEFAULT_NAMESPACE
   while (($# > 0)); do
+    if common_option "$@"; then
+      shift "$consumed"
+      continue
+    fi
     case $1 in
-      --dry-run) dry_run=true ;;
-      --namespace)
-        (($# >= 2)) || bad_usage "--namespace needs a value"
-        namespace=$2
-        shift
-        ;;
-      --namespace=*) namespace=${1#--namespace=} ;;
-      -h | --help)
-        usage
-        exit 0
-        ;;
       # Refuse anything token-like outright, without repeating its value: arguments are visible in `ps`
       # and shell history (docs/config.md, "Token handling").
       --token* | --*-token*) bad_usage "the token is never an argument: set PIPEOPS_TOKEN in the environment" ;;

@@ -25,12 +25,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/installer-common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/monitoring-stack.sh"
 # @installer-common-end
 
-# @embedded-deploy-begin
-# Filled in by scripts/build-installer.mjs with the manifests of the release.
-EMBEDDED_RELEASE=
-write_embedded_deploy() { return 1; }
-# @embedded-deploy-end
-
 usage() {
   cat <<'EOF'
 Usage: uninstall.sh [--dry-run] [--namespace NS] [--all] [--keep-state] [--help]
@@ -59,20 +53,13 @@ remove_all=false
 keep_state=false
 namespace=$DEFAULT_NAMESPACE
 while (($# > 0)); do
+  if common_option "$@"; then
+    shift "$consumed"
+    continue
+  fi
   case $1 in
-    --dry-run) dry_run=true ;;
     --all) remove_all=true ;;
     --keep-state) keep_state=true ;;
-    --namespace)
-      (($# >= 2)) || bad_usage "--namespace needs a value"
-      namespace=$2
-      shift
-      ;;
-    --namespace=*) namespace=${1#--namespace=} ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
     *) bad_usage "unknown argument: $1" ;;
   esac
   shift

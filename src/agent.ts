@@ -15,16 +15,16 @@ import { createActorHost, type ActorHost } from './pool/actor-host.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { AgentHttpServer } from './http/agent-http-server.js';
 import { ClusterFacts } from './cluster/cluster-facts.js';
-import { openClusterIdentity } from './cluster/cluster-identity.js';
-import type { AgentStateStore } from './cluster/agent-state.js';
-import { RegionDetector } from './cluster/region-detection.js';
-import { MonitoringDiscovery } from './cluster/monitoring-discovery.js';
+import { openClusterIdentity } from './cluster/identity/agent-identity.js';
+import type { AgentStateStore } from './cluster/state/store.js';
+import { RegionDetector } from './cluster/region/detection.js';
+import { MonitoringDiscovery } from './cluster/monitoring/discovery.js';
 import { loadKubeConfig, resolveKubeTarget } from './kube/kube-endpoint.js';
 import type { KubeTarget } from './kube/kube-target.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { AGENT_VERSION } from './version.js';
-import { createGatewayProxy, withSessionSync } from './cluster/gateway-proxy.js';
-import type { IngressSync } from './cluster/ingress-sync.js';
+import { createGatewayProxy, withSessionSync } from './cluster/ingress/gateway-proxy.js';
+import type { IngressSync } from './cluster/ingress/sync.js';
 import { createTunnelRegistrySync } from './tunnel/discovery/tunnel-registry-setup.js';
 import type { TunnelRegistrySync } from './tunnel/discovery/tunnel-registry-sync.js';
 
@@ -74,8 +74,14 @@ function longLaneWorkers(workers: number): number {
   return workers === 0 ? 0 : Math.max(1, Math.ceil(workers / 2));
 }
 
-function readTrimmed(path: string): string {
-  return readFileSync(path, 'utf8').trim();
+/**
+ * The agent token as the link and the gateway route calls present it: the token file, read at every call
+ * so a rotated (mounted) token is picked up, else the configured token.
+ */
+export function agentTokenProvider(config: AgentConfig): () => string {
+  const tokenFile = config.pipeops.tokenFile;
+  if (tokenFile === undefined) return () => config.pipeops.token;
+  return () => readFileSync(tokenFile, 'utf8').trim();
 }
 
 function controlPlaneTls(config: AgentConfig): ConnectionTls {
@@ -169,11 +175,13 @@ export class Agent {
       ...(options.stateStore === undefined ? {} : { stateStore: options.stateStore }),
     });
     const agentId = identity.agentId;
+    const agentToken = agentTokenProvider(config);
     // Opt-in (CLUSTER.md §4): it advertises cluster routes to the platform, so off means nothing is built or watched.
     const ingressSync = createGatewayProxy({
       config,
       kubeConfig,
       tls: controlPlaneTls(config),
+      token: agentToken,
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
       clock,
       random: options.random,
@@ -185,6 +193,7 @@ export class Agent {
       kubeConfig,
       tls: controlPlaneTls(config),
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
+      token: agentToken,
       clock: options.tunnelRegistryClock ?? clock,
       random: options.random,
       metrics,
@@ -234,7 +243,6 @@ export class Agent {
         ? { tunnel: { maxStreams: config.tunnel.maxStreams ?? DEFAULT_TUNNEL_MAX_STREAMS, udpIdleTimeoutMs: config.tunnel.udpIdleTimeoutMs ?? DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS } }
         : {}),
     });
-    const tokenFile = config.pipeops.tokenFile;
     link = new ControlPlaneLink({
       apiUrl: config.pipeops.apiUrl,
       tls: controlPlaneTls(config),
@@ -242,7 +250,7 @@ export class Agent {
       heartbeatIntervalMs: config.agent.heartbeatIntervalMs,
       agentId,
       agentVersion: AGENT_VERSION,
-      token: tokenFile === undefined ? () => config.pipeops.token : () => readTrimmed(tokenFile),
+      token: agentToken,
       registerPayload: (state) => facts.registerPayload(state, clock.now()),
       heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
       stateStore: identity.linkStore,

@@ -1,10 +1,16 @@
-# Shared by scripts/install.sh and scripts/uninstall.sh: messages, argument helpers, the scratch directory,
-# where the manifests come from, and the kustomize transformers that move the agent to another namespace.
-# Sourced from a checkout; scripts/build-installer.mjs copies it into the released scripts, which must
-# work piped into bash with nothing beside them. Expects PROG and EXIT_BAD_INPUT to be set.
+# Shared by scripts/install.sh and scripts/uninstall.sh: messages, the options both take, the scratch
+# directory, where the manifests come from, and the kustomize transformers that move the agent to another
+# namespace. Sourced from a checkout; scripts/build-installer.mjs copies it into the released scripts, which
+# must work piped into bash with nothing beside them. Expects PROG, EXIT_BAD_INPUT and usage() to be set.
 
 readonly DEFAULT_NAMESPACE=pipeops-system
 readonly MONITORING_NAMESPACE=pipeops-monitoring
+
+# @embedded-deploy-begin
+# Filled in by scripts/build-installer.mjs with the manifests of the release.
+EMBEDDED_RELEASE=
+write_embedded_deploy() { return 1; }
+# @embedded-deploy-end
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 
@@ -29,6 +35,30 @@ parse_bool() {
 }
 
 is_namespace_name() { [[ $1 =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]]; }
+
+# Reads one option both scripts take from the front of "$@": --dry-run sets dry_run=true, --namespace NS
+# (or --namespace=NS) sets namespace, -h/--help prints usage and exits 0. Sets `consumed` to the number of
+# arguments used; returns 1, using none, for an argument that is not one of them.
+common_option() {
+  consumed=1
+  case $1 in
+    --dry-run) dry_run=true ;;
+    --namespace)
+      (($# >= 2)) || bad_usage "--namespace needs a value"
+      namespace=$2
+      consumed=2
+      ;;
+    --namespace=*) namespace=${1#--namespace=} ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *)
+      consumed=0
+      return 1
+      ;;
+  esac
+}
 
 # Runs a command with a deadline when coreutils' timeout exists, so that a network that swallows packets
 # cannot hang the script.

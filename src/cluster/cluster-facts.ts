@@ -3,7 +3,7 @@
 // protocol's fallback values, never a blocked registration or heartbeat.
 
 import os from 'node:os';
-import { primaryInterfaceIp } from './region-public-ip.js';
+import { primaryInterfaceIp } from './region/public-ip.js';
 import { readFileSync, statfsSync } from 'node:fs';
 import { CoreV1Api, VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -11,11 +11,14 @@ import { REGISTER_FEATURES } from '../protocol/message-types.js';
 import type { JsonObject } from '../protocol/envelope.js';
 import type { LinkState } from '../link/link-state.js';
 import { rfc3339 } from '../protocol/envelope.js';
-import type { GatewayFacts } from './ingress-sync.js';
-import { kubeFailureOf, monitoringHeartbeatFields, type MonitoringSource } from './monitoring-discovery.js';
-import type { RegionSource } from './region-detection.js';
+import type { GatewayFacts } from './ingress/sync.js';
+import { boundedKubeCall, type KubeCallOptions } from '../kube/bounded-call.js';
+import { kubeFailureOf } from '../kube/kube-failure.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { monitoringHeartbeatFields, type MonitoringSource } from './monitoring/discovery.js';
+import type { RegionSource } from './region/detection.js';
 
-const KUBE_CALL_TIMEOUT_MS = 5_000;
+export const FACTS_CALL_TIMEOUT_MS = 5_000;
 const FALLBACK_K8S_VERSION = 'v1.28.0+k3s1';
 
 export interface ClusterFactsOptions {
@@ -35,14 +38,8 @@ export interface ClusterFactsOptions {
   readonly region?: RegionSource;
   /** Picks `k8s_service_token` at each registration (CLUSTER.md §2); `serviceToken` is sent as is without it. */
   readonly credentials?: { serviceToken(): Promise<string | undefined> };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  /** Measures each Kubernetes call's bound (FACTS_CALL_TIMEOUT_MS); real time unless given. */
+  readonly callClock?: Clock;
 }
 
 function osName(): string {
@@ -89,12 +86,17 @@ export class ClusterFacts {
     this.#options = options;
   }
 
+  #bounded<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
+    return boundedKubeCall(this.#options.callClock ?? systemClock, FACTS_CALL_TIMEOUT_MS, what, call);
+  }
+
   async k8sVersion(): Promise<string> {
     if (this.#k8sVersion !== undefined) return this.#k8sVersion;
     const kubeConfig = this.#options.kubeConfig;
     if (kubeConfig === undefined) return FALLBACK_K8S_VERSION;
     try {
-      const info = await withTimeout(kubeConfig.makeApiClient(VersionApi).getCode(), KUBE_CALL_TIMEOUT_MS, 'version');
+      const api = kubeConfig.makeApiClient(VersionApi);
+      const info = await this.#bounded('version', (options) => api.getCode({}, options));
       if (typeof info.gitVersion !== 'string' || info.gitVersion === '') throw new Error('version without gitVersion');
       this.#k8sVersion = info.gitVersion;
       return info.gitVersion;
@@ -109,8 +111,8 @@ export class ClusterFacts {
     if (kubeConfig === undefined) return { nodes: 0, pods: 0 };
     const api = kubeConfig.makeApiClient(CoreV1Api);
     const [nodes, pods] = await Promise.allSettled([
-      withTimeout(api.listNode({ limit: 1 }), KUBE_CALL_TIMEOUT_MS, 'node count'),
-      withTimeout(api.listPodForAllNamespaces({ limit: 1 }), KUBE_CALL_TIMEOUT_MS, 'pod count'),
+      this.#bounded('node count', (options) => api.listNode({ limit: 1 }, options)),
+      this.#bounded('pod count', (options) => api.listPodForAllNamespaces({ limit: 1 }, options)),
     ]);
     for (const result of [nodes, pods]) {
       if (result.status === 'rejected') this.#options.logger.debug(kubeFailureOf(result.reason), 'count failed');

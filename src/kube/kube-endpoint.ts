@@ -44,7 +44,8 @@ export function kubeUserToken(kubeConfig: KubeConfig): string | undefined {
   return undefined;
 }
 
-const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+/** Where a pod's (projected, rotating) service-account token is mounted; read at every use. */
+export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** Resolves the plain KubeTarget the actor threads use (see kube-target.ts). */
 export function resolveKubeTarget(kubeConfig: KubeConfig): KubeTarget {

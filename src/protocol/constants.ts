@@ -28,7 +28,6 @@ export const COMPRESSION_MIN_BYTES = 1024;
 export const MAX_BINARY_ID_BYTES = 65_535;
 
 export const CLOSE_NORMAL = 1000;
-export const CLOSE_MESSAGE_TOO_BIG = 1009;
 
 /** Value of `protocol_fallback.agent_version`: a fixed string kept for compatibility, not the version. */
 export const FALLBACK_AGENT_NAME = 'pipeops-k8-agent';

@@ -7,7 +7,7 @@
 //   Host (else X-Forwarded-Host) matches a route, exact then without :port ─► controller, else the route's backend
 //   no service field, not a WebSocket, not a K8s API path, controller known ─► controller
 
-import type { IngressRouteLookup } from '../cluster/ingress-route-cache.js';
+import type { IngressRouteLookup } from '../cluster/ingress/route-cache.js';
 import type { RoutedService } from '../messages/actor-messages.js';
 import type { RequestTraits } from '../protocol/envelope-peek.js';
 

@@ -35,7 +35,7 @@ import { BinaryRoute, routeBinaryFrame } from './binary-demux.js';
 import { streamFrameAsJson } from './stream-frame-fallback.js';
 import { StreamFrameKind, StreamFramesMessage, STREAM_FRAME_VERSION, isStreamFrame, readStreamFrameHeader } from '../protocol/stream-frame.js';
 import { resolveHostRoute } from './host-routing.js';
-import type { IngressRouteLookup } from '../cluster/ingress-route-cache.js';
+import type { IngressRouteLookup } from '../cluster/ingress/route-cache.js';
 import { TunnelStreams, type TunnelSettings } from '../tunnel/tunnel-streams.js';
 import type { TunnelStreamTask } from '../messages/tunnel-messages.js';
 

@@ -12,7 +12,7 @@
 
 import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { kubeFailureOf } from '../../cluster/monitoring-discovery.js';
+import { kubeFailureOf } from '../../kube/kube-failure.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { GATEWAY_GROUP, type GatewayObject, type RouteObject } from './gateway-tunnels.js';
 

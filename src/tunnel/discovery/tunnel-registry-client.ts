@@ -12,7 +12,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
-import { routesBaseUrl } from '../../cluster/gateway-routes-client.js';
+import { routesBaseUrl } from '../../cluster/ingress/gateway-routes-client.js';
 import type { ConnectionTls } from '../../link/connection.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { TunnelRegistrationBody } from './tunnel-entry.js';

@@ -7,8 +7,7 @@ import type { AgentConfig } from '../../config/agent-config.js';
 import type { ConnectionTls } from '../../link/connection.js';
 import type { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { systemClock, type Clock } from '../../util/clock.js';
-import { agentToken } from '../../cluster/gateway-proxy.js';
-import { kubeFailureOf } from '../../cluster/monitoring-discovery.js';
+import { kubeFailureOf } from '../../kube/kube-failure.js';
 import { GatewayApiWatch, type GatewayApiSource } from './gateway-api-watch.js';
 import { HttpTunnelRegistryClient } from './tunnel-registry-client.js';
 import { TunnelRegistrySync } from './tunnel-registry-sync.js';
@@ -18,6 +17,8 @@ export interface TunnelRegistrySetupOptions {
   readonly kubeConfig: KubeConfig | undefined;
   readonly tls: ConnectionTls;
   readonly clusterUuid: () => string | undefined;
+  /** The agent token, read at every call (agent.ts's one token provider). */
+  readonly token: () => string;
   readonly clock: Clock;
   readonly random?: (() => number) | undefined;
   readonly metrics: AgentMetrics;
@@ -47,7 +48,7 @@ export function createTunnelRegistrySync(options: TunnelRegistrySetupOptions): T
     source,
     client: new HttpTunnelRegistryClient({
       apiUrl: config.pipeops.apiUrl,
-      token: agentToken(config),
+      token: options.token,
       tls: options.tls,
       clock: options.clock,
       // Each call is bounded in real time, whatever clock drives the agent.

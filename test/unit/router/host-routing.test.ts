@@ -1,9 +1,9 @@
 // §9.5 steps 1 and 4 as the router decides them from the ingress route cache (C44).
 
 import test from 'ava';
-import { ControllerType, RoutingMode, type IngressController } from '../../../src/cluster/ingress-controller.js';
-import { IngressRouteCache } from '../../../src/cluster/ingress-route-cache.js';
-import type { IngressRoute } from '../../../src/cluster/ingress-routes.js';
+import { ControllerType, RoutingMode, type IngressController } from '../../../src/cluster/ingress/controller.js';
+import { IngressRouteCache } from '../../../src/cluster/ingress/route-cache.js';
+import type { IngressRoute } from '../../../src/cluster/ingress/routes.js';
 import { peekEnvelope } from '../../../src/protocol/envelope-peek.js';
 import { resolveHostRoute } from '../../../src/router/host-routing.js';
 

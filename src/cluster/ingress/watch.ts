@@ -1,0 +1,133 @@
+// The Ingress informer of the gateway proxy: list + watch of networking.k8s.io/v1 Ingresses in all
+// namespaces with the agent's own credentials (client-node makeInformer), restarted with capped backoff
+// after a failure. Delivers events and the cache; decides nothing about them.
+//
+//   start ─► list ─ok─► add… ─► onInitialList (once) ─► watch ─events─► onUpsert / onDelete
+//              │                                           │ ends cleanly ─► watch again (client-node)
+//              └ fails ───────────────┬────────────────────┘ fails
+//                                     └─► wait 1 s, 2 s … 60 s on clock ─► start again (relist only if needed)
+
+import { NetworkingV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Ingress } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { kubeFailureOf } from '../../kube/kube-failure.js';
+
+export const INGRESS_PATH = '/apis/networking.k8s.io/v1/ingresses';
+const RESTART_INITIAL_MS = 1_000;
+const RESTART_MAX_MS = 60_000;
+
+export interface IngressEvents {
+  onUpsert(ingress: V1Ingress): void;
+  /** The object as last seen: a watch DELETED event, or the cached copy when a relist no longer has it. */
+  onDelete(ingress: V1Ingress): void;
+  /** The first complete list is in the cache (events for its items came before). */
+  onInitialList(): void;
+}
+
+/** Where the ingress sync gets Ingresses from; an interface so the sync can be driven without an API server. */
+export interface IngressSource {
+  start(events: IngressEvents): void;
+  /** Every cached Ingress, managed or not. */
+  list(): readonly V1Ingress[];
+  stop(): Promise<void>;
+}
+
+export interface IngressWatchOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Restart backoff. */
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export class IngressWatch implements IngressSource {
+  readonly #informer: Informer<V1Ingress> & ObjectCache<V1Ingress>;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  #events: IngressEvents | undefined;
+  #restartTimer: TimerHandle | undefined;
+  #restartDelayMs = RESTART_INITIAL_MS;
+  #hasListed = false;
+  #didListThisRun = false;
+  #isStopped = false;
+
+  constructor(options: IngressWatchOptions) {
+    const api = options.kubeConfig.makeApiClient(NetworkingV1Api);
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    const listIngresses = async () => {
+      const list = await api.listIngressForAllNamespaces();
+      this.#didListThisRun = true;
+      this.#restartDelayMs = RESTART_INITIAL_MS;
+      return list;
+    };
+    this.#informer = makeInformer<V1Ingress>(options.kubeConfig, INGRESS_PATH, listIngresses);
+  }
+
+  start(events: IngressEvents): void {
+    if (this.#events !== undefined) return;
+    this.#events = events;
+    // Listeners close over `watch` rather than `this`: client-node calls them unbound.
+    const watch = this;
+    // An event proves the watch works again, so the next failure starts the backoff afresh.
+    function informerOnAdd(ingress: V1Ingress): void {
+      watch.#restartDelayMs = RESTART_INITIAL_MS;
+      watch.#events?.onUpsert(ingress);
+    }
+    function informerOnUpdate(ingress: V1Ingress): void {
+      watch.#restartDelayMs = RESTART_INITIAL_MS;
+      watch.#events?.onUpsert(ingress);
+    }
+    function informerOnDelete(ingress: V1Ingress): void {
+      watch.#restartDelayMs = RESTART_INITIAL_MS;
+      watch.#events?.onDelete(ingress);
+    }
+    function informerOnError(error: unknown): void {
+      watch.#onError(error);
+    }
+    this.#informer.on('add', informerOnAdd);
+    this.#informer.on('update', informerOnUpdate);
+    this.#informer.on('delete', informerOnDelete);
+    this.#informer.on('error', informerOnError);
+    this.#run();
+  }
+
+  list(): readonly V1Ingress[] {
+    return this.#informer.list();
+  }
+
+  async stop(): Promise<void> {
+    this.#isStopped = true;
+    this.#restartTimer?.cancel();
+    this.#restartTimer = undefined;
+    // client-node reports the abort of its own watch as an error; #onError ignores it once stopped.
+    await this.#informer.stop();
+  }
+
+  #run(): void {
+    if (this.#isStopped) return;
+    this.#didListThisRun = false;
+    // start() resolves once the list is cached and the watch is open, or after reporting a failure as 'error'.
+    this.#informer.start().then(
+      () => {
+        if (this.#isStopped || !this.#didListThisRun || this.#hasListed) return;
+        this.#hasListed = true;
+        this.#logger.debug({ ingresses: this.#informer.list().length }, 'ingress list cached');
+        this.#events?.onInitialList();
+      },
+      (error: unknown) => this.#onError(error),
+    );
+  }
+
+  #onError(error: unknown): void {
+    if (this.#isStopped || this.#restartTimer !== undefined) return;
+    const waitMs = this.#restartDelayMs;
+    this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
+    // A refused watch is a plain Error with `statusCode` (a refused list is an ApiException with `code`).
+    const statusCode = typeof error === 'object' && error !== null && 'statusCode' in error ? error.statusCode : undefined;
+    this.#logger.warn({ ...kubeFailureOf(error), ...(typeof statusCode === 'number' ? { status: statusCode } : {}), waitMs }, 'ingress watch failed; restarting');
+    this.#restartTimer = this.#clock.setTimer(waitMs, () => {
+      this.#restartTimer = undefined;
+      this.#run();
+    });
+  }
+}
