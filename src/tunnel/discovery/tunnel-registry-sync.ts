@@ -20,6 +20,12 @@ import { RegistryCall, RegistryOutcome, syncAnswerOf, type RegistryAnswer, type 
 
 /** §17.3 / issue: every 5 minutes, so the platform's view heals from anything missed. */
 export const TUNNEL_SYNC_INTERVAL_MS = 5 * 60_000;
+/**
+ * How long a session waits for the Gateway API before registering the config-declared tunnels one by one:
+ * long enough for a healthy watch to list (then one full sync does it all), short enough that a watch
+ * that keeps failing does not keep them off the platform.
+ */
+export const DECLARED_GRACE_MS = 10_000;
 
 export interface TunnelRegistrySyncOptions {
   /** Config-declared tunnels (`tunnel.tunnels`); they win over a discovered tunnel with the same id. */
@@ -40,11 +46,18 @@ export class TunnelRegistrySync {
   #advertised: Map<string, string> | undefined;
   /** Tunnel id → registration JSON the platform refused; resent only by a full sync. */
   readonly #rejected = new Map<string, string>();
+  /**
+   * Tunnel id → registration JSON of a config-declared tunnel registered one by one while the Gateway API
+   * is not ready: a full sync then would delete the discovered tunnels the platform has, but a failing or
+   * slow watch must not keep the declared ones unregistered. Cleared at every session start.
+   */
+  readonly #declaredEarly = new Map<string, string>();
   #queue: Promise<void> = Promise.resolve();
   #isSyncQueued = false;
   #isReconcileQueued = false;
   #isReady = false;
   #timer: TimerHandle | undefined;
+  #graceTimer: TimerHandle | undefined;
   #isStarted = false;
   #isStopped = false;
 
@@ -79,6 +92,8 @@ export class TunnelRegistrySync {
     }
     function sourceOnReady(): void {
       sync.#isReady = true;
+      sync.#graceTimer?.cancel();
+      sync.#graceTimer = undefined;
       sync.#options.logger.info({ tunnels: sync.desired().length }, 'tunnel discovery ready');
       sync.#requestSync('ready');
     }
@@ -92,6 +107,7 @@ export class TunnelRegistrySync {
 
   /** A session began (first connect or reconnect): the platform may have lost tunnels while the agent was away. */
   onSessionStart(): void {
+    this.#declaredEarly.clear();
     this.#requestSync('session start');
   }
 
@@ -107,6 +123,7 @@ export class TunnelRegistrySync {
   async stop(): Promise<void> {
     this.#isStopped = true;
     this.#timer?.cancel();
+    this.#graceTimer?.cancel();
     this.#options.client.close();
     await this.#options.source?.stop();
     await this.#queue;
@@ -150,6 +167,12 @@ export class TunnelRegistrySync {
     const clusterUuid = this.#options.clusterUuid();
     if (!this.#isReady || clusterUuid === undefined) {
       this.#options.logger.debug({ reason, isReady: this.#isReady }, 'tunnel sync deferred');
+      if (clusterUuid !== undefined && !this.#isReady && this.#graceTimer === undefined && this.#options.declared.length > 0) {
+        this.#graceTimer = this.#options.clock.setTimer(DECLARED_GRACE_MS, () => {
+          this.#graceTimer = undefined;
+          if (!this.#isReady) this.#enqueue(() => this.#registerDeclared());
+        });
+      }
       return;
     }
     const desired = this.desired();
@@ -177,6 +200,21 @@ export class TunnelRegistrySync {
     this.#advertised = advertised;
     this.#publishGauge();
     this.#options.logger.info({ reason, tunnels: bodies.length, accepted: advertised.size, rejected: rejected.length }, 'tunnels synced');
+  }
+
+  async #registerDeclared(): Promise<void> {
+    const clusterUuid = this.#options.clusterUuid();
+    if (clusterUuid === undefined || this.#isReady) return;
+    for (const entry of this.#options.declared) {
+      const body = registrationBodyOf(entry, clusterUuid);
+      const json = JSON.stringify(body);
+      if (this.#declaredEarly.get(entry.tunnelId) === json) continue;
+      const answer = await this.#options.client.register(clusterUuid, body);
+      this.#count(RegistryCall.register, answer);
+      if (answer.outcome === RegistryOutcome.ok) this.#declaredEarly.set(entry.tunnelId, json);
+      else if (answer.outcome === RegistryOutcome.rejected) this.#noteRejected(entry.tunnelId, json, answer.reason, RegistryCall.register);
+      else this.#options.logger.warn({ tunnelId: entry.tunnelId, failure: answer.failure }, 'tunnel register failed; the next sync retries');
+    }
   }
 
   async #reconcile(): Promise<void> {
