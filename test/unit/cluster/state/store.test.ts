@@ -1,10 +1,10 @@
 // AgentStateStore (what the link loads and saves), the local state file, and the `auto` fallback rule from
 // the cluster objects to the file.
 
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { AgentStateStore, MemoryStateBackend, stateNamespace, type AgentStateBackend, type AgentStateRecord } from '../../../../src/cluster/state/store.js';
 import { FallbackStateBackend } from '../../../../src/cluster/state/fallback-backend.js';
 import { FileStateBackend } from '../../../../src/cluster/state/file-backend.js';
@@ -107,12 +107,14 @@ test('state namespace: setting, else the service-account file, else the pod name
   t.is(stateNamespace(SETTINGS, noFile), 'pipeops-system');
 });
 
-function tempFile(): string {
-  return join(mkdtempSync(join(tmpdir(), 'agent-state-')), 'nested', 'state.json');
+function tempFile(t: ExecutionContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'agent-state-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'nested', 'state.json');
 }
 
 test('state file: written 600 with the cluster objects\' keys and the stamp, read back', async (t) => {
-  const path = tempFile();
+  const path = tempFile(t);
   const file = new FileStateBackend({ path, apiUrl: 'https://cp.example.test', clusterName: 'edge', logger: silentLogger() });
   t.deepEqual(await file.read(), {}, 'absent file: empty state');
   const record = { agentId: 'agent-1', clusterId: 'c-1', gatewayUrl: 'wss://gw/ws', clusterToken: 'tok', clusterCertData: 'Q0E=' };
@@ -132,7 +134,7 @@ test('state file: written 600 with the cluster objects\' keys and the stamp, rea
 });
 
 test('state file: another control plane\'s state keeps only the agent id; garbage is ignored', async (t) => {
-  const path = tempFile();
+  const path = tempFile(t);
   await new FileStateBackend({ path, apiUrl: 'https://other.example.test', clusterName: 'edge', logger: silentLogger() }).write({ agentId: 'agent-1', clusterId: 'c-1' });
   const file = new FileStateBackend({ path, apiUrl: 'https://cp.example.test', clusterName: 'edge', logger: silentLogger() });
   t.deepEqual(await file.read(), { agentId: 'agent-1' });
