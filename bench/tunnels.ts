@@ -68,7 +68,8 @@ async function startTarget(): Promise<{ port: number; server: Server; sockets: S
   return { port: (server.address() as AddressInfo).port, server, sockets };
 }
 
-function sendDown(socket: Socket, total: number): void {
+/** Writes `total` bytes with back-pressure, then calls `onWritten`. */
+function pumpBytes(socket: Socket, total: number, onWritten: () => void): void {
   let left = total;
   const pump = (): void => {
     while (left > 0) {
@@ -79,9 +80,13 @@ function sendDown(socket: Socket, total: number): void {
         return;
       }
     }
-    socket.end();
+    onWritten();
   };
   pump();
+}
+
+function sendDown(socket: Socket, total: number): void {
+  pumpBytes(socket, total, () => socket.end());
 }
 
 /** Milliseconds to move `bytes` up (client → target) or down (target → client) over one connection. */
@@ -97,19 +102,7 @@ function transfer(port: number, direction: 'up' | 'down', bytes: number): Promis
       else resolve(performance.now() - started);
     });
     socket.write(`${direction} ${bytes}\n`);
-    if (direction === 'down') return;
-    let left = bytes;
-    const pump = (): void => {
-      while (left > 0) {
-        const piece = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
-        left -= piece.length;
-        if (!socket.write(piece)) {
-          socket.once('drain', pump);
-          return;
-        }
-      }
-    };
-    pump();
+    if (direction === 'up') pumpBytes(socket, bytes, () => undefined);
   });
 }
 
