@@ -93,3 +93,40 @@ test('request traits: deadline, timeout and response streaming are read as sent'
   t.is(traits({ timeout: '8760h' })?.timeout, '8760h');
   t.is(peek('{"type":"ping","payload":{"timeout":5}}')?.request, undefined, 'only proxy_request carries traits');
 });
+
+test('a quote ends a skipped string only after an even run of backslashes', (t) => {
+  for (const [tail, shouldAccept] of [['\\\\', true], ['\\\\\\\\', true], ['\\', false], ['\\\\\\', false]] as const) {
+    const text = `{"type":"proxy_request","payload":{"body":"abc${tail}"},"request_id":"r"}`;
+    t.is(peek(text)?.requestId, shouldAccept ? 'r' : undefined, text);
+  }
+  t.is(peek('{"type":"proxy_request","payload":{"body":"a\\"},\\"b"},"request_id":"r"}')?.requestId, 'r');
+});
+
+test('unterminated strings and containers inside a skipped payload are rejected', (t) => {
+  for (const text of ['{"type":"proxy_request","payload":{"body":"abc}', '{"type":"proxy_request","payload":{"body":["a","b"}', '{"type":"x","payload":{"a":"\\"}']) {
+    t.is(peek(text), undefined, text);
+  }
+});
+
+test('keys and the fields it reads are checked for control characters; skipped bodies are left to the actor', (t) => {
+  t.is(peek('{"type":"pi\u0001ng"}'), undefined);
+  t.is(peek('{"type":"proxy_request","request_id":"r\u0002"}'), undefined);
+  t.is(peek('{"type":"proxy_request","payload":{"body":"a\u0001b"}}')?.type, 'proxy_request');
+});
+
+test('a Uint8Array view into a larger buffer is read at its own offset', (t) => {
+  const text = '{"type":"proxy_request","request_id":"r9","payload":{"path":"/api/v1/pods","query":"watch=1","body":"eA=="}}';
+  const backing = new Uint8Array(text.length + 20).fill(0x7b);
+  backing.set(Buffer.from(text), 10);
+  const view = new Uint8Array(backing.buffer, 10, text.length);
+  const result = peekEnvelope(view);
+  t.is(result?.requestId, 'r9');
+  t.true(result?.request?.isLongLived);
+});
+
+test('a megabyte body is skipped, with the fields after it still read', (t) => {
+  const body = 'QUJD'.repeat(300_000);
+  const result = peek(`{"type":"proxy_request","payload":{"body":"${body}","path":"/api/v1/pods/p/log","query":"follow=true","request_id":"pr"},"request_id":"r"}`);
+  t.is(result?.payloadRequestId, 'pr');
+  t.true(result?.request?.isLongLived);
+});
