@@ -33,6 +33,9 @@ export interface RequestTraits {
   /** §9.5 step 2: a WebSocket upgrade for `/api/…` or `/apis/…` without complete service info is a kubectl session (§13.8). */
   readonly isKubeSession: boolean;
   readonly deadline: string | undefined;
+  /** `method` and `path` as sent (empty when absent): the dispatch policy places the request by them. */
+  readonly method: string;
+  readonly path: string;
   /** Milliseconds (a JSON number) or a Go duration string, as sent. */
   readonly timeout: number | string | undefined;
 }
@@ -168,6 +171,7 @@ function isTrueLiteral(bytes: Buffer, start: number, end: number): boolean {
 
 /** The payload fields of a proxy_request that admission reads; everything else (the body above all) is skipped. */
 class RequestFields {
+  #method = '';
   #path = '';
   #query = '';
   #isWebSocketFlag = false;
@@ -180,6 +184,9 @@ class RequestFields {
 
   visit(bytes: Buffer, key: string, start: number, end: number): void {
     switch (key) {
+      case 'method':
+        this.#method = stringAt(bytes, start, end) ?? '';
+        break;
       case 'path':
         this.#path = stringAt(bytes, start, end) ?? '';
         break;
@@ -234,6 +241,8 @@ class RequestFields {
       isKubeSession: isWebSocket && isKubePath && this.#serviceFields.size < 3,
       isStreamingResponse: this.#isStreamingResponse,
       deadline: this.#deadline,
+      method: this.#method,
+      path: this.#path,
       timeout: this.#timeout,
     };
   }

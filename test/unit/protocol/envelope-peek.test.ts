@@ -38,7 +38,7 @@ test('bodies are skipped without being decoded, escapes included', (t) => {
     payloadRequestId: undefined,
     payloadKind: 'object',
     payloadBodyBinary: false,
-    request: { isWebSocket: false, isLongLived: false, isStreamingResponse: false, isKubeSession: false, deadline: undefined, timeout: undefined },
+    request: { isWebSocket: false, isLongLived: false, isStreamingResponse: false, isKubeSession: false, deadline: undefined, method: '', path: '', timeout: undefined },
   });
 });
 
@@ -88,6 +88,8 @@ test('request traits: deadline, timeout and response streaming are read as sent'
     isStreamingResponse: true,
     isKubeSession: false,
     deadline: '2026-01-02T03:04:05Z',
+    method: '',
+    path: '',
     timeout: 1500,
   });
   t.is(traits({ timeout: '8760h' })?.timeout, '8760h');
@@ -129,4 +131,10 @@ test('a megabyte body is skipped, with the fields after it still read', (t) => {
   const result = peek(`{"type":"proxy_request","payload":{"body":"${body}","path":"/api/v1/pods/p/log","query":"follow=true","request_id":"pr"},"request_id":"r"}`);
   t.is(result?.payloadRequestId, 'pr');
   t.true(result?.request?.isLongLived);
+});
+
+test('request traits: method and path are read as sent, for the dispatch policy', (t) => {
+  const result = peek('{"type":"proxy_request","request_id":"r","payload":{"method":"GET","path":"/api/v1/namespaces/a/pods","body":"eA=="}}');
+  t.is(result?.request?.method, 'GET');
+  t.is(result?.request?.path, '/api/v1/namespaces/a/pods');
 });
