@@ -6,10 +6,10 @@
 // main-thread event-loop delay (p99, sampled). With --write the tables go into docs/benchmarks.md and the
 // sweep's charts into docs/charts/.
 //
-//   node dist/bench/load/load.js [--workers 0,1,2,4] [--requests N] [--parallel C] [--big N] [--write]
+//   node dist/bench/load/load.js [--workers 0,1,2,4] [--requests N] [--parallel C] [--big N] [--after-ms MS] [--env K=V,…] [--write]
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { machineLine, replaceSection } from './bench-doc.js';
 import { LoadStack, Sampler, peak, quantile, startUpstream, stopUpstream, type Upstream } from './load-stack.js';
 import { LoadClient, Op, runLoad, type RunResult } from './load-client.js';
 import { lineChart } from './svg-chart.js';
@@ -27,6 +27,8 @@ const BIG_PARALLEL = 8;
 const EXTRA_ENV = flag('--env', '');
 const SAMPLE_MS = 250;
 const SETTLE_MS = Number(flag('--settle-ms', '4000'));
+/** After the load, how long until RSS is read again: past the pools' 60 s idle timeout by default. */
+const AFTER_MS = Number(flag('--after-ms', '65000'));
 const MIXED: readonly Op[] = [Op.small, Op.list, Op.small, Op.exec, Op.small, Op.watch, Op.small, Op.exec];
 
 export interface Figures {
@@ -78,7 +80,7 @@ async function measureWorkers(upstream: Upstream, workers: number): Promise<Figu
     sampler.stop();
     direct.close();
     tunnel.close();
-    await sleep(SETTLE_MS);
+    await sleep(AFTER_MS);
     return {
       workers,
       idleMiB,
@@ -152,19 +154,6 @@ function charts(all: readonly Figures[]): Record<string, string> {
       { name: 'after load', points: byWorkers((f) => f.afterMiB) },
     ]),
   };
-}
-
-export function replaceSection(path: URL, name: string, body: string): void {
-  const text = readFileSync(path, 'utf8');
-  const start = `<!-- ${name}:start -->`;
-  const end = `<!-- ${name}:end -->`;
-  const section = `${start}\n${body}\n${end}`;
-  const pattern = new RegExp(`${start}[\\s\\S]*${end}`);
-  writeFileSync(path, pattern.test(text) ? text.replace(pattern, section) : `${text.trimEnd()}\n\n${section}\n`);
-}
-
-export function machineLine(): string {
-  return `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'} (shared)`;
 }
 
 async function main(): Promise<void> {
