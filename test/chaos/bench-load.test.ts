@@ -26,7 +26,7 @@ test('bench:load with tiny counts prints a row per worker count and each goal fi
   const result = await runBench('load.js', ['--workers', '0,2', '--requests', '40', '--parallel', '4', '--big', '2', '--settle-ms', '300', '--after-ms', '300']);
   t.is(result.code, 0, result.stderr);
   for (const workers of [0, 2]) {
-    t.regex(result.stdout, new RegExp(`^\\| ${workers} \\| ${NUMBER} / ${NUMBER} \\(${NUMBER}\\) \\|`, 'm'), `row for ${workers} workers`);
+    t.regex(result.stdout, new RegExp(`^\\| ${workers} \\| ${NUMBER} / ${NUMBER} \\| ${NUMBER} / ${NUMBER} \\(${NUMBER}\\) \\|`, 'm'), `row for ${workers} workers`);
     t.regex(result.stdout, new RegExp(`^workers=${workers}: idle ${NUMBER} MiB .* added p50 ${NUMBER} ms .* throughput ${NUMBER}x direct`, 'm'));
   }
   t.regex(result.stdout, new RegExp(`^2 workers vs inline: small ${NUMBER}x .* gzip-heavy ${NUMBER}x`, 'm'));
