@@ -49,6 +49,8 @@ export interface AgentFault {
   readonly error: Error;
 }
 
+const LOOP_DELAY_RESOLUTION_MS = 10;
+
 /** Long-lived streams mostly wait on sockets: a long-lane worker holds this many times the short lane's actors. */
 const LONG_LANE_TASKS_FACTOR = 4;
 
@@ -105,6 +107,7 @@ export class Agent {
   readonly #drainState: { isDraining: boolean };
   #endDrainNow: (() => void) | undefined;
   #shutdown: Promise<void> | undefined;
+  #loopDelay: { disable(): boolean } | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -246,7 +249,8 @@ export class Agent {
           return router.laneLoad(lane).waiting + laneHost.queueSize;
         },
         get activeActors() {
-          return laneHost.activeActors;
+          // small requests placed inline by the dispatch policy are short-lane actors too
+          return laneHost.activeActors + (lane === Lane.short ? (inlineHost?.activeActors ?? 0) : 0);
         },
       });
     }
@@ -254,7 +258,7 @@ export class Agent {
     metrics.collectOnScrape('sessionsActive', () => router.activeSessions);
     metrics.collectOnScrape('relayRequestsActive', () => router.activeRequests);
     metrics.collectOnScrape('heapUsedBytes', () => process.memoryUsage().heapUsed);
-    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
     loopDelay.enable();
     metrics.collectOnScrape('eventLoopDelaySeconds', () => {
       const p99 = loopDelay.count === 0 ? 0 : loopDelay.percentile(99) / 1e9;
@@ -285,6 +289,7 @@ export class Agent {
       throw error;
     }
     const agent = new Agent({ config, metrics, link, router, host, sessionHost, inlineHost, agentId, logger, http, state: identity.state, drainState });
+    agent.#loopDelay = loopDelay;
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     agent.#ingressSync = ingressSync;
     ingressSync?.start();
@@ -349,5 +354,6 @@ export class Agent {
     await this.inlineHost?.close();
     // Last, so /metrics stays scrapable while the link and actors drain.
     await this.#http.close();
+    this.#loopDelay?.disable();
   }
 }
