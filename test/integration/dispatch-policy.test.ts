@@ -1,7 +1,9 @@
 // AGENT_DISPATCH=auto with workers: small requests run inline on the main thread, lists go to the pool,
 // which starts its threads only then; the session pool has its own size (AGENT_SESSION_WORKERS).
 
+import type { ServerResponse } from 'node:http';
 import test from 'ava';
+import { eventually } from '../helpers/eventually.js';
 import { startHarness } from '../helpers/agent-harness.js';
 import { laneLimits, sessionPoolSize } from '../../src/agent.js';
 import { testConfig } from '../helpers/agent-config.js';
@@ -24,6 +26,25 @@ test('dispatch auto: a small get runs inline with no thread started; a list star
   await socket.next('proxy_response', 15_000, (m) => m.request_id === 'list-1');
   t.is(agent.host.threads, 2, 'the list started the pool');
   t.is(agent.sessionHost.threads, 0);
+});
+
+test('dispatch auto: a small request running inline counts as an active short-lane actor in /metrics', async (t) => {
+  const held: ServerResponse[] = [];
+  const { agent, plane, kube } = await startHarness(t, { config: { workers: 2, dispatch: 'auto' } });
+  kube.handler = function kubeOnRequest(_incoming, response) {
+    held.push(response);
+  };
+  const socket = await plane.nextSocket();
+  await socket.acceptRegistration();
+  await socket.next('heartbeat');
+  socket.send({ type: 'proxy_request', request_id: 'held-1', payload: { method: 'GET', path: '/api/v1/namespaces/a/configmaps/c' } });
+  await eventually(() => held.length === 1, 'the request reaches the Kubernetes API');
+  const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+  t.true(metrics.split('\n').includes('pipeops_agent_pool_active_actors{pool="short"} 1'));
+  t.is(agent.host.threads, 0, 'it runs inline');
+  held[0]!.writeHead(200, { 'Content-Type': 'application/json' });
+  held[0]!.end('{}');
+  await socket.next('proxy_response', 15_000, (m) => m.request_id === 'held-1');
 });
 
 test('the session pool and its long-lane slots follow AGENT_SESSION_WORKERS and AGENT_SESSION_TASKS_PER_WORKER', (t) => {
