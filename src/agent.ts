@@ -3,14 +3,16 @@
 
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { workerConfigOf, type AgentConfig, type WorkerTuning } from './config/agent-config.js';
+import { Dispatch, workerConfigOf, type AgentConfig, type WorkerTuning } from './config/agent-config.js';
 import { ControlPlaneLink } from './link/control-plane-link.js';
 import type { ConnectionTls } from './link/connection.js';
 import type { StateStore } from './link/link-state.js';
 import { SHUTTING_DOWN, StreamRouter } from './router/stream-router.js';
 import { Lane, type LaneLimits } from './router/admission.js';
+import { DispatchPolicy } from './router/dispatch-policy.js';
 import { createActorHost, type ActorHost } from './pool/actor-host.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { AgentHttpServer } from './http/agent-http-server.js';
@@ -54,24 +56,31 @@ export interface AgentFault {
   readonly error: Error;
 }
 
+const LOOP_DELAY_RESOLUTION_MS = 10;
+
 /** Long-lived streams mostly wait on sockets: a long-lane worker holds this many times the short lane's actors. */
 const LONG_LANE_TASKS_FACTOR = 4;
 /** Tunnel limits for configs built by hand (tests, benches); load-config fills them from env-spec. */
 const DEFAULT_TUNNEL_MAX_STREAMS = 1024;
 const DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS = 60_000;
 
-/** Actor slots of each lane (router/admission.ts); docs/decisions.md explains the split. */
-export function laneLimits(config: AgentConfig): Record<Lane, LaneLimits> {
-  const { workers, tasksPerWorker, maxQueue } = config.agent;
-  const longWorkers = longLaneWorkers(workers);
+/** Threads and actors per thread of the session pool (AGENT_SESSION_WORKERS, AGENT_SESSION_TASKS_PER_WORKER). */
+export function sessionPoolSize(config: AgentConfig): { readonly workers: number; readonly tasksPerWorker: number } {
+  const { workers, tasksPerWorker, sessionWorkers, sessionTasksPerWorker } = config.agent;
   return {
-    short: { slots: Math.max(1, workers) * tasksPerWorker, maxQueue },
-    long: { slots: Math.max(1, longWorkers) * tasksPerWorker * LONG_LANE_TASKS_FACTOR, maxQueue },
+    workers: sessionWorkers ?? (workers === 0 ? 0 : Math.max(1, Math.ceil(workers / 2))),
+    tasksPerWorker: sessionTasksPerWorker ?? tasksPerWorker * LONG_LANE_TASKS_FACTOR,
   };
 }
 
-function longLaneWorkers(workers: number): number {
-  return workers === 0 ? 0 : Math.max(1, Math.ceil(workers / 2));
+/** Actor slots of each lane (router/admission.ts); docs/decisions.md explains the split. */
+export function laneLimits(config: AgentConfig): Record<Lane, LaneLimits> {
+  const { workers, tasksPerWorker, maxQueue } = config.agent;
+  const session = sessionPoolSize(config);
+  return {
+    short: { slots: Math.max(1, workers) * tasksPerWorker, maxQueue },
+    long: { slots: Math.max(1, session.workers) * session.tasksPerWorker, maxQueue },
+  };
 }
 
 /**
@@ -103,6 +112,8 @@ export class Agent {
   readonly host: ActorHost;
   /** The session pool: kubectl WebSocket sessions run apart from HTTP relays. */
   readonly sessionHost: ActorHost;
+  /** The main thread's host for small requests when there are workers (AGENT_DISPATCH=auto). */
+  readonly inlineHost: ActorHost | undefined;
   readonly agentId: string;
   readonly #logger: Logger;
   readonly #http: AgentHttpServer;
@@ -114,6 +125,7 @@ export class Agent {
   readonly #drainState: { isDraining: boolean };
   #endDrainNow: (() => void) | undefined;
   #shutdown: Promise<void> | undefined;
+  #loopDelay: { disable(): boolean } | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(parts: {
@@ -123,6 +135,7 @@ export class Agent {
     router: StreamRouter;
     host: ActorHost;
     sessionHost: ActorHost;
+    inlineHost: ActorHost | undefined;
     agentId: string;
     logger: Logger;
     http: AgentHttpServer;
@@ -135,6 +148,7 @@ export class Agent {
     this.router = parts.router;
     this.host = parts.host;
     this.sessionHost = parts.sessionHost;
+    this.inlineHost = parts.inlineHost;
     this.agentId = parts.agentId;
     this.#logger = parts.logger;
     this.#http = parts.http;
@@ -221,15 +235,20 @@ export class Agent {
       onFault?.({ kind: 'pool-error', error });
     };
     const { tasksPerWorker, maxQueue, workers } = config.agent;
-    const host = await createActorHost({ workers, tasksPerWorker, maxQueue, workerConfig, onFault: poolOnFault });
+    // dispatch auto: small requests run inline and the pools start their threads when first needed
+    const isAuto = config.agent.dispatch === Dispatch.auto;
+    const host = await createActorHost({ workers, tasksPerWorker, maxQueue, workerConfig, onFault: poolOnFault, isLazy: isAuto });
+    const session = sessionPoolSize(config);
     const sessionHost = await createActorHost(
-      { workers: longLaneWorkers(workers), tasksPerWorker: tasksPerWorker * LONG_LANE_TASKS_FACTOR, maxQueue, workerConfig, onFault: poolOnFault },
+      { workers: session.workers, tasksPerWorker: session.tasksPerWorker, maxQueue, workerConfig, onFault: poolOnFault, isLazy: isAuto },
       'ws-session',
     );
+    const inlineHost = isAuto && workers > 0 ? await createActorHost({ workers: 0, tasksPerWorker, maxQueue, workerConfig }) : undefined;
     let link: ControlPlaneLink | undefined;
     const router = new StreamRouter({
       link: () => link!,
       hosts: { short: host, long: sessionHost },
+      ...(inlineHost === undefined ? {} : { inline: { host: inlineHost, policy: new DispatchPolicy() } }),
       lanes: laneLimits(config),
       requestTimeoutMs: config.tunnel.requestTimeoutMs,
       outboundBufferedBytes: () => link?.sessionConnection?.bufferedAmount ?? 0,
@@ -271,7 +290,8 @@ export class Agent {
           return router.laneLoad(lane).waiting + laneHost.queueSize;
         },
         get activeActors() {
-          return laneHost.activeActors;
+          // small requests placed inline by the dispatch policy are short-lane actors too
+          return laneHost.activeActors + (lane === Lane.short ? (inlineHost?.activeActors ?? 0) : 0);
         },
       });
     }
@@ -279,6 +299,13 @@ export class Agent {
     metrics.collectOnScrape('sessionsActive', () => router.activeSessions);
     metrics.collectOnScrape('relayRequestsActive', () => router.activeRequests);
     metrics.collectOnScrape('heapUsedBytes', () => process.memoryUsage().heapUsed);
+    const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    loopDelay.enable();
+    metrics.collectOnScrape('eventLoopDelaySeconds', () => {
+      const p99 = loopDelay.count === 0 ? 0 : loopDelay.percentile(99) / 1e9;
+      loopDelay.reset();
+      return p99;
+    });
     metrics.collectOnScrape('linkBufferedBytes', () => link?.sessionConnection?.bufferedAmount ?? 0);
     // Up before the first dial, so probes see "not ready" rather than a refused connection.
     const drainState = { isDraining: false };
@@ -299,9 +326,11 @@ export class Agent {
     } catch (error) {
       await host.close();
       await sessionHost.close();
+      await inlineHost?.close();
       throw error;
     }
-    const agent = new Agent({ config, metrics, link, router, host, sessionHost, agentId, logger, http, state: identity.state, drainState });
+    const agent = new Agent({ config, metrics, link, router, host, sessionHost, inlineHost, agentId, logger, http, state: identity.state, drainState });
+    agent.#loopDelay = loopDelay;
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     agent.#ingressSync = ingressSync;
     agent.#tunnelRegistry = tunnelRegistry;
@@ -366,7 +395,9 @@ export class Agent {
     await this.router.close();
     await this.host.close();
     await this.sessionHost.close();
+    await this.inlineHost?.close();
     // Last, so /metrics stays scrapable while the link and actors drain.
     await this.#http.close();
+    this.#loopDelay?.disable();
   }
 }

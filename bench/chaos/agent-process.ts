@@ -22,6 +22,8 @@ export interface AgentProcessOptions {
   readonly kubeconfig: string;
   /** More env (AGENT_WORKERS, AGENT_INBOUND_CAP_BYTES, …). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Node flags before the script (`--cpu-prof`, `--heapsnapshot-signal=SIGUSR2`, …). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface ExitRecord {
@@ -89,7 +91,7 @@ export class AgentProcess {
 
   static async start(options: AgentProcessOptions): Promise<AgentProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'run'], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'run'], {
       env: {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         PIPEOPS_API_URL: options.controlPlaneUrl,

@@ -8,6 +8,10 @@ import type { TunnelEntry } from '../tunnel/discovery/tunnel-entry.js';
 export const CompressionEngine = { zlib: 'zlib', fflate: 'fflate', off: 'off' } as const;
 export type CompressionEngine = (typeof CompressionEngine)[keyof typeof CompressionEngine];
 
+/** Where short requests run when there are workers (docs/decisions.md, "Dispatch policy"). */
+export const Dispatch = { auto: 'auto', workers: 'workers' } as const;
+export type Dispatch = (typeof Dispatch)[keyof typeof Dispatch];
+
 /** Where the agent keeps its state (CLUSTER.md §1); see docs/config.md "State" for the rule. */
 export const StateBackend = { auto: 'auto', cluster: 'cluster', file: 'file', memory: 'memory' } as const;
 export type StateBackend = (typeof StateBackend)[keyof typeof StateBackend];
@@ -71,6 +75,12 @@ export interface AgentConfig {
     readonly tasksPerWorker: number;
     /** Actors waiting for a thread before new ones are refused. */
     readonly maxQueue: number;
+    /** Session pool threads; undefined: half the workers, rounded up. */
+    readonly sessionWorkers?: number | undefined;
+    /** Long-lived streams per session thread; undefined: 4 × tasksPerWorker. */
+    readonly sessionTasksPerWorker?: number | undefined;
+    /** Absent: auto. */
+    readonly dispatch?: Dispatch;
     readonly compression: CompressionEngine;
     readonly enableIngressSync: boolean;
     readonly heartbeatIntervalMs: number;

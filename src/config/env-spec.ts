@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
-import { CompressionEngine, StateBackend } from './agent-config.js';
+import { CompressionEngine, Dispatch, StateBackend } from './agent-config.js';
 import { parseConfigTunnels, type TunnelEntry } from '../tunnel/discovery/tunnel-entry.js';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
@@ -320,6 +320,23 @@ export const ENV_SPEC = [
     key: 'agent.max_queue', env: ['AGENT_MAX_QUEUE'], flag: NO_FLAG, default: DEFAULT_MAX_QUEUE,
     description: 'Actors waiting for a thread before new ones are refused (1-1000000)',
     isSecret: false, isRequired: false, parse: integerIn(1, 1_000_000),
+  }),
+  row({
+    key: 'agent.session_workers', env: ['AGENT_SESSION_WORKERS'], flag: NO_FLAG,
+    default: undefined, defaultText: 'half of agent.workers, rounded up (0 when it is 0)',
+    description: 'Threads of the session pool (watches, follows, kubectl sessions, relays), 0-64; 0 runs them on the main thread',
+    isSecret: false, isRequired: false, parse: integerIn(0, MAX_WORKERS),
+  }),
+  row({
+    key: 'agent.session_tasks_per_worker', env: ['AGENT_SESSION_TASKS_PER_WORKER'], flag: NO_FLAG,
+    default: undefined, defaultText: `4 × agent.tasks_per_worker`,
+    description: 'Concurrent long-lived streams per session thread (1-100000); the long lane holds session threads (at least 1) times this',
+    isSecret: false, isRequired: false, parse: integerIn(1, 100_000),
+  }),
+  row({
+    key: 'agent.dispatch', env: ['AGENT_DISPATCH'], flag: NO_FLAG, default: Dispatch.auto,
+    description: 'Where short requests run when there are workers: auto (small ones inline on the main thread, large or compressible ones on workers) or workers (all on workers)',
+    isSecret: false, isRequired: false, parse: oneOf(Object.values(Dispatch)),
   }),
   row({
     key: 'agent.compression', env: ['AGENT_COMPRESSION'], flag: '--compression', default: CompressionEngine.zlib,

@@ -314,6 +314,12 @@ export const METRICS = {
     help: 'V8 heap in use on the main thread (process.memoryUsage().heapUsed), read at scrape time',
     labels: [],
   },
+  eventLoopDelaySeconds: {
+    name: 'pipeops_agent_event_loop_delay_seconds',
+    type: 'gauge',
+    help: 'p99 delay of the main thread event loop since the previous scrape (perf_hooks.monitorEventLoopDelay, 10 ms resolution)',
+    labels: [],
+  },
   metricDeltasLost: {
     name: 'pipeops_agent_metric_deltas_lost_total',
     type: 'counter',

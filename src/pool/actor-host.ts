@@ -31,6 +31,12 @@ export interface PoolOptions {
   readonly onFault?: (error: Error) => void;
   /** The worker entry, when not the actor kind's own (fault tests run a worker that fails on purpose). */
   readonly workerFile?: URL;
+  /**
+   * Threads start at the first task and stop after IDLE_TIMEOUT_MS without one, so an idle agent holds no
+   * worker isolate (each costs 10–20 MB, docs/performance.md). All of a pool's threads start together:
+   * piscina's balancer only spreads tasks over threads that exist.
+   */
+  readonly isLazy?: boolean;
 }
 
 /** One worker entry per actor kind: HTTP relays and WebSocket sessions run in separate pools. */
@@ -54,12 +60,22 @@ interface InlineContext {
 }
 
 class PoolActorHost implements ActorHost {
-  readonly #pool: Piscina;
+  readonly #options: PoolOptions;
+  readonly #kind: ActorKind;
+  #pool: Piscina | undefined;
   #active = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(options: PoolOptions, kind: ActorKind) {
-    this.#pool = new Piscina({
-      filename: (options.workerFile ?? WORKER_URLS[kind]).href,
+    this.#options = options;
+    this.#kind = kind;
+    if (options.isLazy !== true) this.#pool = this.#open();
+  }
+
+  #open(): Piscina {
+    const options = this.#options;
+    const pool = new Piscina({
+      filename: (options.workerFile ?? WORKER_URLS[this.#kind]).href,
       minThreads: options.workers,
       maxThreads: options.workers,
       concurrentTasksPerWorker: options.tasksPerWorker,
@@ -73,37 +89,56 @@ class PoolActorHost implements ActorHost {
       workerData: options.workerConfig,
     });
     const onFault = options.onFault;
-    this.#pool.on('error', function poolOnError(error: unknown) {
+    pool.on('error', function poolOnError(error: unknown) {
       onFault?.(error instanceof Error ? error : new Error(String(error)));
     });
+    return pool;
   }
 
   async run(task: ActorTask): Promise<void> {
     this.#active++;
+    clearTimeout(this.#idleTimer);
+    this.#pool ??= this.#open();
     try {
       await this.#pool.run(task, { transferList: [task.port, task.frame.buffer as ArrayBuffer] });
     } catch (error) {
       throw mapPoolError(error);
     } finally {
       this.#active--;
+      if (this.#active === 0 && this.#options.isLazy === true) this.#closeWhenIdle();
     }
+  }
+
+  #closeWhenIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      const pool = this.#pool;
+      if (this.#active > 0 || pool === undefined) return;
+      this.#pool = undefined;
+      // closing an idle pool fails only if its threads are already gone: nothing is left to release
+      pool.close().catch(() => undefined);
+    }, IDLE_TIMEOUT_MS);
+    this.#idleTimer.unref();
   }
 
   get activeActors(): number {
     return this.#active;
   }
   get threads(): number {
-    return this.#pool.threads.length;
+    return this.#pool?.threads.length ?? 0;
   }
   get workerThreads(): readonly Worker[] {
-    return this.#pool.threads;
+    return this.#pool?.threads ?? [];
   }
   get queueSize(): number {
-    return this.#pool.queueSize;
+    return this.#pool?.queueSize ?? 0;
   }
 
   async close(): Promise<void> {
-    await this.#pool.close({ force: true });
+    clearTimeout(this.#idleTimer);
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.close({ force: true });
   }
 }
 

@@ -33,6 +33,9 @@ export interface RequestTraits {
   /** §9.5 step 2: a WebSocket upgrade for `/api/…` or `/apis/…` without complete service info is a kubectl session (§13.8). */
   readonly isKubeSession: boolean;
   readonly deadline: string | undefined;
+  /** `method` and `path` as sent (empty when absent): the dispatch policy places the request by them. */
+  readonly method: string;
+  readonly path: string;
   /** Milliseconds (a JSON number) or a Go duration string, as sent. */
   readonly timeout: number | string | undefined;
   /** §9.5 step 1 applies only when `service_name` is empty. */
@@ -74,43 +77,47 @@ function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
-function skipWhitespace(bytes: Uint8Array, index: number): number {
+function skipWhitespace(bytes: Buffer, index: number): number {
   let i = index;
   while (i < bytes.length && isWhitespace(bytes[i]!)) i++;
   return i;
 }
 
-/** Returns the index just past the closing quote of the string that starts at `index`. */
-function skipString(bytes: Uint8Array, index: number): number {
-  let i = index + 1;
-  while (i < bytes.length) {
-    const byte = bytes[i]!;
-    if (byte === BACKSLASH) i += 2;
-    else if (byte === QUOTE) return i + 1;
-    else if (byte < 0x20) throw new PeekError('control character in string');
-    else i++;
+/**
+ * Returns the index just past the closing quote of the string that starts at `index`. The closing quote is
+ * found with Buffer#indexOf (memchr), not a byte-wise walk: a megabyte base64 body costs one native scan.
+ * A quote counts as closing when an even number of backslashes precedes it. Control characters inside a
+ * skipped string are not looked for; the actor's full parse rejects them (see the header comment).
+ */
+function skipString(bytes: Buffer, index: number): number {
+  let from = index + 1;
+  for (;;) {
+    const quote = bytes.indexOf(QUOTE, from);
+    if (quote < 0) throw new PeekError('unterminated string');
+    let before = quote - 1;
+    while (before > index && bytes[before] === BACKSLASH) before--;
+    if ((quote - 1 - before) % 2 === 0) return quote + 1;
+    from = quote + 1;
   }
-  throw new PeekError('unterminated string');
 }
 
-function decodeString(bytes: Uint8Array, start: number, end: number): string {
-  // Most keys and ids carry no escape: read them directly; JSON.parse only for the rest.
+function decodeString(bytes: Buffer, start: number, end: number): string {
+  // Only keys and small fields are decoded: they are checked for control characters here, and read
+  // directly unless they carry an escape (JSON.parse only for those).
   let hasEscape = false;
   for (let i = start + 1; i < end - 1; i++) {
-    if (bytes[i] === BACKSLASH) {
-      hasEscape = true;
-      break;
-    }
+    const byte = bytes[i]!;
+    if (byte < 0x20) throw new PeekError('control character in string');
+    if (byte === BACKSLASH) hasEscape = true;
   }
-  if (!hasEscape) return Buffer.from(bytes.buffer, bytes.byteOffset + start + 1, end - start - 2).toString('utf8');
-  const raw = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
-  const value: unknown = JSON.parse(raw);
+  if (!hasEscape) return bytes.toString('utf8', start + 1, end - 1);
+  const value: unknown = JSON.parse(bytes.toString('utf8', start, end));
   if (typeof value !== 'string') throw new PeekError('not a string');
   return value;
 }
 
 /** Returns the index just past the value that starts at `index` (after whitespace). */
-function skipValue(bytes: Uint8Array, index: number): number {
+function skipValue(bytes: Buffer, index: number): number {
   const first = bytes[index];
   if (first === undefined) throw new PeekError('value expected');
   if (first === QUOTE) return skipString(bytes, index);
@@ -140,7 +147,7 @@ function skipValue(bytes: Uint8Array, index: number): number {
     i++;
   }
   if (i === index) throw new PeekError('value expected');
-  const literal = Buffer.from(bytes.buffer, bytes.byteOffset + index, i - index).toString('latin1');
+  const literal = bytes.toString('latin1', index, i);
   if (!/^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)$/.test(literal)) throw new PeekError('bad literal');
   return i;
 }
@@ -148,7 +155,7 @@ function skipValue(bytes: Uint8Array, index: number): number {
 type KeyVisitor = (key: string, valueStart: number, valueEnd: number) => void;
 
 /** Walks the members of the object at `index`; returns the index just past its closing brace. */
-function walkObject(bytes: Uint8Array, index: number, visit: KeyVisitor): number {
+function walkObject(bytes: Buffer, index: number, visit: KeyVisitor): number {
   let i = skipWhitespace(bytes, index);
   if (bytes[i] !== OPEN_BRACE) throw new PeekError('object expected');
   i = skipWhitespace(bytes, i + 1);
@@ -172,16 +179,17 @@ function walkObject(bytes: Uint8Array, index: number, visit: KeyVisitor): number
   }
 }
 
-function stringAt(bytes: Uint8Array, start: number, end: number): string | undefined {
+function stringAt(bytes: Buffer, start: number, end: number): string | undefined {
   return bytes[start] === QUOTE ? decodeString(bytes, start, end) : undefined;
 }
 
-function isTrueLiteral(bytes: Uint8Array, start: number, end: number): boolean {
+function isTrueLiteral(bytes: Buffer, start: number, end: number): boolean {
   return end - start === 4 && bytes[start] === 0x74;
 }
 
 /** The payload fields of a proxy_request that admission reads; everything else (the body above all) is skipped. */
 class RequestFields {
+  #method = '';
   #path = '';
   #query = '';
   #isWebSocketFlag = false;
@@ -194,8 +202,11 @@ class RequestFields {
   #timeout: number | string | undefined;
   readonly #serviceFields = new Set<string>();
 
-  visit(bytes: Uint8Array, key: string, start: number, end: number): void {
+  visit(bytes: Buffer, key: string, start: number, end: number): void {
     switch (key) {
+      case 'method':
+        this.#method = stringAt(bytes, start, end) ?? '';
+        break;
       case 'path':
         this.#path = stringAt(bytes, start, end) ?? '';
         break;
@@ -250,6 +261,8 @@ class RequestFields {
       isKubeSession: isWebSocket && isKubePath && this.#serviceFields.size < 3,
       isStreamingResponse: this.#isStreamingResponse,
       deadline: this.#deadline,
+      method: this.#method,
+      path: this.#path,
       timeout: this.#timeout,
       hasServiceName: this.#serviceFields.has('service_name'),
       hasAnyServiceField: this.#serviceFields.size > 0,
@@ -258,14 +271,14 @@ class RequestFields {
     };
   }
 
-  #visitHeaders(bytes: Uint8Array, start: number, end: number): void {
+  #visitHeaders(bytes: Buffer, start: number, end: number): void {
     walkObject(bytes.subarray(0, end), start, (name, valueStart, valueEnd) => {
       const lower = name.toLowerCase();
       if (WEBSOCKET_HEADERS.has(lower)) this.#hasUpgradeHeader = true;
       else if (lower === 'host') this.#host ??= firstHeaderValue(bytes, valueStart, valueEnd);
       else if (lower === 'x-forwarded-host') this.#forwardedHost ??= firstHeaderValue(bytes, valueStart, valueEnd);
       else if (lower === 'upgrade') {
-        const text = Buffer.from(bytes.buffer, bytes.byteOffset + valueStart, valueEnd - valueStart).toString('utf8');
+        const text = bytes.toString('utf8', valueStart, valueEnd);
         if (/websocket/i.test(text)) this.#hasUpgradeHeader = true;
       }
     });
@@ -273,12 +286,12 @@ class RequestFields {
 }
 
 /** A header value sent as a string or a list of strings (§4.4): the first non-empty one. */
-function firstHeaderValue(bytes: Uint8Array, start: number, end: number): string | undefined {
+function firstHeaderValue(bytes: Buffer, start: number, end: number): string | undefined {
   if (bytes[start] === QUOTE) return nonEmpty(stringAt(bytes, start, end)?.trim());
   if (bytes[start] !== OPEN_BRACKET || end - start > MAX_HEADER_LIST_BYTES) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8'));
+    value = JSON.parse(bytes.toString('utf8', start, end));
   } catch {
     return undefined;
   }
@@ -287,8 +300,8 @@ function firstHeaderValue(bytes: Uint8Array, start: number, end: number): string
   return first?.trim();
 }
 
-function numberAt(bytes: Uint8Array, start: number, end: number): number | undefined {
-  const value = Number(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1'));
+function numberAt(bytes: Buffer, start: number, end: number): number | undefined {
+  const value = Number(bytes.toString('latin1', start, end));
   return Number.isFinite(value) ? value : undefined;
 }
 
@@ -300,7 +313,8 @@ function nonEmpty(value: string | undefined): string | undefined {
  * Peeks at an envelope (§4.2 keys, case-insensitive, last match wins). Returns undefined when the bytes
  * are not a JSON object or carry no non-empty string `type`: the caller drops and counts the frame.
  */
-export function peekEnvelope(bytes: Uint8Array): EnvelopePeek | undefined {
+export function peekEnvelope(frame: Uint8Array): EnvelopePeek | undefined {
+  const bytes = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
   let type: string | undefined;
   let requestId: string | undefined;
   let payloadStart = -1;

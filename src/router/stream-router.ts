@@ -30,6 +30,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import { RecentIds } from './recent-ids.js';
 import { Admission, Lane, type LaneLimits, type Ticket } from './admission.js';
+import { Placement, requestShape, type DispatchPolicy } from './dispatch-policy.js';
 import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
 import { BinaryRoute, routeBinaryFrame } from './binary-demux.js';
 import { streamFrameAsJson } from './stream-frame-fallback.js';
@@ -49,6 +50,11 @@ export interface RouterOptions {
   readonly link: () => RouterLink;
   /** The actor host of each lane: short requests, and long-lived streams (watches, follows, sessions, relays). */
   readonly hosts: Readonly<Record<Lane, ActorHost>>;
+  /**
+   * With worker threads: the main thread's own host and the policy that places short requests between it
+   * and the short lane's pool (router/dispatch-policy.ts). Absent: every short request runs on hosts.short.
+   */
+  readonly inline?: { readonly host: ActorHost; readonly policy: DispatchPolicy };
   readonly lanes: Readonly<Record<Lane, LaneLimits>>;
   /** Deadline of a request that names none (§9.2), counted from its arrival while it waits for a slot. */
   readonly requestTimeoutMs: number;
@@ -84,6 +90,8 @@ interface ActorEntry {
   readonly isRelay: boolean;
   /** The actor was told that its socket no longer uses stream frames. */
   hasStreamFramesOff: boolean;
+  /** A short request's shape (dispatch-policy.ts), learned from when it is done. */
+  shape?: string;
 }
 
 /** Outbound-buffer water marks (§9.11): above the high mark no credit is granted until the low mark. */
@@ -117,6 +125,7 @@ function laneOf(traits: RequestTraits | undefined): Lane {
 export class StreamRouter implements SessionHandlers {
   readonly #link: () => RouterLink;
   readonly #hosts: Readonly<Record<Lane, ActorHost>>;
+  readonly #inline: RouterOptions['inline'];
   readonly #admission: Admission;
   readonly #requestTimeoutMs: number;
   readonly #metrics: AgentMetrics;
@@ -139,6 +148,7 @@ export class StreamRouter implements SessionHandlers {
   constructor(options: RouterOptions) {
     this.#link = options.link;
     this.#hosts = options.hosts;
+    this.#inline = options.inline;
     // Request deadlines run on real time, as the actors' do (they compare against Date.now()).
     const buffered = options.outboundBufferedBytes ?? ((): number => 0);
     // C99: every kind of outbound data counts. Streams pause through credit; buffered responses cannot be
@@ -523,8 +533,7 @@ export class StreamRouter implements SessionHandlers {
   }
 
   /** Offers the actor to its lane; a request still waiting at its deadline is answered here (§9.4). */
-  #admit(entry: ActorEntry, lane: Lane, task: ActorTask, deadlineMs: number | undefined): Ticket | undefined {
-    const host = this.#hosts[lane];
+  #admit(entry: ActorEntry, lane: Lane, task: ActorTask, deadlineMs: number | undefined, host: ActorHost = this.#hosts[lane]): Ticket | undefined {
     const ticket = this.#admission.offer(lane, {
       deadlineMs,
       start: () =>
@@ -592,7 +601,13 @@ export class StreamRouter implements SessionHandlers {
     };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
-    if (this.#admit(entry, laneOf(traits), task, deadlineMs) === undefined) {
+    const lane = laneOf(traits);
+    let host = this.#hosts[lane];
+    if (lane === Lane.short && this.#inline !== undefined && traits !== undefined) {
+      entry.shape = requestShape(traits.method, traits.path);
+      if (this.#inline.policy.place(entry.shape, data.length) === Placement.inline) host = this.#inline.host;
+    }
+    if (this.#admit(entry, lane, task, deadlineMs, host) === undefined) {
       channel.port1.close();
       this.#refuse(connection, requestId, new AgentError(ErrorCode.poolSaturated, TOO_MANY), 'saturated');
       return;
@@ -627,6 +642,7 @@ export class StreamRouter implements SessionHandlers {
       return;
     }
     applyActorDone(this.#metrics, message);
+    if (entry.shape !== undefined) this.#inline?.policy.learn(entry.shape, message.upstreamBytesReceived);
     if (!entry.isDetached && !entry.ledger.isSettled) {
       // An actor that ends without its terminal reply is a bug; the stream still gets one (C93).
       this.#logger.error({ requestId: entry.requestId, kind: entry.actorKind }, 'actor ended without its terminal reply');

@@ -1,6 +1,6 @@
 // A complete AgentConfig for tests, built directly (load-config has its own tests).
 
-import type { AgentConfig, RegistrationSettings, StateSettings } from '../../src/config/agent-config.js';
+import type { AgentConfig, Dispatch, RegistrationSettings, StateSettings } from '../../src/config/agent-config.js';
 import type { TunnelEntry } from '../../src/tunnel/discovery/tunnel-entry.js';
 
 export interface TestConfigInput {
@@ -17,6 +17,10 @@ export interface TestConfigInput {
   readonly tunnels?: readonly TunnelEntry[];
   readonly maxQueue?: number;
   readonly tasksPerWorker?: number;
+  readonly sessionWorkers?: number;
+  readonly sessionTasksPerWorker?: number;
+  /** Absent: every short request on the pool with its threads started at once (AGENT_DISPATCH=workers). */
+  readonly dispatch?: Dispatch;
   readonly clusterName?: string;
   /** null: no configured id (persisted, else derived). */
   readonly agentId?: string | null;
@@ -49,6 +53,9 @@ export function testConfig(input: TestConfigInput): AgentConfig {
       workers: input.workers ?? 0,
       tasksPerWorker: input.tasksPerWorker ?? 16,
       maxQueue: input.maxQueue ?? 64,
+      ...(input.sessionWorkers === undefined ? {} : { sessionWorkers: input.sessionWorkers }),
+      ...(input.sessionTasksPerWorker === undefined ? {} : { sessionTasksPerWorker: input.sessionTasksPerWorker }),
+      ...(input.dispatch === undefined ? {} : { dispatch: input.dispatch }),
       compression: 'zlib',
       enableIngressSync: false,
       heartbeatIntervalMs: input.heartbeatIntervalMs ?? 30_000,

@@ -59,3 +59,31 @@ test('pinned to the installed piscina: its queue-full rejection maps to AGENT_ER
   }
   t.is(mapPoolError(new Error('worker exited with code: 1')).code, ErrorCode.actorFailed);
 });
+
+test('a lazy pool holds no thread until its first task, then starts all of them at once', async (t) => {
+  const host = await createActorHost({
+    workers: 2,
+    tasksPerWorker: 4,
+    maxQueue: 4,
+    workerConfig: workerConfigOf(testConfig({ apiUrl: 'http://127.0.0.1:1' })),
+    workerFile: new URL('../../helpers/fault-worker.js', import.meta.url),
+    isLazy: true,
+  });
+  t.teardown(() => host.close());
+  t.is(host.threads, 0, 'an idle agent holds no worker isolate');
+  t.deepEqual(host.workerThreads, []);
+  await host.run(task('first'));
+  t.is(host.threads, 2, 'both threads serve, so the balancer can spread tasks');
+});
+
+test('an eager pool starts its threads with the host', async (t) => {
+  const host = await createActorHost({
+    workers: 2,
+    tasksPerWorker: 4,
+    maxQueue: 4,
+    workerConfig: workerConfigOf(testConfig({ apiUrl: 'http://127.0.0.1:1' })),
+    workerFile: new URL('../../helpers/fault-worker.js', import.meta.url),
+  });
+  t.teardown(() => host.close());
+  t.is(host.threads, 2);
+});

@@ -44,6 +44,8 @@ test('bodies are skipped without being decoded, escapes included', (t) => {
       isStreamingResponse: false,
       isKubeSession: false,
       deadline: undefined,
+      method: '',
+      path: '',
       timeout: undefined,
       hasServiceName: false,
       hasAnyServiceField: false,
@@ -99,6 +101,8 @@ test('request traits: deadline, timeout and response streaming are read as sent'
     isStreamingResponse: true,
     isKubeSession: false,
     deadline: '2026-01-02T03:04:05Z',
+    method: '',
+    path: '',
     timeout: 1500,
     hasServiceName: false,
     hasAnyServiceField: false,
@@ -122,4 +126,47 @@ test('request traits for §9.5 host routing: Host (else X-Forwarded-Host) as a s
   t.false(traits({ path: '/', service_port: null })?.hasAnyServiceField);
   for (const path of ['/api', '/apis', '/api/v1/pods', '/apis/apps/v1', '/healthz', '/readyz/ping', '/livez', '/version', '/openapi/v3']) t.true(traits({ path })?.isKubeApiPath, path);
   for (const path of ['/', '/apix', '/application', '/shop/api/v1']) t.false(traits({ path })?.isKubeApiPath, path);
+});
+
+test('a quote ends a skipped string only after an even run of backslashes', (t) => {
+  for (const [tail, shouldAccept] of [['\\\\', true], ['\\\\\\\\', true], ['\\', false], ['\\\\\\', false]] as const) {
+    const text = `{"type":"proxy_request","payload":{"body":"abc${tail}"},"request_id":"r"}`;
+    t.is(peek(text)?.requestId, shouldAccept ? 'r' : undefined, text);
+  }
+  t.is(peek('{"type":"proxy_request","payload":{"body":"a\\"},\\"b"},"request_id":"r"}')?.requestId, 'r');
+});
+
+test('unterminated strings and containers inside a skipped payload are rejected', (t) => {
+  for (const text of ['{"type":"proxy_request","payload":{"body":"abc}', '{"type":"proxy_request","payload":{"body":["a","b"}', '{"type":"x","payload":{"a":"\\"}']) {
+    t.is(peek(text), undefined, text);
+  }
+});
+
+test('keys and the fields it reads are checked for control characters; skipped bodies are left to the actor', (t) => {
+  t.is(peek('{"type":"pi\u0001ng"}'), undefined);
+  t.is(peek('{"type":"proxy_request","request_id":"r\u0002"}'), undefined);
+  t.is(peek('{"type":"proxy_request","payload":{"body":"a\u0001b"}}')?.type, 'proxy_request');
+});
+
+test('a Uint8Array view into a larger buffer is read at its own offset', (t) => {
+  const text = '{"type":"proxy_request","request_id":"r9","payload":{"path":"/api/v1/pods","query":"watch=1","body":"eA=="}}';
+  const backing = new Uint8Array(text.length + 20).fill(0x7b);
+  backing.set(Buffer.from(text), 10);
+  const view = new Uint8Array(backing.buffer, 10, text.length);
+  const result = peekEnvelope(view);
+  t.is(result?.requestId, 'r9');
+  t.true(result?.request?.isLongLived);
+});
+
+test('a megabyte body is skipped, with the fields after it still read', (t) => {
+  const body = 'QUJD'.repeat(300_000);
+  const result = peek(`{"type":"proxy_request","payload":{"body":"${body}","path":"/api/v1/pods/p/log","query":"follow=true","request_id":"pr"},"request_id":"r"}`);
+  t.is(result?.payloadRequestId, 'pr');
+  t.true(result?.request?.isLongLived);
+});
+
+test('request traits: method and path are read as sent, for the dispatch policy', (t) => {
+  const result = peek('{"type":"proxy_request","request_id":"r","payload":{"method":"GET","path":"/api/v1/namespaces/a/pods","body":"eA=="}}');
+  t.is(result?.request?.method, 'GET');
+  t.is(result?.request?.path, '/api/v1/namespaces/a/pods');
 });

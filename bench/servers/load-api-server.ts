@@ -1,0 +1,99 @@
+// The upstream of the load and scale benches, in its own process so the bench does not measure its own
+// load: HTTPS on 127.0.0.1:0 with bodies serialized once at start. Prints one JSON line
+// {port, caPem, token}, then serves until stdin closes.
+//
+//   GET  /api/v1/namespaces/bench/configmaps/small        1 KiB object
+//   GET  /api/v1/namespaces/bench/pods?limit=100           100-pod list (real-shaped, from the corpus)
+//   GET  /api/v1/pods?limit=big                            ~1 MB pod list (compressible)
+//   GET  …/pods?watch=true[&events=N]                      N watch events, then ends (N=0: held open)
+//   WS   …/pods/<name>/exec (v5/v4.channel.k8s.io)         echoes stdin (channel 0) as stdout (channel 1)
+
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
+import { buildCorpus } from '../corpus.js';
+
+const TOKEN = 'bench-token';
+const BIG_LIST_BYTES = 1_000_000;
+
+function loadBodies(): Map<string, Buffer> {
+  const corpus = buildCorpus();
+  const pods100 = corpus.find((item) => item.name === 'pods-100')!.body;
+  const pods1000 = JSON.parse(corpus.find((item) => item.name === 'pods-1000')!.body.toString('utf8')) as { items: unknown[] };
+  const perPod = JSON.stringify(pods1000.items[0]).length;
+  const big = Buffer.from(`${JSON.stringify({ ...pods1000, items: pods1000.items.slice(0, Math.ceil(BIG_LIST_BYTES / perPod)) })}\n`);
+  const small = Buffer.from(
+    JSON.stringify({
+      kind: 'ConfigMap',
+      apiVersion: 'v1',
+      metadata: { name: 'small', namespace: 'bench', uid: '5b3c1e8a-0d4f-4c1e-9a0b-2f6d7e8c9a10', resourceVersion: '4242', creationTimestamp: '2026-11-01T00:00:00Z' },
+      data: { 'settings.yaml': 'x'.repeat(760) },
+    }),
+  );
+  return new Map([
+    ['/api/v1/namespaces/bench/configmaps/small', small],
+    ['/api/v1/namespaces/bench/pods?limit=100', pods100],
+    ['/api/v1/pods?limit=big', big],
+  ]);
+}
+
+const bodies = loadBodies();
+const pods = (JSON.parse(bodies.get('/api/v1/namespaces/bench/pods?limit=100')!.toString('utf8')) as { items: unknown[] }).items;
+const watchEvents = pods.slice(0, 20).map((object, i) => Buffer.from(`${JSON.stringify({ type: i % 2 === 0 ? 'MODIFIED' : 'ADDED', object })}\n`));
+const tls = createLoopbackTls('load-api');
+let openWatches = 0;
+
+const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {
+  request.resume();
+  const url = new URL(request.url ?? '/', 'https://bench');
+  if (url.searchParams.get('watch') === 'true') {
+    const count = Number(url.searchParams.get('events') ?? '0');
+    response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    for (let i = 0; i < count; i++) response.write(watchEvents[i % watchEvents.length]!);
+    if (count > 0) {
+      response.end();
+      return;
+    }
+    openWatches++;
+    response.flushHeaders();
+    response.once('close', () => openWatches--);
+    return;
+  }
+  if (url.pathname === '/bench/open-watches') {
+    response.end(String(openWatches));
+    return;
+  }
+  const body = bodies.get(`${url.pathname}${url.search}`);
+  if (body === undefined) {
+    response.writeHead(404, { 'Content-Type': 'application/json' });
+    response.end('{"kind":"Status","code":404}');
+    return;
+  }
+  response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
+  response.end(body);
+});
+server.keepAliveTimeout = 60_000;
+server.maxConnections = 30_000;
+server.headersTimeout = 0;
+server.requestTimeout = 0;
+
+const sockets = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (offered) => [...offered].find((p) => p.endsWith('channel.k8s.io')) ?? false });
+server.on('upgrade', (request, socket, head) => {
+  sockets.handleUpgrade(request, socket, head, (ws) => {
+    ws.on('message', (data: Buffer) => {
+      if (data[0] === 0) ws.send(Buffer.concat([Buffer.from([1]), data.subarray(1)]));
+    });
+  });
+});
+
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  process.stdout.write(`${JSON.stringify({ port, caPem: tls.caPem, token: TOKEN })}\n`);
+});
+process.stdin.on('end', () => {
+  server.closeAllConnections();
+  for (const ws of sockets.clients) ws.terminate();
+  server.close(() => process.exit(0));
+});
+process.stdin.resume();

@@ -1,0 +1,56 @@
+// AGENT_DISPATCH=auto with workers: small requests run inline on the main thread, lists go to the pool,
+// which starts its threads only then; the session pool has its own size (AGENT_SESSION_WORKERS).
+
+import type { ServerResponse } from 'node:http';
+import test from 'ava';
+import { eventually } from '../helpers/eventually.js';
+import { startHarness } from '../helpers/agent-harness.js';
+import { laneLimits, sessionPoolSize } from '../../src/agent.js';
+import { testConfig } from '../helpers/agent-config.js';
+
+test('dispatch auto: a small get runs inline with no thread started; a list starts the pool and runs there', async (t) => {
+  const { agent, plane, kube } = await startHarness(t, { config: { workers: 2, dispatch: 'auto' } });
+  kube.handler = function kubeOnRequest(incoming, response) {
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(incoming.url.includes('/configmaps/') ? '{"kind":"ConfigMap"}' : '{"kind":"PodList","items":[]}');
+  };
+  const socket = await plane.nextSocket();
+  await socket.acceptRegistration();
+  await socket.next('heartbeat');
+  t.is(agent.host.threads, 0, 'no worker thread at idle');
+  t.is(agent.sessionHost.threads, 0, 'no session thread at idle');
+  socket.send({ type: 'proxy_request', request_id: 'get-1', payload: { method: 'GET', path: '/api/v1/namespaces/a/configmaps/c' } });
+  t.is((await socket.next('proxy_response', 15_000, (m) => m.request_id === 'get-1')).payload['status'], 200);
+  t.is(agent.host.threads, 0, 'the small get ran inline');
+  socket.send({ type: 'proxy_request', request_id: 'list-1', payload: { method: 'GET', path: '/api/v1/namespaces/a/pods' } });
+  await socket.next('proxy_response', 15_000, (m) => m.request_id === 'list-1');
+  t.is(agent.host.threads, 2, 'the list started the pool');
+  t.is(agent.sessionHost.threads, 0);
+});
+
+test('dispatch auto: a small request running inline counts as an active short-lane actor in /metrics', async (t) => {
+  const held: ServerResponse[] = [];
+  const { agent, plane, kube } = await startHarness(t, { config: { workers: 2, dispatch: 'auto' } });
+  kube.handler = function kubeOnRequest(_incoming, response) {
+    held.push(response);
+  };
+  const socket = await plane.nextSocket();
+  await socket.acceptRegistration();
+  await socket.next('heartbeat');
+  socket.send({ type: 'proxy_request', request_id: 'held-1', payload: { method: 'GET', path: '/api/v1/namespaces/a/configmaps/c' } });
+  await eventually(() => held.length === 1, 'the request reaches the Kubernetes API');
+  const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+  t.true(metrics.split('\n').includes('pipeops_agent_pool_active_actors{pool="short"} 1'));
+  t.is(agent.host.threads, 0, 'it runs inline');
+  held[0]!.writeHead(200, { 'Content-Type': 'application/json' });
+  held[0]!.end('{}');
+  await socket.next('proxy_response', 15_000, (m) => m.request_id === 'held-1');
+});
+
+test('the session pool and its long-lane slots follow AGENT_SESSION_WORKERS and AGENT_SESSION_TASKS_PER_WORKER', (t) => {
+  const base = { apiUrl: 'http://127.0.0.1:1', workers: 4, tasksPerWorker: 64 };
+  t.deepEqual(sessionPoolSize(testConfig(base)), { workers: 2, tasksPerWorker: 256 });
+  t.deepEqual(sessionPoolSize(testConfig({ ...base, sessionWorkers: 1, sessionTasksPerWorker: 10_000 })), { workers: 1, tasksPerWorker: 10_000 });
+  t.is(laneLimits(testConfig({ ...base, sessionWorkers: 2, sessionTasksPerWorker: 5_000 })).long.slots, 10_000);
+  t.is(laneLimits(testConfig({ ...base, workers: 0, sessionTasksPerWorker: 10_000 })).long.slots, 10_000, 'inline: one lane of that many');
+});
