@@ -69,7 +69,9 @@ export class ChaosStack {
     if (!readFileSync(kubeconfig, 'utf8').includes(`:${proxy.port}`)) throw new Error('could not point the kubeconfig at the fault proxy');
     const audit = new TerminalReplyAudit();
     const plane = await startControlPlane({ agentToken: AGENT_TOKEN, logger: silentLogger(), terminalReplyAudit: audit });
-    const agent = await AgentProcess.start({ controlPlaneUrl: plane.url, token: AGENT_TOKEN, clusterName: CLUSTER, kubeconfig, env: { ...options.agentEnv } });
+    // Leaks are read as API connections back to zero; tunnel discovery's three Gateway API watches stay
+    // open by design, so the chaos agent runs without tunnels (they have their own tests and interop run).
+    const agent = await AgentProcess.start({ controlPlaneUrl: plane.url, token: AGENT_TOKEN, clusterName: CLUSTER, kubeconfig, env: { TUNNEL_ENABLED: 'false', ...options.agentEnv } });
     const stack = new ChaosStack(dir, sandbox, proxy, plane, agent, audit);
     try {
       await plane.waitForCluster(CLUSTER, CONNECT_WAIT_MS);

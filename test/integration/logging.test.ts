@@ -67,6 +67,8 @@ async function runSession(level: 'info' | 'debug'): Promise<Run> {
       AGENT_PORT: '0',
       LOG_LEVEL: level,
       AGENT_WORKERS: '1',
+      // the worker thread's own logger is what these tests read: every request goes to the pool
+      AGENT_DISPATCH: 'workers',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
