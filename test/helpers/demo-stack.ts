@@ -43,7 +43,8 @@ export async function startDemoStack(t: ExecutionContext): Promise<DemoStack> {
   const caFile = join(dir, 'control-plane-ca.pem');
   await writeFile(caFile, tls.caPem);
   const agent = await Agent.start({
-    config: testConfig({ apiUrl: plane.url, token: 'demo-agent-token', kubeconfig: directKubeconfig, clusterName: DEMO_CLUSTER, caFile }),
+    // the installed agent's default dispatch (small requests inline, large ones on workers)
+    config: testConfig({ apiUrl: plane.url, token: 'demo-agent-token', kubeconfig: directKubeconfig, clusterName: DEMO_CLUSTER, caFile, dispatch: 'auto' }),
     logger: silentLogger(),
   });
   t.teardown(() => agent.stop());
