@@ -47,6 +47,11 @@ export function arrayAt(parent: JsonObject | undefined, key: string): JsonValue[
   return Array.isArray(value) ? value : undefined;
 }
 
+/** The objects of the array at `key`, skipping entries that are not objects; empty when absent. */
+export function objectsAt(parent: JsonObject | undefined, key: string): JsonObject[] {
+  return (arrayAt(parent, key) ?? []).filter(isJsonObject);
+}
+
 export function numberAt(parent: JsonObject | undefined, key: string): number | undefined {
   const value = parent?.[key];
   return typeof value === 'number' ? value : undefined;

@@ -1,46 +1,46 @@
 // `kubectl get` tables of the Gateway API kinds, from their CRDs' additionalPrinterColumns (the apiserver
 // prints a custom resource by those JSONPaths, with Name first and cells rendered as text).
 
-import { ageOf } from './human-duration.js';
-import { arrayAt, isJsonObject, objectAt, stringAt, type JsonObject } from '../store/json-value.js';
-import { NAME_COLUMN, type ColumnDefinition, type KindPrinter } from './table-columns.js';
+import { objectAt, objectsAt, stringAt, type JsonObject } from '../store/json-value.js';
+import { NAME_COLUMN, ageCell, kindPrinter, type KindPrinter, type TableColumn } from './kind-table.js';
 
-const CRD_AGE_COLUMN: ColumnDefinition = { name: 'Age', type: 'date', description: 'Custom resource definition column (in JSONPath format): .metadata.creationTimestamp' };
-
-function ageCell(object: JsonObject, nowMs: number): string {
-  return ageOf(stringAt(objectAt(object, 'metadata'), 'creationTimestamp'), nowMs);
-}
+const CRD_AGE_COLUMN: TableColumn<unknown> = {
+  name: 'Age',
+  type: 'date',
+  description: 'Custom resource definition column (in JSONPath format): .metadata.creationTimestamp',
+  cell: ageCell,
+};
 
 /** `.status.conditions[?(@.type=="Programmed")].status` */
 function conditionStatus(object: JsonObject, type: string): string {
-  const condition = (arrayAt(objectAt(object, 'status'), 'conditions') ?? []).filter(isJsonObject).find((entry) => stringAt(entry, 'type') === type);
+  const condition = objectsAt(objectAt(object, 'status'), 'conditions').find((entry) => stringAt(entry, 'type') === type);
   return condition === undefined ? '' : (stringAt(condition, 'status') ?? '');
 }
 
-export const GATEWAY_PRINTER: KindPrinter = {
+export const GATEWAY_PRINTER: KindPrinter = kindPrinter({
   columns: [
     NAME_COLUMN,
-    { name: 'Class', type: 'string', description: 'Custom resource definition column (in JSONPath format): .spec.gatewayClassName' },
-    { name: 'Address', type: 'string', description: 'Custom resource definition column (in JSONPath format): .status.addresses[*].value' },
-    { name: 'Programmed', type: 'string', description: 'Custom resource definition column (in JSONPath format): .status.conditions[?(@.type=="Programmed")].status' },
+    {
+      name: 'Class',
+      type: 'string',
+      description: 'Custom resource definition column (in JSONPath format): .spec.gatewayClassName',
+      cell: (object) => stringAt(objectAt(object, 'spec'), 'gatewayClassName') ?? '',
+    },
+    {
+      name: 'Address',
+      type: 'string',
+      description: 'Custom resource definition column (in JSONPath format): .status.addresses[*].value',
+      cell: (object) => objectsAt(objectAt(object, 'status'), 'addresses').map((entry) => stringAt(entry, 'value') ?? '').join(' '),
+    },
+    {
+      name: 'Programmed',
+      type: 'string',
+      description: 'Custom resource definition column (in JSONPath format): .status.conditions[?(@.type=="Programmed")].status',
+      cell: (object) => conditionStatus(object, 'Programmed'),
+    },
     CRD_AGE_COLUMN,
   ],
-  row: (object, nowMs) => {
-    const addresses = (arrayAt(objectAt(object, 'status'), 'addresses') ?? []).filter(isJsonObject).map((entry) => stringAt(entry, 'value') ?? '');
-    return {
-      cells: [
-        stringAt(objectAt(object, 'metadata'), 'name') ?? '',
-        stringAt(objectAt(object, 'spec'), 'gatewayClassName') ?? '',
-        addresses.join(' '),
-        conditionStatus(object, 'Programmed'),
-        ageCell(object, nowMs),
-      ],
-    };
-  },
-};
+});
 
 /** TCPRoute and UDPRoute declare only an Age column. */
-export const ROUTE_PRINTER: KindPrinter = {
-  columns: [NAME_COLUMN, CRD_AGE_COLUMN],
-  row: (object, nowMs) => ({ cells: [stringAt(objectAt(object, 'metadata'), 'name') ?? '', ageCell(object, nowMs)] }),
-};
+export const ROUTE_PRINTER: KindPrinter = kindPrinter({ columns: [NAME_COLUMN, CRD_AGE_COLUMN] });

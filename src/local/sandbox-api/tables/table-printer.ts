@@ -4,7 +4,7 @@
 import { badRequest } from '../http/api-status.js';
 import { objectAt, type JsonObject, type JsonValue } from '../store/json-value.js';
 import { printerFor } from './kind-printers.js';
-import { columnJson } from './table-columns.js';
+import { columnJson } from './kind-table.js';
 
 export const IncludeObject = { none: 'None', metadata: 'Metadata', object: 'Object' } as const;
 export type IncludeObject = (typeof IncludeObject)[keyof typeof IncludeObject];
