@@ -6,7 +6,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ObjectStore } from './sandbox-api/object-store.js';
+import type { ObjectStore } from './sandbox-api/store/object-store.js';
 
 export const STAND_IN_NAMESPACE = 'ingress-nginx';
 export const STAND_IN_SERVICE = 'ingress-nginx-controller';

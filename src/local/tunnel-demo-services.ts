@@ -5,7 +5,7 @@
 
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { ObjectStore } from './sandbox-api/object-store.js';
+import type { ObjectStore } from './sandbox-api/store/object-store.js';
 
 export const TUNNEL_DEMO_NAMESPACE = 'tunnels';
 export const LINE_ECHO_SERVICE = 'lines';

@@ -8,7 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { PassThrough, Writable } from 'node:stream';
 import { Attach, CoreV1Api, Exec, KubeConfig, Log, PortForward, Watch, type V1Status } from '@kubernetes/client-node';
 import test, { type ExecutionContext } from 'ava';
-import { DEMO_GREETING } from '../../src/local/sandbox-api/portforward/demo-pod-server.js';
+import { DEMO_GREETING } from '../../src/local/sandbox-api/streams/portforward/demo-pod-server.js';
 import { startDemoStack, DEMO_CLUSTER, type DemoStack } from '../helpers/demo-stack.js';
 import { eventually } from '../helpers/eventually.js';
 

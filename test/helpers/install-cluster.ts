@@ -11,8 +11,8 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { parseAllDocuments } from 'yaml';
-import type { JsonObject } from '../../src/local/sandbox-api/json-value.js';
-import { ChangeType } from '../../src/local/sandbox-api/object-store.js';
+import type { JsonObject } from '../../src/local/sandbox-api/store/json-value.js';
+import { ChangeType } from '../../src/local/sandbox-api/store/object-store.js';
 import { startSandboxApi, type SandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
 import { KUBECTL, kubectl, type KubectlResult } from './kubectl.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { JsonObject as StoredObject } from '../../src/local/sandbox-api/json-value.js';
+import type { JsonObject as StoredObject } from '../../src/local/sandbox-api/store/json-value.js';
 import { Agent } from '../../src/agent.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { MemoryStateStore } from '../../src/link/link-state.js';

@@ -11,7 +11,7 @@ import { Agent } from '../../src/agent.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStateStore } from '../../src/link/link-state.js';
 import { startControlPlane, type ControlPlane, type RegisteredTunnel, type TunnelCall } from '../../src/local/control-plane/control-plane-server.js';
-import type { JsonObject as StoredObject } from '../../src/local/sandbox-api/json-value.js';
+import type { JsonObject as StoredObject } from '../../src/local/sandbox-api/store/json-value.js';
 import { startSandboxApi, type SandboxApi } from '../../src/local/sandbox-api/sandbox-server.js';
 import { tunnelIdOf, type TunnelEntry } from '../../src/tunnel/discovery/tunnel-entry.js';
 import { TUNNEL_SYNC_INTERVAL_MS } from '../../src/tunnel/discovery/tunnel-registry-sync.js';

@@ -11,21 +11,21 @@ import type { Duplex } from 'node:stream';
 import { AgentError, ErrorCode } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { loopbackTlsFor } from '../tls/local-ca.js';
-import { ApiStatusError, internalError, unauthorized } from './api-status.js';
-import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http-exchange.js';
+import { ApiStatusError, internalError, unauthorized } from './http/api-status.js';
+import { encodeJson, encodeYaml, readBody, sendBytes, sendText } from './http/http-exchange.js';
 import { sandboxKubeconfig, writeKubeconfigFile } from './kubeconfig.js';
-import { ObjectStore } from './object-store.js';
-import { PodKubelet } from './pod-kubelet.js';
-import { WorkloadController } from './workload-controller.js';
-import { PodRuntime } from './pod-runtime.js';
-import { RequestRouter, type Outcome } from './request-router.js';
-import type { EndpointContext } from './resource-request.js';
-import { DEMO_POD_NAME, DEMO_POD_NAMESPACE, seedSandbox } from './seed.js';
-import { ServiceAddressAllocator } from './service-address-allocator.js';
-import { upgradeExchange, type UpgradeExchange } from './upgrade-exchange.js';
-import { streamWatch } from './watch-stream.js';
+import { ObjectStore } from './store/object-store.js';
+import { PodKubelet } from './runtime/pod-kubelet.js';
+import { WorkloadController } from './runtime/workload-controller.js';
+import { PodRuntime } from './runtime/pod-runtime.js';
+import { RequestRouter, type Outcome } from './http/request-router.js';
+import type { EndpointContext } from './resources/resource-request.js';
+import { DEMO_POD_NAME, DEMO_POD_NAMESPACE, seedSandbox } from './store/seed.js';
+import { ServiceAddressAllocator } from './store/service-address-allocator.js';
+import { upgradeExchange, type UpgradeExchange } from './http/upgrade-exchange.js';
+import { streamWatch } from './resources/watch-stream.js';
 
-export { ObjectStore } from './object-store.js';
+export { ObjectStore } from './store/object-store.js';
 
 export interface SandboxApiOptions {
   /** only 127.0.0.1 is accepted */

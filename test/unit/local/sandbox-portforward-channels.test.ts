@@ -6,8 +6,8 @@
 
 import test, { type ExecutionContext } from 'ava';
 import WebSocket from 'ws';
-import { DEMO_GREETING } from '../../../src/local/sandbox-api/portforward/demo-pod-server.js';
-import { portForwardStats } from '../../../src/local/sandbox-api/portforward/port-forward-handler.js';
+import { DEMO_GREETING } from '../../../src/local/sandbox-api/streams/portforward/demo-pod-server.js';
+import { portForwardStats } from '../../../src/local/sandbox-api/streams/portforward/port-forward-handler.js';
 import { startSandboxApi, type SandboxApi } from '../../../src/local/sandbox-api/sandbox-server.js';
 import { eventually } from '../../helpers/eventually.js';
 
