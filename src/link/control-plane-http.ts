@@ -6,6 +6,7 @@
 
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { ConnectionTls } from './connection.js';
 
@@ -46,6 +47,11 @@ export interface ControlPlaneHttpOptions {
   readonly random?: (() => number) | undefined;
   /** A larger answer is not read further: its body counts as absent and the status decides. */
   readonly maxAnswerBytes: number;
+}
+
+/** What a §17 client is built with: the call settings (the client picks its answer bound) and a logger for its own lines. */
+export interface ControlPlaneClientOptions extends Omit<ControlPlaneHttpOptions, 'maxAnswerBytes'> {
+  readonly logger: Logger;
 }
 
 export class ControlPlaneHttp {

@@ -7,7 +7,7 @@
 //             └ other status, or 3 attempts spent, or closed ─► false
 
 import type { Logger } from 'pino';
-import { CONTROL_PLANE_MAX_ATTEMPTS, ControlPlaneHttp, isRetryableStatus, type ControlPlaneHttpOptions } from '../../link/control-plane-http.js';
+import { CONTROL_PLANE_MAX_ATTEMPTS, ControlPlaneHttp, isRetryableStatus, type ControlPlaneClientOptions } from '../../link/control-plane-http.js';
 import type { RegisterRouteBody, SyncRoutesBody } from './gateway-route-bodies.js';
 
 /** Answers are tiny; a larger one is not read further (the status decides). */
@@ -25,10 +25,7 @@ export interface RoutesClient {
   close(): void;
 }
 
-/** The §17 call settings (URL, token, TLS, clocks) and the logger for this client's own lines. */
-export interface GatewayRoutesClientOptions extends Omit<ControlPlaneHttpOptions, 'maxAnswerBytes'> {
-  readonly logger: Logger;
-}
+export type GatewayRoutesClientOptions = ControlPlaneClientOptions;
 
 export class GatewayRoutesClient implements RoutesClient {
   readonly #logger: Logger;

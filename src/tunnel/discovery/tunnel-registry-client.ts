@@ -10,7 +10,7 @@
 //             └ other status ─► rejected (400, 409, 422 …; a DELETE answered 404 counts as ok: already gone)
 
 import type { Logger } from 'pino';
-import { CONTROL_PLANE_MAX_ATTEMPTS, ControlPlaneHttp, isRetryableStatus, type ControlPlaneHttpOptions } from '../../link/control-plane-http.js';
+import { CONTROL_PLANE_MAX_ATTEMPTS, ControlPlaneHttp, isRetryableStatus, type ControlPlaneClientOptions } from '../../link/control-plane-http.js';
 import type { TunnelRegistrationBody } from './tunnel-entry.js';
 
 /** A sync answer lists every tunnel; a few hundred bytes each. */
@@ -42,10 +42,7 @@ export interface TunnelRegistryClient {
   close(): void;
 }
 
-/** The §17 call settings (URL, token, TLS, clocks) and the logger for this client's own lines. */
-export interface HttpTunnelRegistryClientOptions extends Omit<ControlPlaneHttpOptions, 'maxAnswerBytes'> {
-  readonly logger: Logger;
-}
+export type HttpTunnelRegistryClientOptions = ControlPlaneClientOptions;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
