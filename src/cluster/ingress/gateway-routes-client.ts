@@ -6,18 +6,10 @@
 //             │ network error, timeout, 408, 429, 5xx ─► wait 1 s·2^(n-1)·(1+u/4) on clock ─► attempt (n ≤ 3)
 //             └ other status, or 3 attempts spent, or closed ─► false
 
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
-import type { ConnectionTls } from '../../link/connection.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import { CONTROL_PLANE_MAX_ATTEMPTS, ControlPlaneHttp, isRetryableStatus, type ControlPlaneClientOptions } from '../../link/control-plane-http.js';
 import type { RegisterRouteBody, SyncRoutesBody } from './gateway-route-bodies.js';
 
-export const ROUTES_CALL_TIMEOUT_MS = 30_000;
-export const ROUTES_MAX_ATTEMPTS = 3;
-export const ROUTES_RETRY_BASE_MS = 1_000;
-/** Each retry wait is stretched by up to this fraction, so agents that failed together do not retry together. */
-export const ROUTES_RETRY_JITTER = 0.25;
 /** Answers are tiny; a larger one is not read further (the status decides). */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -33,49 +25,15 @@ export interface RoutesClient {
   close(): void;
 }
 
-export interface GatewayRoutesClientOptions {
-  /** The configured control-plane URL (http, https, ws or wss). */
-  readonly apiUrl: string;
-  /** Read at every attempt, so a rotated token file applies to the next call. */
-  readonly token: () => string;
-  readonly tls: ConnectionTls;
-  /** Retry waits. */
-  readonly clock: Clock;
-  /** The 30 s bound on each attempt: real time in the agent, so a simulated clock never aborts real I/O. */
-  readonly callClock: Clock;
-  readonly random?: () => number;
-  readonly logger: Logger;
-}
-
-const HTTP_SCHEME: Readonly<Record<string, string>> = { 'ws:': 'http:', 'wss:': 'https:', 'http:': 'http:', 'https:': 'https:' };
-
-/** Base = API URL without its trailing `/`, path kept, ws→http and wss→https (PROTOCOL.md §17). */
-export function routesBaseUrl(apiUrl: string): string {
-  const url = new URL(apiUrl);
-  const scheme = HTTP_SCHEME[url.protocol];
-  if (scheme === undefined) throw new TypeError(`unsupported URL scheme "${url.protocol}" (use http, https, ws or wss)`);
-  return `${scheme}//${url.host}${url.pathname}`.replace(/\/+$/, '');
-}
-
-/** 408, 429 and 5xx are worth another attempt; any other refusal will be refused again. */
-function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
-type Attempt = { readonly status: number } | { readonly failure: string };
+export type GatewayRoutesClientOptions = ControlPlaneClientOptions;
 
 export class GatewayRoutesClient implements RoutesClient {
-  readonly #options: GatewayRoutesClientOptions;
-  readonly #base: string;
-  readonly #random: () => number;
-  readonly #inFlight = new Set<AbortController>();
-  readonly #waits = new Map<TimerHandle, () => void>();
-  #isClosed = false;
+  readonly #logger: Logger;
+  readonly #http: ControlPlaneHttp;
 
   constructor(options: GatewayRoutesClientOptions) {
-    this.#options = options;
-    this.#base = routesBaseUrl(options.apiUrl);
-    this.#random = options.random ?? Math.random;
+    this.#logger = options.logger;
+    this.#http = new ControlPlaneHttp({ ...options, maxAnswerBytes: MAX_ANSWER_BYTES });
   }
 
   register(body: RegisterRouteBody): Promise<boolean> {
@@ -91,107 +49,28 @@ export class GatewayRoutesClient implements RoutesClient {
   }
 
   close(): void {
-    this.#isClosed = true;
-    for (const controller of this.#inFlight) controller.abort();
-    for (const [timer, release] of this.#waits) {
-      timer.cancel();
-      release();
-    }
-    this.#waits.clear();
+    this.#http.close();
   }
 
   async #call(call: RoutesCall, body: object, context: Record<string, unknown>): Promise<boolean> {
     const payload = JSON.stringify(body);
-    for (let attempt = 1; !this.#isClosed; attempt++) {
-      const outcome = await this.#attempt(call, payload);
+    for (let attempt = 1; !this.#http.isClosed; attempt++) {
+      const outcome = await this.#http.attempt('POST', `/api/v1/gateway/routes/${call}`, payload);
       if ('status' in outcome && outcome.status === 200) {
-        this.#options.logger.debug({ call, attempt, ...context }, 'gateway route call accepted');
+        this.#logger.debug({ call, attempt, ...context }, 'gateway route call accepted');
         return true;
       }
       const detail = 'status' in outcome ? { status: outcome.status } : { failure: outcome.failure };
       const isRetryable = 'failure' in outcome || isRetryableStatus(outcome.status);
-      if (!isRetryable || attempt >= ROUTES_MAX_ATTEMPTS || this.#isClosed) {
+      if (!isRetryable || attempt >= CONTROL_PLANE_MAX_ATTEMPTS || this.#http.isClosed) {
         // Once per call, not per attempt: the caller's next sync retries, and a dead control plane must not flood the log.
-        if (!this.#isClosed) this.#options.logger.warn({ call, attempts: attempt, ...detail, ...context }, 'gateway route call failed');
+        if (!this.#http.isClosed) this.#logger.warn({ call, attempts: attempt, ...detail, ...context }, 'gateway route call failed');
         return false;
       }
-      const waitMs = ROUTES_RETRY_BASE_MS * 2 ** (attempt - 1) * (1 + this.#random() * ROUTES_RETRY_JITTER);
-      this.#options.logger.debug({ call, attempt, waitMs: Math.round(waitMs), ...detail }, 'gateway route call will be retried');
-      await this.#wait(waitMs);
+      const waitMs = this.#http.retryWaitMs(attempt);
+      this.#logger.debug({ call, attempt, waitMs: Math.round(waitMs), ...detail }, 'gateway route call will be retried');
+      await this.#http.wait(waitMs);
     }
     return false;
-  }
-
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = this.#options.clock.setTimer(ms, () => {
-        this.#waits.delete(timer);
-        resolve();
-      });
-      this.#waits.set(timer, resolve);
-    });
-  }
-
-  #attempt(call: RoutesCall, payload: string): Promise<Attempt> {
-    let token: string;
-    try {
-      token = this.#options.token();
-    } catch {
-      return Promise.resolve({ failure: 'agent token unavailable' });
-    }
-    const url = new URL(`${this.#base}/api/v1/gateway/routes/${call}`);
-    const controller = new AbortController();
-    this.#inFlight.add(controller);
-    const tls = this.#options.tls;
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<Attempt>((resolve) => {
-      let isSettled = false;
-      const settle = (attempt: Attempt): void => {
-        if (isSettled) return;
-        isSettled = true;
-        timer.cancel();
-        this.#inFlight.delete(controller);
-        resolve(attempt);
-      };
-      const timer = this.#options.callClock.setTimer(ROUTES_CALL_TIMEOUT_MS, () => {
-        settle({ failure: `timed out after ${ROUTES_CALL_TIMEOUT_MS} ms` });
-        controller.abort();
-      });
-      const request = send(url, {
-        method: 'POST',
-        signal: controller.signal,
-        headers: {
-          Authorization: `Bearer ${token}`,
-          'Content-Type': 'application/json',
-          Accept: 'application/json',
-          'Content-Length': Buffer.byteLength(payload),
-        },
-        ...(url.protocol === 'https:' ? { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
-      });
-      function requestOnResponse(response: IncomingMessage): void {
-        const status = response.statusCode ?? 0;
-        let readBytes = 0;
-        // The body is drained (so the socket can be reused) but never kept: the status is the answer.
-        function responseOnData(chunk: Buffer): void {
-          readBytes += chunk.length;
-          if (readBytes > MAX_ANSWER_BYTES) response.destroy();
-        }
-        // The status line decides; how the body ends (or breaks off) does not change the answer.
-        function responseOnDone(): void {
-          settle({ status });
-        }
-        response.on('data', responseOnData);
-        response.on('end', responseOnDone);
-        response.on('close', responseOnDone);
-        response.on('error', responseOnDone);
-      }
-      function requestOnError(error: Error): void {
-        // System codes (ECONNREFUSED, CERT_HAS_EXPIRED…) say what went wrong without echoing anything sent.
-        settle({ failure: 'code' in error && typeof error.code === 'string' ? error.code : error.name });
-      }
-      request.on('response', requestOnResponse);
-      request.on('error', requestOnError);
-      request.end(payload);
-    });
   }
 }

@@ -11,6 +11,7 @@
 import type { V1Ingress } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { setRepeating, type Clock, type TimerHandle } from '../../util/clock.js';
+import { SerialQueue } from '../../util/serial-queue.js';
 import { registerBodyOf, syncBodyOf } from './gateway-route-bodies.js';
 import type { RoutesClient } from './gateway-routes-client.js';
 import { RoutingMode, detectIngressController, isSameController, type IngressController, type ServiceReader } from './controller.js';
@@ -64,17 +65,18 @@ export class IngressSync implements GatewayFacts {
   #controller: IngressController | undefined;
   /** By route id; undefined until a full sync succeeded, as the platform's state is unknown before that. */
   #advertised: Map<string, Advertised> | undefined;
-  #queue: Promise<void> = Promise.resolve();
+  /** Steps run one at a time, in order, so calls reach the platform in the order the cluster changed. */
+  readonly #queue: SerialQueue;
   #isSyncQueued = false;
   /** A full sync could not run (no list yet, no cluster uuid) or failed: run one at the next chance. */
   #isSyncWanted = true;
   #hasInitialList = false;
   #timers: TimerHandle[] = [];
   #isStarted = false;
-  #isStopped = false;
 
   constructor(options: IngressSyncOptions) {
     this.#options = options;
+    this.#queue = new SerialQueue((error) => options.logger.error({ err: error }, 'ingress sync step failed'));
   }
 
   get isPrivate(): boolean {
@@ -90,16 +92,16 @@ export class IngressSync implements GatewayFacts {
     this.#isStarted = true;
     const sync = this;
     function sourceOnUpsert(ingress: V1Ingress): void {
-      sync.#enqueue(() => sync.#upsert(ingress));
+      sync.#queue.enqueue(() => sync.#upsert(ingress));
     }
     function sourceOnDelete(ingress: V1Ingress): void {
-      sync.#enqueue(() => sync.#delete(ingress));
+      sync.#queue.enqueue(() => sync.#delete(ingress));
     }
     function sourceOnInitialList(): void {
-      sync.#enqueue(() => sync.#initialList());
+      sync.#queue.enqueue(() => sync.#initialList());
     }
     function clockOnResync(): void {
-      sync.#enqueue(() => sync.#resync());
+      sync.#queue.enqueue(() => sync.#resync());
     }
     function clockOnFullSync(): void {
       sync.#requestSync('periodic');
@@ -115,35 +117,24 @@ export class IngressSync implements GatewayFacts {
   }
 
   /** Resolves once the queue is empty, including steps queued by steps (tests, and callers that want the calls out). */
-  async settled(): Promise<void> {
-    let current: Promise<void>;
-    do {
-      current = this.#queue;
-      await current;
-    } while (current !== this.#queue);
+  settled(): Promise<void> {
+    return this.#queue.settled();
   }
 
   async stop(): Promise<void> {
-    this.#isStopped = true;
+    this.#queue.stop();
     for (const timer of this.#timers) timer.cancel();
     this.#timers = [];
     this.#options.client.close();
     await this.#options.source.stop();
-    await this.#queue;
-  }
-
-  /** Runs tasks one at a time, in order, so calls reach the platform in the order the cluster changed. */
-  #enqueue(task: () => Promise<void>): void {
-    this.#queue = this.#queue
-      .then(() => (this.#isStopped ? undefined : task()))
-      .catch((error: unknown) => this.#options.logger.error({ err: error }, 'ingress sync step failed'));
+    await this.#queue.tail();
   }
 
   #requestSync(reason: string): void {
     // One queued sync covers every request made before it starts; a request during a sync queues another.
-    if (this.#isSyncQueued || this.#isStopped) return;
+    if (this.#isSyncQueued || this.#queue.isStopped) return;
     this.#isSyncQueued = true;
-    this.#enqueue(() => this.#fullSync(reason));
+    this.#queue.enqueue(() => this.#fullSync(reason));
   }
 
   async #upsert(ingress: V1Ingress): Promise<void> {

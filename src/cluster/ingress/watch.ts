@@ -9,12 +9,11 @@
 
 import { NetworkingV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Ingress } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
+import { InformerRestart } from '../../kube/informer-restart.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
 
 export const INGRESS_PATH = '/apis/networking.k8s.io/v1/ingresses';
-const RESTART_INITIAL_MS = 1_000;
-const RESTART_MAX_MS = 60_000;
 
 export interface IngressEvents {
   onUpsert(ingress: V1Ingress): void;
@@ -41,23 +40,21 @@ export interface IngressWatchOptions {
 
 export class IngressWatch implements IngressSource {
   readonly #informer: Informer<V1Ingress> & ObjectCache<V1Ingress>;
-  readonly #clock: Clock;
+  readonly #restart: InformerRestart;
   readonly #logger: Logger;
   #events: IngressEvents | undefined;
-  #restartTimer: TimerHandle | undefined;
-  #restartDelayMs = RESTART_INITIAL_MS;
   #hasListed = false;
   #didListThisRun = false;
   #isStopped = false;
 
   constructor(options: IngressWatchOptions) {
     const api = options.kubeConfig.makeApiClient(NetworkingV1Api);
-    this.#clock = options.clock;
+    this.#restart = new InformerRestart(options.clock);
     this.#logger = options.logger;
     const listIngresses = async () => {
       const list = await api.listIngressForAllNamespaces();
       this.#didListThisRun = true;
-      this.#restartDelayMs = RESTART_INITIAL_MS;
+      this.#restart.reset();
       return list;
     };
     this.#informer = makeInformer<V1Ingress>(options.kubeConfig, INGRESS_PATH, listIngresses);
@@ -70,15 +67,15 @@ export class IngressWatch implements IngressSource {
     const watch = this;
     // An event proves the watch works again, so the next failure starts the backoff afresh.
     function informerOnAdd(ingress: V1Ingress): void {
-      watch.#restartDelayMs = RESTART_INITIAL_MS;
+      watch.#restart.reset();
       watch.#events?.onUpsert(ingress);
     }
     function informerOnUpdate(ingress: V1Ingress): void {
-      watch.#restartDelayMs = RESTART_INITIAL_MS;
+      watch.#restart.reset();
       watch.#events?.onUpsert(ingress);
     }
     function informerOnDelete(ingress: V1Ingress): void {
-      watch.#restartDelayMs = RESTART_INITIAL_MS;
+      watch.#restart.reset();
       watch.#events?.onDelete(ingress);
     }
     function informerOnError(error: unknown): void {
@@ -97,8 +94,7 @@ export class IngressWatch implements IngressSource {
 
   async stop(): Promise<void> {
     this.#isStopped = true;
-    this.#restartTimer?.cancel();
-    this.#restartTimer = undefined;
+    this.#restart.cancel();
     // client-node reports the abort of its own watch as an error; #onError ignores it once stopped.
     await this.#informer.stop();
   }
@@ -119,15 +115,11 @@ export class IngressWatch implements IngressSource {
   }
 
   #onError(error: unknown): void {
-    if (this.#isStopped || this.#restartTimer !== undefined) return;
-    const waitMs = this.#restartDelayMs;
-    this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
+    if (this.#isStopped || this.#restart.isPending) return;
+    const waitMs = this.#restart.nextDelayMs();
     // A refused watch is a plain Error with `statusCode` (a refused list is an ApiException with `code`).
     const statusCode = typeof error === 'object' && error !== null && 'statusCode' in error ? error.statusCode : undefined;
     this.#logger.warn({ ...kubeFailureOf(error), ...(typeof statusCode === 'number' ? { status: statusCode } : {}), waitMs }, 'ingress watch failed; restarting');
-    this.#restartTimer = this.#clock.setTimer(waitMs, () => {
-      this.#restartTimer = undefined;
-      this.#run();
-    });
+    this.#restart.schedule(waitMs, () => this.#run());
   }
 }

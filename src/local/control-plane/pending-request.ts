@@ -11,19 +11,21 @@ import { constants as zlibConstants, createInflateRaw, gunzip, type InflateRaw }
 import { StreamFrameKind } from '../../protocol/stream-frame.js';
 import type { Envelope, JsonObject } from '../../protocol/envelope.js';
 import type { ResponseFrame } from '../../protocol/binary-frame.js';
+import { OutboundType } from '../../protocol/message-types.js';
 import type { Logger } from '../../log.js';
 import { writeKubeStatus } from './kube-status.js';
 import { clientResponseHeaders, hasContentEncoding, type BodyLength } from './response-headers.js';
 
 const gunzipAsync = promisify(gunzip);
 
+/** The agent's answers to one request, named as the agent sends them (§8.2). */
 export const AgentResponseType = {
-  response: 'proxy_response',
-  error: 'proxy_error',
-  header: 'proxy_response_header',
-  chunk: 'proxy_response_chunk',
-  end: 'proxy_response_end',
-  abort: 'proxy_response_abort',
+  response: OutboundType.proxyResponse,
+  error: OutboundType.proxyError,
+  header: OutboundType.proxyResponseHeader,
+  chunk: OutboundType.proxyResponseChunk,
+  end: OutboundType.proxyResponseEnd,
+  abort: OutboundType.proxyResponseAbort,
 } as const;
 export type AgentResponseType = (typeof AgentResponseType)[keyof typeof AgentResponseType];
 

@@ -12,14 +12,13 @@
 
 import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { InformerRestart } from '../../kube/informer-restart.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { GATEWAY_GROUP, type GatewayObject, type RouteObject } from './gateway-tunnels.js';
 
-const RESTART_INITIAL_MS = 1_000;
 /** The discovery read before each start; the informer's own calls are bounded by client-node. */
 const DISCOVERY_TIMEOUT_MS = 10_000;
-const RESTART_MAX_MS = 60_000;
 /** A cluster without the Gateway API CRDs rarely gains them; looking again costs one list call. */
 export const NOT_SERVED_RETRY_MS = 10 * 60_000;
 
@@ -64,14 +63,12 @@ function statusOf(error: unknown): number | undefined {
 class KindWatch {
   readonly kind: GatewayApiKind;
   readonly #informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
-  readonly #clock: Clock;
+  readonly #restart: InformerRestart;
   readonly #logger: Logger;
   readonly #onChange: () => void;
   readonly #onSettled: () => void;
   /** Whether the API server lists the kind in its discovery document (group/version). */
   readonly #isListedInDiscovery: () => Promise<boolean>;
-  #restartTimer: TimerHandle | undefined;
-  #restartDelayMs = RESTART_INITIAL_MS;
   #isNotServedLogged = false;
   #isServed = true;
   #didListThisRun = false;
@@ -79,7 +76,7 @@ class KindWatch {
 
   constructor(kind: GatewayApiKind, options: GatewayApiWatchOptions, onChange: () => void, onSettled: () => void) {
     this.kind = kind;
-    this.#clock = options.clock;
+    this.#restart = new InformerRestart(options.clock);
     this.#logger = options.logger;
     this.#onChange = onChange;
     this.#onSettled = onSettled;
@@ -87,7 +84,7 @@ class KindWatch {
     const version = VERSION_OF[kind];
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
       const answer = (await api.listClusterCustomObject({ group: GATEWAY_GROUP, version, plural: kind })) as KubernetesListObject<KubernetesObject>;
-      this.#restartDelayMs = RESTART_INITIAL_MS;
+      this.#restart.reset();
       this.#didListThisRun = true;
       this.#isServed = true;
       if (this.#isNotServedLogged) this.#logger.info({ kind }, 'Gateway API kind is served now; watching it');
@@ -110,7 +107,7 @@ class KindWatch {
     this.#informer = makeInformer<KubernetesObject>(options.kubeConfig, `/apis/${GATEWAY_GROUP}/${version}/${kind}`, list);
     const watch = this;
     function informerOnEvent(): void {
-      watch.#restartDelayMs = RESTART_INITIAL_MS;
+      watch.#restart.reset();
       watch.#onChange();
     }
     function informerOnError(error: unknown): void {
@@ -156,13 +153,12 @@ class KindWatch {
 
   async stop(): Promise<void> {
     this.#isStopped = true;
-    this.#restartTimer?.cancel();
-    this.#restartTimer = undefined;
+    this.#restart.cancel();
     await this.#informer.stop();
   }
 
   #onError(error: unknown): void {
-    if (this.#isStopped || this.#restartTimer !== undefined) return;
+    if (this.#isStopped || this.#restart.isPending) return;
     let waitMs: number;
     const status = statusOf(error);
     if (status === 404 || status === 403) {
@@ -178,14 +174,10 @@ class KindWatch {
       // Nothing of this kind exists, which is as good an answer as a list.
       this.#onSettled();
     } else {
-      waitMs = this.#restartDelayMs;
-      this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
+      waitMs = this.#restart.nextDelayMs();
       this.#logger.warn({ kind: this.kind, ...kubeFailureOf(error), ...(status === undefined ? {} : { status }), waitMs }, 'Gateway API watch failed; restarting');
     }
-    this.#restartTimer = this.#clock.setTimer(waitMs, () => {
-      this.#restartTimer = undefined;
-      this.run();
-    });
+    this.#restart.schedule(waitMs, () => this.run());
   }
 }
 

@@ -9,18 +9,10 @@
 //             ├ 401, 403 ─► failed (the agent is refused, not the tunnel; the next sync retries)
 //             └ other status ─► rejected (400, 409, 422 …; a DELETE answered 404 counts as ok: already gone)
 
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
-import { routesBaseUrl } from '../../cluster/ingress/gateway-routes-client.js';
-import type { ConnectionTls } from '../../link/connection.js';
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import { CONTROL_PLANE_MAX_ATTEMPTS, ControlPlaneHttp, isRetryableStatus, type ControlPlaneClientOptions } from '../../link/control-plane-http.js';
 import type { TunnelRegistrationBody } from './tunnel-entry.js';
 
-export const REGISTRY_CALL_TIMEOUT_MS = 30_000;
-export const REGISTRY_MAX_ATTEMPTS = 3;
-export const REGISTRY_RETRY_BASE_MS = 1_000;
-const REGISTRY_RETRY_JITTER = 0.25;
 /** A sync answer lists every tunnel; a few hundred bytes each. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
@@ -50,23 +42,7 @@ export interface TunnelRegistryClient {
   close(): void;
 }
 
-export interface HttpTunnelRegistryClientOptions {
-  /** The configured control-plane URL (http, https, ws or wss). */
-  readonly apiUrl: string;
-  /** Read at every attempt, so a rotated token file applies to the next call. */
-  readonly token: () => string;
-  readonly tls: ConnectionTls;
-  /** Retry waits. */
-  readonly clock: Clock;
-  /** The 30 s bound on each attempt: real time in the agent. */
-  readonly callClock: Clock;
-  readonly random?: (() => number) | undefined;
-  readonly logger: Logger;
-}
-
-function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
+export type HttpTunnelRegistryClientOptions = ControlPlaneClientOptions;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -103,20 +79,13 @@ export function syncAnswerOf(body: unknown): SyncAnswer {
   return { accepted, rejected };
 }
 
-type Attempt = { readonly status: number; readonly body: unknown } | { readonly failure: string };
-
 export class HttpTunnelRegistryClient implements TunnelRegistryClient {
-  readonly #options: HttpTunnelRegistryClientOptions;
-  readonly #base: string;
-  readonly #random: () => number;
-  readonly #inFlight = new Set<AbortController>();
-  readonly #waits = new Map<TimerHandle, () => void>();
-  #isClosed = false;
+  readonly #logger: Logger;
+  readonly #http: ControlPlaneHttp;
 
   constructor(options: HttpTunnelRegistryClientOptions) {
-    this.#options = options;
-    this.#base = routesBaseUrl(options.apiUrl);
-    this.#random = options.random ?? Math.random;
+    this.#logger = options.logger;
+    this.#http = new ControlPlaneHttp({ ...options, maxAnswerBytes: MAX_ANSWER_BYTES });
   }
 
   register(clusterUuid: string, body: TunnelRegistrationBody): Promise<RegistryAnswer> {
@@ -132,13 +101,7 @@ export class HttpTunnelRegistryClient implements TunnelRegistryClient {
   }
 
   close(): void {
-    this.#isClosed = true;
-    for (const controller of this.#inFlight) controller.abort();
-    for (const [timer, release] of this.#waits) {
-      timer.cancel();
-      release();
-    }
-    this.#waits.clear();
+    this.#http.close();
   }
 
   #path(clusterUuid: string): string {
@@ -148,8 +111,8 @@ export class HttpTunnelRegistryClient implements TunnelRegistryClient {
   async #call(call: RegistryCall, method: string, path: string, body: object | undefined): Promise<RegistryAnswer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {
-      if (this.#isClosed) return { outcome: RegistryOutcome.failed, failure: 'closed' };
-      const result = await this.#attempt(method, path, payload);
+      if (this.#http.isClosed) return { outcome: RegistryOutcome.failed, failure: 'closed' };
+      const result = await this.#http.attempt(method, path, payload);
       if ('status' in result && result.status >= 200 && result.status < 300) return { outcome: RegistryOutcome.ok, status: result.status, body: result.body };
       if ('status' in result && call === RegistryCall.delete && result.status === 404) return { outcome: RegistryOutcome.ok, status: 404, body: result.body };
       // 401/403 refuse the agent, not the tunnel: a failure the next sync retries, never counted as a rejection.
@@ -158,94 +121,12 @@ export class HttpTunnelRegistryClient implements TunnelRegistryClient {
         return { outcome: RegistryOutcome.rejected, status: result.status, reason: reasonOf(result.body, result.status) };
       }
       const detail = 'status' in result ? { status: result.status } : { failure: result.failure };
-      if (attempt >= REGISTRY_MAX_ATTEMPTS || this.#isClosed) {
+      if (attempt >= CONTROL_PLANE_MAX_ATTEMPTS || this.#http.isClosed) {
         return { outcome: RegistryOutcome.failed, failure: 'status' in result ? `status ${result.status}` : result.failure };
       }
-      const waitMs = REGISTRY_RETRY_BASE_MS * 2 ** (attempt - 1) * (1 + this.#random() * REGISTRY_RETRY_JITTER);
-      this.#options.logger.debug({ call, attempt, waitMs: Math.round(waitMs), ...detail }, 'tunnel registry call will be retried');
-      await this.#wait(waitMs);
+      const waitMs = this.#http.retryWaitMs(attempt);
+      this.#logger.debug({ call, attempt, waitMs: Math.round(waitMs), ...detail }, 'tunnel registry call will be retried');
+      await this.#http.wait(waitMs);
     }
-  }
-
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = this.#options.clock.setTimer(ms, () => {
-        this.#waits.delete(timer);
-        resolve();
-      });
-      this.#waits.set(timer, resolve);
-    });
-  }
-
-  #attempt(method: string, path: string, payload: string | undefined): Promise<Attempt> {
-    let token: string;
-    try {
-      token = this.#options.token();
-    } catch {
-      return Promise.resolve({ failure: 'agent token unavailable' });
-    }
-    const url = new URL(`${this.#base}${path}`);
-    const controller = new AbortController();
-    this.#inFlight.add(controller);
-    const tls = this.#options.tls;
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<Attempt>((resolve) => {
-      let isSettled = false;
-      const settle = (attempt: Attempt): void => {
-        if (isSettled) return;
-        isSettled = true;
-        timer.cancel();
-        this.#inFlight.delete(controller);
-        resolve(attempt);
-      };
-      const timer = this.#options.callClock.setTimer(REGISTRY_CALL_TIMEOUT_MS, () => {
-        settle({ failure: `timed out after ${REGISTRY_CALL_TIMEOUT_MS} ms` });
-        controller.abort();
-      });
-      const headers: Record<string, string | number> = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
-      if (payload !== undefined) {
-        headers['Content-Type'] = 'application/json';
-        headers['Content-Length'] = Buffer.byteLength(payload);
-      }
-      const request = send(url, {
-        method,
-        signal: controller.signal,
-        headers,
-        ...(url.protocol === 'https:' ? { rejectUnauthorized: tls.rejectUnauthorized, ca: tls.ca, cert: tls.cert, key: tls.key } : {}),
-      });
-      function requestOnResponse(response: IncomingMessage): void {
-        const status = response.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        let readBytes = 0;
-        function responseOnData(chunk: Buffer): void {
-          readBytes += chunk.length;
-          if (readBytes > MAX_ANSWER_BYTES) {
-            chunks.length = 0;
-            response.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        }
-        function responseOnDone(): void {
-          let body: unknown;
-          try {
-            body = chunks.length === 0 ? undefined : JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            body = undefined;
-          }
-          settle({ status, body });
-        }
-        response.on('data', responseOnData);
-        response.on('end', responseOnDone);
-        response.on('close', responseOnDone);
-        response.on('error', responseOnDone);
-      }
-      function requestOnError(error: Error): void {
-        settle({ failure: 'code' in error && typeof error.code === 'string' ? error.code : error.name });
-      }
-      request.on('response', requestOnResponse);
-      request.on('error', requestOnError);
-      request.end(payload);
-    });
   }
 }

@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { setRepeating, type Clock, type TimerHandle } from '../../util/clock.js';
+import { SerialQueue } from '../../util/serial-queue.js';
 import type { GatewayApiSource } from './gateway-api-watch.js';
 import { tunnelsOfGatewayApi } from './gateway-tunnels.js';
 import { registrationBodyOf, type TunnelEntry } from './tunnel-entry.js';
@@ -52,17 +53,18 @@ export class TunnelRegistrySync {
    * slow watch must not keep the declared ones unregistered. Cleared at every session start.
    */
   readonly #declaredEarly = new Map<string, string>();
-  #queue: Promise<void> = Promise.resolve();
+  /** Steps run one at a time, in order, so calls reach the platform in the order the cluster changed. */
+  readonly #queue: SerialQueue;
   #isSyncQueued = false;
   #isReconcileQueued = false;
   #isReady = false;
   #timer: TimerHandle | undefined;
   #graceTimer: TimerHandle | undefined;
   #isStarted = false;
-  #isStopped = false;
 
   constructor(options: TunnelRegistrySyncOptions) {
     this.#options = options;
+    this.#queue = new SerialQueue((error) => options.logger.error({ err: error }, 'tunnel registry step failed'));
   }
 
   /** What the agent serves now, ordered by id. */
@@ -112,40 +114,30 @@ export class TunnelRegistrySync {
   }
 
   /** Resolves once the queue is empty, including steps queued by steps. */
-  async settled(): Promise<void> {
-    let current: Promise<void>;
-    do {
-      current = this.#queue;
-      await current;
-    } while (current !== this.#queue);
+  settled(): Promise<void> {
+    return this.#queue.settled();
   }
 
   async stop(): Promise<void> {
-    this.#isStopped = true;
+    this.#queue.stop();
     this.#timer?.cancel();
     this.#graceTimer?.cancel();
     this.#options.client.close();
     await this.#options.source?.stop();
-    await this.#queue;
-  }
-
-  #enqueue(task: () => Promise<void>): void {
-    this.#queue = this.#queue
-      .then(() => (this.#isStopped ? undefined : task()))
-      .catch((error: unknown) => this.#options.logger.error({ err: error }, 'tunnel registry step failed'));
+    await this.#queue.tail();
   }
 
   #requestSync(reason: string): void {
-    if (this.#isSyncQueued || this.#isStopped) return;
+    if (this.#isSyncQueued || this.#queue.isStopped) return;
     this.#isSyncQueued = true;
-    this.#enqueue(() => this.#fullSync(reason));
+    this.#queue.enqueue(() => this.#fullSync(reason));
   }
 
   /** Informer events come in bursts (a relist is one per object): one queued reconcile covers them all. */
   #requestReconcile(): void {
-    if (this.#isReconcileQueued || this.#isStopped) return;
+    if (this.#isReconcileQueued || this.#queue.isStopped) return;
     this.#isReconcileQueued = true;
-    this.#enqueue(() => this.#reconcile());
+    this.#queue.enqueue(() => this.#reconcile());
   }
 
   #count(call: RegistryCall, answer: RegistryAnswer): void {
@@ -170,7 +162,7 @@ export class TunnelRegistrySync {
       if (clusterUuid !== undefined && !this.#isReady && this.#graceTimer === undefined && this.#options.declared.length > 0) {
         this.#graceTimer = this.#options.clock.setTimer(DECLARED_GRACE_MS, () => {
           this.#graceTimer = undefined;
-          if (!this.#isReady) this.#enqueue(() => this.#registerDeclared());
+          if (!this.#isReady) this.#queue.enqueue(() => this.#registerDeclared());
         });
       }
       return;
