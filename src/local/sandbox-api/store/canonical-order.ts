@@ -6,7 +6,8 @@ import { isJsonObject, type JsonObject, type JsonValue } from './json-value.js';
 
 const HEAD = ['kind', 'apiVersion', 'metadata'] as const;
 
-const BODY_ORDER: Readonly<Record<string, readonly string[]>> = {
+/** The top-level fields of kinds without spec/status, in the order the apiserver writes them; validation reads the same lists. */
+export const BODY_ORDER: Readonly<Record<string, readonly string[]>> = {
   ConfigMap: ['immutable', 'data', 'binaryData'],
   Secret: ['immutable', 'data', 'stringData', 'type'],
   Endpoints: ['subsets'],
@@ -21,7 +22,8 @@ const BODY_ORDER: Readonly<Record<string, readonly string[]>> = {
   ClusterRoleBinding: ['subjects', 'roleRef'],
 };
 
-const METADATA_ORDER = [
+/** ObjectMeta's fields in the order the apiserver writes them. */
+export const METADATA_ORDER = [
   'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
 ] as const;

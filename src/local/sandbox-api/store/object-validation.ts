@@ -3,6 +3,7 @@
 // Returns field errors and unknown-field paths; turning them into Status errors is the caller's job.
 
 import type { FieldError } from '../http/api-status.js';
+import { BODY_ORDER, METADATA_ORDER } from './canonical-order.js';
 import { isJsonObject, objectAt, stringAt, type JsonObject } from './json-value.js';
 import { NameRule, type ResourceDefinition } from './resource-catalog.js';
 
@@ -107,29 +108,11 @@ export function validateObject(definition: ResourceDefinition, object: JsonObjec
   return errors;
 }
 
-const METADATA_FIELDS = new Set([
-  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
-  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
-]);
-
-const TOP_LEVEL_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  ConfigMap: ['data', 'binaryData', 'immutable'],
-  Secret: ['data', 'stringData', 'type', 'immutable'],
-  Endpoints: ['subsets'],
-  ServiceAccount: ['secrets', 'imagePullSecrets', 'automountServiceAccountToken'],
-  Event: [
-    'involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime',
-    'series', 'action', 'related', 'reportingComponent', 'reportingInstance',
-  ],
-  Role: ['rules'],
-  ClusterRole: ['rules', 'aggregationRule'],
-  RoleBinding: ['subjects', 'roleRef'],
-  ClusterRoleBinding: ['subjects', 'roleRef'],
-};
+const METADATA_FIELDS: ReadonlySet<string> = new Set(METADATA_ORDER);
 
 /** Paths of fields a strict decode would reject (top level and metadata; nested schemas are not modelled). */
 export function unknownFields(definition: ResourceDefinition, object: JsonObject): string[] {
-  const known = new Set(['apiVersion', 'kind', 'metadata', ...(TOP_LEVEL_FIELDS[definition.kind] ?? ['spec', 'status'])]);
+  const known = new Set(['apiVersion', 'kind', 'metadata', ...(BODY_ORDER[definition.kind] ?? ['spec', 'status'])]);
   const unknown = Object.keys(object).filter((key) => !known.has(key));
   const metadata = objectAt(object, 'metadata');
   if (metadata !== undefined) {
