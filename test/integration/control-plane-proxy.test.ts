@@ -2,36 +2,16 @@
 // of the agent (base64, gzip, binary frame, streaming, proxy_error) becomes the right HTTP response.
 // Expected frames and bodies are built by hand here, never with the shared codecs.
 
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import {
-  startControlPlane,
-  type ControlPlane,
-  type ControlPlaneOptions,
-} from '../../src/local/control-plane/control-plane-server.js';
 import type { Envelope } from '../../src/protocol/envelope.js';
-import { DEFAULT_AGENT_TOKEN, ScriptedAgent } from '../helpers/scripted-agent.js';
+import { connectedStack } from '../helpers/control-plane-stack.js';
 
 interface Reply {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
-}
-
-interface Stack {
-  readonly cp: ControlPlane;
-  readonly agent: ScriptedAgent;
-}
-
-async function connectedStack(t: ExecutionContext, options: ControlPlaneOptions = {}): Promise<Stack> {
-  const cp = await startControlPlane({ agentToken: DEFAULT_AGENT_TOKEN, ...options });
-  t.teardown(() => cp.close());
-  const agent = await ScriptedAgent.connect({ url: cp.url });
-  t.teardown(() => agent.terminate());
-  await agent.register('edge-lab', { k8s_service_token: 'sa-token-1' });
-  await cp.waitForCluster('edge-lab', 2000);
-  return { cp, agent };
 }
 
 function kubectlCall(url: string, method = 'GET', headers: OutgoingHttpHeaders = {}, body?: Buffer): Promise<Reply> {

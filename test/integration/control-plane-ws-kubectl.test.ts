@@ -6,10 +6,10 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../../src/local/control-plane/control-plane-server.js';
 import type { Envelope } from '../../src/protocol/envelope.js';
 import { kubectl } from '../helpers/kubectl.js';
-import { DEFAULT_AGENT_TOKEN, ScriptedAgent } from '../helpers/scripted-agent.js';
+import type { ScriptedAgent } from '../helpers/scripted-agent.js';
+import { connectedStack, type ControlPlaneStack } from '../helpers/control-plane-stack.js';
 
 const POD_PATH = '/api/v1/namespaces/default/pods/x';
 const POD = {
@@ -35,19 +35,12 @@ const DISCOVERY: Readonly<Record<string, object>> = {
   [POD_PATH]: POD,
 };
 
-interface Stack {
-  readonly cp: ControlPlane;
-  readonly agent: ScriptedAgent;
+interface Stack extends ControlPlaneStack {
   readonly kubeconfig: string;
 }
 
 async function kubectlStack(t: ExecutionContext): Promise<Stack> {
-  const cp = await startControlPlane({ agentToken: DEFAULT_AGENT_TOKEN });
-  t.teardown(() => cp.close());
-  const agent = await ScriptedAgent.connect({ url: cp.url });
-  t.teardown(() => agent.terminate());
-  await agent.register('edge-lab', { k8s_service_token: 'sa-token-1' });
-  await cp.waitForCluster('edge-lab', 2000);
+  const { cp, agent } = await connectedStack(t);
   const dir = await mkdtemp(join(tmpdir(), 'cp-ws-kubectl-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const kubeconfig = join(dir, 'kubeconfig');

@@ -2,36 +2,16 @@
 // subprotocol (which the ws library refuses, so the bytes are read and written by hand here), and the
 // pause of kubectl clients while the agent socket is backed up.
 
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { connect, type Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { startControlPlane, type ControlPlane } from '../../src/local/control-plane/control-plane-server.js';
-import { DEFAULT_AGENT_TOKEN, ScriptedAgent } from '../helpers/scripted-agent.js';
+import { connectedStack, framed } from '../helpers/control-plane-stack.js';
 import { eventually } from '../helpers/eventually.js';
 
 const PORTFORWARD_PATH = '/api/v1/namespaces/default/pods/web-0/portforward';
 /** RFC 6455 §1.3's sample key and its accept value. */
 const SAMPLE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const SAMPLE_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
-
-interface Stack {
-  readonly cp: ControlPlane;
-  readonly agent: ScriptedAgent;
-}
-
-async function connectedStack(t: ExecutionContext): Promise<Stack> {
-  const cp = await startControlPlane({ agentToken: DEFAULT_AGENT_TOKEN });
-  t.teardown(() => cp.close());
-  const agent = await ScriptedAgent.connect({ url: cp.url });
-  t.teardown(() => agent.terminate());
-  await agent.register('edge-lab', { k8s_service_token: 'sa-token-1' });
-  await cp.waitForCluster('edge-lab', 2000);
-  return { cp, agent };
-}
-
-function framed(type: number, payload: Buffer | string): string {
-  return Buffer.concat([Buffer.from([type]), Buffer.from(payload)]).toString('base64');
-}
 
 /** A client frame (FIN set, masked, payload under 126 bytes), as RFC 6455 §5.2 lays it out. */
 function maskedFrame(opcode: number, payload: Buffer): Buffer {

@@ -5,31 +5,12 @@
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'node:http';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
-import { startControlPlane, type ControlPlane, type SessionEvent } from '../../src/local/control-plane/control-plane-server.js';
-import { DEFAULT_AGENT_TOKEN, ScriptedAgent } from '../helpers/scripted-agent.js';
+import type { ControlPlane, SessionEvent } from '../../src/local/control-plane/control-plane-server.js';
+import { connectedStack, framed, type ControlPlaneStack } from '../helpers/control-plane-stack.js';
 import { eventually } from '../helpers/eventually.js';
 
 const EXEC_PATH = '/api/v1/namespaces/default/pods/web-0/exec';
 const EXEC_QUERY = 'command=sh&command=-c&command=echo+hi&stdin=true&stdout=true&tty=false';
-
-interface Stack {
-  readonly cp: ControlPlane;
-  readonly agent: ScriptedAgent;
-}
-
-async function connectedStack(t: ExecutionContext): Promise<Stack> {
-  const cp = await startControlPlane({ agentToken: DEFAULT_AGENT_TOKEN });
-  t.teardown(() => cp.close());
-  const agent = await ScriptedAgent.connect({ url: cp.url });
-  t.teardown(() => agent.terminate());
-  await agent.register('edge-lab', { k8s_service_token: 'sa-token-1' });
-  await cp.waitForCluster('edge-lab', 2000);
-  return { cp, agent };
-}
-
-function framed(type: number, payload: Buffer | string): string {
-  return Buffer.concat([Buffer.from([type]), Buffer.from(payload)]).toString('base64');
-}
 
 interface ClientMessage {
   readonly isBinary: boolean;
@@ -58,7 +39,7 @@ class Client {
   }
 }
 
-async function openSession(t: ExecutionContext, stack: Stack, options: ClientOptions = {}): Promise<Client> {
+async function openSession(t: ExecutionContext, stack: ControlPlaneStack, options: ClientOptions = {}): Promise<Client> {
   const url = `${stack.cp.clusterUrl('edge-lab').replace(/^http/, 'ws')}${EXEC_PATH}?${EXEC_QUERY}`;
   const client = new Client(t, url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], options);
   await client.opened();

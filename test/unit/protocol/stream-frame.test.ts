@@ -12,7 +12,6 @@ import {
   readStreamFrameHeader,
   streamFrameId,
 } from '../../../src/protocol/stream-frame.js';
-import { routeBinaryFrame, BinaryRoute } from '../../../src/router/binary-demux.js';
 import { streamFrameAsJson } from '../../../src/router/stream-frame-fallback.js';
 import { seededRandom } from '../../../bench/chaos/seeded-random.js';
 
@@ -68,14 +67,6 @@ test('truncated, unknown-kind, empty-id, bad-UTF-8 and random frames decode to n
     }
   }
   t.true(decoded > 0, 'some random frames are well-formed');
-});
-
-test('the demux: yamux first, stream frames only when opted in, everything else to §4.3', (t) => {
-  const frame = Buffer.from(encodeWsDataFrame(streamFrameId('s')!, 2, Buffer.from('x')));
-  t.is(routeBinaryFrame({ isYamuxActive: false, isStreamFramesActive: true }, frame), BinaryRoute.streamFrame);
-  t.is(routeBinaryFrame({ isYamuxActive: false, isStreamFramesActive: false }, frame), BinaryRoute.classic);
-  t.is(routeBinaryFrame({ isYamuxActive: true, isStreamFramesActive: true }, frame), BinaryRoute.yamux);
-  t.is(routeBinaryFrame({ isYamuxActive: false, isStreamFramesActive: true }, Buffer.from([0x00, 0x02, 0x72, 0x31])), BinaryRoute.classic);
 });
 
 test('a frame built before the switch to yamux becomes the JSON message it stands for', (t) => {
