@@ -6,12 +6,13 @@ import { rootCertificates } from 'node:tls';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Dispatch, workerConfigOf, type AgentConfig, type WorkerTuning } from './config/agent-config.js';
+import { Dispatch, workerConfigOf, type AgentConfig, type ResolvedAgentConfig, type WorkerTuning } from './config/agent-config.js';
+import { resolveAgentConfig } from './config/resolve-config.js';
 import { ControlPlaneLink } from './link/control-plane-link.js';
 import type { ConnectionTls } from './link/connection.js';
 import type { StateStore } from './link/link-state.js';
 import { SHUTTING_DOWN, StreamRouter } from './router/stream-router.js';
-import { Lane, type LaneLimits } from './router/admission.js';
+import { Lane } from './router/admission.js';
 import { DispatchPolicy } from './router/dispatch-policy.js';
 import { createActorHost, type ActorHost } from './pool/actor-host.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
@@ -58,31 +59,6 @@ export interface AgentFault {
 
 const LOOP_DELAY_RESOLUTION_MS = 10;
 
-/** Long-lived streams mostly wait on sockets: a long-lane worker holds this many times the short lane's actors. */
-const LONG_LANE_TASKS_FACTOR = 4;
-/** Tunnel limits for configs built by hand (tests, benches); load-config fills them from env-spec. */
-const DEFAULT_TUNNEL_MAX_STREAMS = 1024;
-const DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS = 60_000;
-
-/** Threads and actors per thread of the session pool (AGENT_SESSION_WORKERS, AGENT_SESSION_TASKS_PER_WORKER). */
-export function sessionPoolSize(config: AgentConfig): { readonly workers: number; readonly tasksPerWorker: number } {
-  const { workers, tasksPerWorker, sessionWorkers, sessionTasksPerWorker } = config.agent;
-  return {
-    workers: sessionWorkers ?? (workers === 0 ? 0 : Math.max(1, Math.ceil(workers / 2))),
-    tasksPerWorker: sessionTasksPerWorker ?? tasksPerWorker * LONG_LANE_TASKS_FACTOR,
-  };
-}
-
-/** Actor slots of each lane (router/admission.ts); docs/decisions.md explains the split. */
-export function laneLimits(config: AgentConfig): Record<Lane, LaneLimits> {
-  const { workers, tasksPerWorker, maxQueue } = config.agent;
-  const session = sessionPoolSize(config);
-  return {
-    short: { slots: Math.max(1, workers) * tasksPerWorker, maxQueue },
-    long: { slots: Math.max(1, session.workers) * session.tasksPerWorker, maxQueue },
-  };
-}
-
 /**
  * The agent token as the link and the gateway route calls present it: the token file, read at every call
  * so a rotated (mounted) token is picked up, else the configured token.
@@ -105,7 +81,7 @@ function controlPlaneTls(config: AgentConfig): ConnectionTls {
 }
 
 export class Agent {
-  readonly config: AgentConfig;
+  readonly config: ResolvedAgentConfig;
   readonly metrics: AgentMetrics;
   readonly link: ControlPlaneLink;
   readonly router: StreamRouter;
@@ -129,7 +105,7 @@ export class Agent {
   #stopped: Promise<void> | undefined;
 
   private constructor(parts: {
-    config: AgentConfig;
+    config: ResolvedAgentConfig;
     metrics: AgentMetrics;
     link: ControlPlaneLink;
     router: StreamRouter;
@@ -170,7 +146,9 @@ export class Agent {
   }
 
   static async start(options: AgentOptions): Promise<Agent> {
-    const { config, logger } = options;
+    // Configs built by hand (tests, benches) come unresolved; resolving a loaded one again changes nothing.
+    const config = resolveAgentConfig(options.config);
+    const { logger } = options;
     const clock = options.clock ?? systemClock;
     const metrics = new AgentMetrics();
     let kubeConfig: KubeConfig | undefined;
@@ -222,7 +200,7 @@ export class Agent {
       serviceToken: undefined,
       credentials: identity.credentials,
       region: new RegionDetector({ kubeConfig, apiUrl: config.pipeops.apiUrl, settings: config.registration, logger: logger.child({ part: 'region' }) }),
-      agentPort: config.agent.port === 0 ? 8080 : config.agent.port,
+      agentPort: config.agent.advertisedPort,
       logger,
       gateway: ingressSync,
       monitoring: new MonitoringDiscovery({ kubeConfig, clock, logger: logger.child({ part: 'monitoring' }) }),
@@ -238,9 +216,8 @@ export class Agent {
     // dispatch auto: small requests run inline and the pools start their threads when first needed
     const isAuto = config.agent.dispatch === Dispatch.auto;
     const host = await createActorHost({ workers, tasksPerWorker, maxQueue, workerConfig, onFault: poolOnFault, isLazy: isAuto });
-    const session = sessionPoolSize(config);
     const sessionHost = await createActorHost(
-      { workers: session.workers, tasksPerWorker: session.tasksPerWorker, maxQueue, workerConfig, onFault: poolOnFault, isLazy: isAuto },
+      { workers: config.agent.sessionWorkers, tasksPerWorker: config.agent.sessionTasksPerWorker, maxQueue, workerConfig, onFault: poolOnFault, isLazy: isAuto },
       'ws-session',
     );
     const inlineHost = isAuto && workers > 0 ? await createActorHost({ workers: 0, tasksPerWorker, maxQueue, workerConfig }) : undefined;
@@ -249,7 +226,7 @@ export class Agent {
       link: () => link!,
       hosts: { short: host, long: sessionHost },
       ...(inlineHost === undefined ? {} : { inline: { host: inlineHost, policy: new DispatchPolicy() } }),
-      lanes: laneLimits(config),
+      lanes: config.agent.lanes,
       requestTimeoutMs: config.tunnel.requestTimeoutMs,
       outboundBufferedBytes: () => link?.sessionConnection?.bufferedAmount ?? 0,
       metrics,
@@ -259,7 +236,7 @@ export class Agent {
       // §9.5 host routing reads the ingress sync's cache; without the gateway proxy there is nothing to look up.
       ingressRoutes: ingressSync?.routes,
       ...(config.tunnel.enabled
-        ? { tunnel: { maxStreams: config.tunnel.maxStreams ?? DEFAULT_TUNNEL_MAX_STREAMS, udpIdleTimeoutMs: config.tunnel.udpIdleTimeoutMs ?? DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS } }
+        ? { tunnel: { maxStreams: config.tunnel.maxStreams, udpIdleTimeoutMs: config.tunnel.udpIdleTimeoutMs } }
         : {}),
     });
     link = new ControlPlaneLink({

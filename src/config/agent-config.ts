@@ -120,6 +120,31 @@ export interface AgentConfig {
   };
 }
 
+/** Actor slots of a router lane and the actors that may wait for one (router/admission.ts). */
+export interface LaneSlots {
+  readonly slots: number;
+  readonly maxQueue: number;
+}
+
+/**
+ * An AgentConfig with the values its settings imply filled in (resolve-config.ts): what loadConfig returns
+ * and what the agent's parts read.
+ */
+export interface ResolvedAgentConfig extends AgentConfig {
+  readonly agent: AgentConfig['agent'] & {
+    readonly sessionWorkers: number;
+    readonly sessionTasksPerWorker: number;
+    /** Short lane: HTTP relays; long lane: sessions, watches, follows (docs/decisions.md). */
+    readonly lanes: { readonly short: LaneSlots; readonly long: LaneSlots };
+    /** The HTTP port told to the control plane (`tunnel_port_config.agent_http`): `port`, or its default when 0. */
+    readonly advertisedPort: number;
+  };
+  readonly tunnel: AgentConfig['tunnel'] & {
+    readonly maxStreams: number;
+    readonly udpIdleTimeoutMs: number;
+  };
+}
+
 /** Protocol timings and bounds the actors apply; defaults are PROTOCOL.md §18's, tests shorten them. */
 export interface WorkerTuning {
   /** Wait for a request-body frame (§9.14). */

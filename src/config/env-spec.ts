@@ -50,6 +50,8 @@ export const DEFAULT_STATE_CONFIGMAP_NAME = 'pipeops-agent-state';
 export const DEFAULT_STATE_SECRET_NAME = 'pipeops-agent-secrets';
 export const DEFAULT_STATE_FILE = '~/.pipeops-agent/state.json';
 export const DEFAULT_REGISTRATION_FACTS_TIMEOUT_MS = 5_000;
+export const DEFAULT_TUNNEL_MAX_STREAMS = 1024;
+export const DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS = 60_000;
 /** Registration itself waits 30 s for its reply; the facts gathered before it must stay well inside that. */
 export const MAX_REGISTRATION_FACTS_TIMEOUT_MS = 30_000;
 /** setTimeout clamps larger delays to 1 ms, so no duration may exceed it. */
@@ -470,12 +472,12 @@ export const ENV_SPEC = [
     isSecret: false, isRequired: false, parse: parseConfigTunnels,
   }),
   row({
-    key: 'tunnel.max_streams', env: ['AGENT_TUNNEL_MAX_STREAMS'], flag: NO_FLAG, default: 1024,
+    key: 'tunnel.max_streams', env: ['AGENT_TUNNEL_MAX_STREAMS'], flag: NO_FLAG, default: DEFAULT_TUNNEL_MAX_STREAMS,
     description: 'TCP/UDP tunnel streams open at once over yamux; more are reset',
     isSecret: false, isRequired: false, parse: integerIn(1, 1_000_000),
   }),
   row({
-    key: 'tunnel.udp_idle_timeout', env: ['AGENT_TUNNEL_UDP_IDLE_TIMEOUT_MS'], flag: NO_FLAG, default: 60_000, defaultText: '60000 (1m)',
+    key: 'tunnel.udp_idle_timeout', env: ['AGENT_TUNNEL_UDP_IDLE_TIMEOUT_MS'], flag: NO_FLAG, default: DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS, defaultText: '60000 (1m)',
     description: 'A UDP tunnel stream ends after this long without a datagram either way',
     isSecret: false, isRequired: false, parse: durationIn(1, MAX_TIMER_MS),
   }),

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { AgentError, ErrorCode } from '../errors.js';
-import type { AgentConfig } from './agent-config.js';
+import type { AgentConfig, ResolvedAgentConfig } from './agent-config.js';
+import { resolveAgentConfig } from './resolve-config.js';
 import { describeFlagProblem, FlagProblemKind, parseFlags, suggestion, type FlagProblem, type FlagSpec } from '../command-line.js';
 import { ENV_SPEC, parseBoolean, type SettingKey, type SettingRow, type SettingValue } from './env-spec.js';
 
@@ -21,7 +22,8 @@ export interface LoadConfigInput {
 }
 
 export interface LoadedConfig {
-  readonly config: AgentConfig;
+  /** Derived values resolved (resolve-config.ts). */
+  readonly config: ResolvedAgentConfig;
   /** Unknown YAML keys and AGENT_* variables, ignored aliases, risky settings. */
   readonly warnings: readonly string[];
 }
@@ -200,7 +202,7 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
     },
     logging: { level: need(get('logging.level')) },
   };
-  return deepFreeze({ config, warnings });
+  return deepFreeze({ config: resolveAgentConfig(config), warnings });
 }
 
 /** For rows with a default or a required check that already passed. */

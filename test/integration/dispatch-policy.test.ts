@@ -5,8 +5,8 @@ import type { ServerResponse } from 'node:http';
 import test from 'ava';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness } from '../helpers/agent-harness.js';
-import { laneLimits, sessionPoolSize } from '../../src/agent.js';
-import { testConfig } from '../helpers/agent-config.js';
+import { resolveAgentConfig } from '../../src/config/resolve-config.js';
+import { testConfig, type TestConfigInput } from '../helpers/agent-config.js';
 
 test('dispatch auto: a small get runs inline with no thread started; a list starts the pool and runs there', async (t) => {
   const { agent, plane, kube } = await startHarness(t, { config: { workers: 2, dispatch: 'auto' } });
@@ -49,8 +49,12 @@ test('dispatch auto: a small request running inline counts as an active short-la
 
 test('the session pool and its long-lane slots follow AGENT_SESSION_WORKERS and AGENT_SESSION_TASKS_PER_WORKER', (t) => {
   const base = { apiUrl: 'http://127.0.0.1:1', workers: 4, tasksPerWorker: 64 };
-  t.deepEqual(sessionPoolSize(testConfig(base)), { workers: 2, tasksPerWorker: 256 });
-  t.deepEqual(sessionPoolSize(testConfig({ ...base, sessionWorkers: 1, sessionTasksPerWorker: 10_000 })), { workers: 1, tasksPerWorker: 10_000 });
-  t.is(laneLimits(testConfig({ ...base, sessionWorkers: 2, sessionTasksPerWorker: 5_000 })).long.slots, 10_000);
-  t.is(laneLimits(testConfig({ ...base, workers: 0, sessionTasksPerWorker: 10_000 })).long.slots, 10_000, 'inline: one lane of that many');
+  const sessionPool = (input: TestConfigInput) => {
+    const { agent } = resolveAgentConfig(testConfig(input));
+    return { workers: agent.sessionWorkers, tasksPerWorker: agent.sessionTasksPerWorker };
+  };
+  t.deepEqual(sessionPool(base), { workers: 2, tasksPerWorker: 256 });
+  t.deepEqual(sessionPool({ ...base, sessionWorkers: 1, sessionTasksPerWorker: 10_000 }), { workers: 1, tasksPerWorker: 10_000 });
+  t.is(resolveAgentConfig(testConfig({ ...base, sessionWorkers: 2, sessionTasksPerWorker: 5_000 })).agent.lanes.long.slots, 10_000);
+  t.is(resolveAgentConfig(testConfig({ ...base, workers: 0, sessionTasksPerWorker: 10_000 })).agent.lanes.long.slots, 10_000, 'inline: one lane of that many');
 });

@@ -48,6 +48,8 @@ function problemsOf(env: Env, argv: readonly string[] = [], files: Record<string
 
 test('defaults apply when only the required settings are given', (t) => {
   const { config, warnings } = load(BASE_ENV);
+  const workers = Math.min(64, availableParallelism());
+  const sessionWorkers = Math.ceil(workers / 2);
   t.deepEqual(warnings, []);
   t.deepEqual(config, {
     pipeops: {
@@ -62,11 +64,14 @@ test('defaults apply when only the required settings are given', (t) => {
       port: 8080,
       bindAddress: '0.0.0.0',
       readyLenient: false,
-      workers: Math.min(64, availableParallelism()),
+      workers,
       tasksPerWorker: 64,
       maxQueue: 1024,
-      sessionWorkers: undefined,
-      sessionTasksPerWorker: undefined,
+      // derived (resolve-config.ts)
+      sessionWorkers,
+      sessionTasksPerWorker: 256,
+      lanes: { short: { slots: workers * 64, maxQueue: 1024 }, long: { slots: sessionWorkers * 256, maxQueue: 1024 } },
+      advertisedPort: 8080,
       dispatch: 'auto',
       compression: 'zlib',
       enableIngressSync: false,
