@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { CompressionEngine, Dispatch, StateBackend } from './agent-config.js';
 import { parseConfigTunnels, type TunnelEntry } from '../tunnel/discovery/tunnel-entry.js';
+import { parseGoDuration } from '../protocol/go-duration.js';
 import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_HTTP_DEADLINE_MS,
@@ -98,23 +99,20 @@ function oneOf<const V extends string>(values: readonly V[]): (raw: unknown) => 
   };
 }
 
-const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /**
- * Milliseconds from a number (already ms), a digit string (ms) or a Go-style duration such as `30s`,
- * `1m30s`, `1.5s`, `250ms`; undefined when it is none of those. Rounded to whole milliseconds.
+ * Milliseconds from a number (already ms), a digit string (ms) or a Go duration such as `30s`, `1m30s`,
+ * `1.5s`, `250ms` (the one Go-duration parser, protocol/go-duration.ts); undefined when it is none of
+ * those or is signed. Rounded to whole milliseconds.
  */
 export function parseDurationMs(raw: unknown): number | undefined {
   if (typeof raw === 'number') return Number.isFinite(raw) ? Math.round(raw) : undefined;
   if (typeof raw !== 'string') return undefined;
   const text = raw.trim();
   if (/^\d+$/.test(text)) return Number(text);
-  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(amount) * (DURATION_UNIT_MS[unit ?? ''] ?? Number.NaN);
-  }
-  return Math.round(total);
+  // A settings value is a length of time: a sign (which Go accepts) is refused rather than clamped.
+  if (text.startsWith('-') || text.startsWith('+')) return undefined;
+  const ms = parseGoDuration(text);
+  return ms === undefined ? undefined : Math.round(ms);
 }
 
 function durationIn(min: number, max: number): (raw: unknown) => ParseResult<number> {

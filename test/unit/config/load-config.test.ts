@@ -177,6 +177,8 @@ test('durations accept milliseconds and unit strings', (t) => {
     ['30000', 30_000], [45_000, 45_000], ['30s', 30_000], ['1m30s', 90_000], ['1.5s', 1500], ['250ms', 250],
     ['2m', 120_000], ['1h', 3_600_000], [' 10s ', 10_000], ['1.1s', 1100],
     ['abc', undefined], ['30', 30], ['10 s', undefined], ['-5s', undefined], ['s', undefined], [true, undefined],
+    // the protocol's Go-duration parser reads them: its units, no sign
+    ['2000us', 2], ['1h0m0.5s', 3_600_500], ['+5s', undefined],
   ];
   for (const [raw, expected] of cases) t.is(parseDurationMs(raw), expected, String(raw));
   t.is(load({ ...BASE_ENV, AGENT_HEARTBEAT_INTERVAL_MS: '1m' }).config.agent.heartbeatIntervalMs, 60_000);
