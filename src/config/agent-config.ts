@@ -79,7 +79,7 @@ export interface AgentConfig {
     readonly sessionWorkers?: number | undefined;
     /** Long-lived streams per session thread; undefined: 4 × tasksPerWorker. */
     readonly sessionTasksPerWorker?: number | undefined;
-    /** Absent: auto. */
+    /** Loaded configs always carry it (default auto); absent in one built by hand: workers (resolve-config.ts). */
     readonly dispatch?: Dispatch;
     readonly compression: CompressionEngine;
     readonly enableIngressSync: boolean;
@@ -132,6 +132,7 @@ export interface LaneSlots {
  */
 export interface ResolvedAgentConfig extends AgentConfig {
   readonly agent: AgentConfig['agent'] & {
+    readonly dispatch: Dispatch;
     readonly sessionWorkers: number;
     readonly sessionTasksPerWorker: number;
     /** Short lane: HTTP relays; long lane: sessions, watches, follows (docs/decisions.md). */

@@ -2,7 +2,7 @@
 // recomputing it. loadConfig resolves what it loads; the agent resolves configs built by hand (tests,
 // benches), so resolving twice must give the same config.
 
-import type { AgentConfig, ResolvedAgentConfig } from './agent-config.js';
+import { Dispatch, type AgentConfig, type ResolvedAgentConfig } from './agent-config.js';
 import { DEFAULT_AGENT_PORT, DEFAULT_TUNNEL_MAX_STREAMS, DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS } from './env-spec.js';
 
 /** Long-lived streams mostly wait on sockets: a session thread holds this many times a short-lane thread's actors. */
@@ -16,6 +16,8 @@ export function resolveAgentConfig(config: AgentConfig): ResolvedAgentConfig {
     ...config,
     agent: {
       ...config.agent,
+      // Hand-built configs (tests, benches) without a dispatch run every short request on workers started at once.
+      dispatch: config.agent.dispatch ?? Dispatch.workers,
       sessionWorkers,
       sessionTasksPerWorker,
       // Workers 0 runs actors inline: each lane still has one "thread" worth of slots (docs/decisions.md).

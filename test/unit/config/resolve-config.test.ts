@@ -53,6 +53,12 @@ test('tunnel limits: the env-spec defaults when absent, else as configured', (t)
   t.is(given.udpIdleTimeoutMs, 1500);
 });
 
+test('dispatch: workers when a hand-built config leaves it out, else as configured', (t) => {
+  t.is(resolveAgentConfig(testConfig(BASE)).agent.dispatch, 'workers');
+  t.is(resolveAgentConfig(testConfig({ ...BASE, dispatch: 'auto' })).agent.dispatch, 'auto');
+  t.is(resolveAgentConfig(testConfig({ ...BASE, dispatch: 'workers' })).agent.dispatch, 'workers');
+});
+
 test('resolving is idempotent and leaves the input untouched', (t) => {
   const input = testConfig(BASE);
   const once = resolveAgentConfig(input);
@@ -68,6 +74,7 @@ test('loadConfig returns the config resolved', (t) => {
   t.is(config.agent.sessionTasksPerWorker, 32);
   t.deepEqual(config.agent.lanes.long, { slots: 64, maxQueue: config.agent.maxQueue });
   t.is(config.agent.advertisedPort, 8080);
+  t.is(config.agent.dispatch, 'auto');
   t.is(config.tunnel.maxStreams, 1024);
   t.true(Object.isFrozen(config.agent.lanes.short));
 });
