@@ -14,6 +14,10 @@ import type { TunnelStreamTask } from './tunnel-messages.js';
 export const ActorKind = { httpRelay: 'http-relay', wsSession: 'ws-session' } as const;
 export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
 
+/** The name each actor logs under (`actor` in its log lines); tunnel streams report no `done` of this kind. */
+export const ActorName = { ...ActorKind, tunnelStream: 'tunnel-stream' } as const;
+export type ActorName = (typeof ActorName)[keyof typeof ActorName];
+
 /** The task handed to the pool: one actor for one request. */
 export interface HttpRelayTask {
   readonly kind: typeof ActorKind.httpRelay;

@@ -10,11 +10,11 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { TunnelProtocol } from '../protocol/tunnel-header.js';
-import { CancelReason } from './actor-messages.js';
+import { type ActorName, CancelReason } from './actor-messages.js';
 import { isBytes, isCount, isOneOf, isOptional, isRecord } from './message-fields.js';
 
 export interface TunnelStreamTask {
-  readonly kind: 'tunnel-stream';
+  readonly kind: typeof ActorName.tunnelStream;
   /** `<protocol>/<yamux stream id>`, for logs. */
   readonly streamId: string;
   readonly protocol: TunnelProtocol;
@@ -42,17 +42,28 @@ export const TunnelErrorKind = {
 } as const;
 export type TunnelErrorKind = (typeof TunnelErrorKind)[keyof typeof TunnelErrorKind];
 
+/** Stream bytes, either way: router → actor for the target, actor → router for the yamux stream. */
+export interface TunnelData {
+  readonly type: 'data';
+  readonly data: Uint8Array;
+}
+
+/** Half-close, either way: a stream FIN towards the target, or the target's EOF towards the stream. */
+export interface TunnelEnd {
+  readonly type: 'end';
+}
+
 export type TunnelInbound =
-  | { readonly type: 'data'; readonly data: Uint8Array }
-  | { readonly type: 'end' }
+  | TunnelData
+  | TunnelEnd
   | { readonly type: 'credit'; readonly bytes: number }
   | { readonly type: 'cancel'; readonly reason: CancelReason };
 
 export type TunnelOutbound =
   | { readonly type: 'connected' }
-  | { readonly type: 'data'; readonly data: Uint8Array }
+  | TunnelData
   | { readonly type: 'consumed'; readonly bytes: number }
-  | { readonly type: 'end' }
+  | TunnelEnd
   | { readonly type: 'reset'; readonly kind: TunnelErrorKind }
   | { readonly type: 'done'; readonly bytesToTarget: number; readonly bytesFromTarget: number; readonly error: TunnelErrorKind | undefined };
 
