@@ -7,7 +7,8 @@
 //     └─ streaming: header ─► chunk … (pause at zero credit) ─► end | abort ─► done
 
 import type { IncomingMessage } from 'node:http';
-import { type CancelReason, type HttpRelayTask, type RelayOutcome, type ResponseMode } from '../src/messages/actor-messages.js';
+import { ActorName, type CancelReason, type HttpRelayTask, type RelayOutcome, type ResponseMode } from '../src/messages/actor-messages.js';
+import type { Logger } from '../src/log.js';
 import { parseEnvelope } from '../src/protocol/envelope.js';
 import { OutboundType } from '../src/protocol/message-types.js';
 import { responseHeadersFromRaw } from '../src/protocol/headers.js';
@@ -37,6 +38,7 @@ const MAX_CHUNK_BYTES = 256 * 1024;
 class Relay {
   readonly #task: HttpRelayTask;
   readonly #context: ActorContext;
+  readonly #logger: Logger;
   readonly #port: RouterPort;
   readonly #controller = new AbortController();
   /** The request's arrival at the router: its deadline counts from there (§9.4). */
@@ -59,6 +61,7 @@ class Relay {
     this.#task = task;
     this.#startedMs = task.arrivedMs ?? Date.now();
     this.#context = context;
+    this.#logger = context.actorLogger(ActorName.httpRelay);
     this.#port = new RouterPort(task.port, task.requestId, task.shouldUseStreamFrames === true);
     this.#credit = new CreditWindow(context.config.tuning.streamCreditBytes);
     this.#port.listen({
@@ -105,7 +108,7 @@ class Relay {
       this.#port.done({ outcome, mode: this.#mode, durationMs, bytes: this.#bytes, compression: this.#compression, session, failure });
       this.#port.close();
     }
-    this.#context.logger.debug({ requestId: this.#task.requestId, outcome, code: failure?.code, mode: this.#mode }, 'request finished');
+    this.#logger.debug({ requestId: this.#task.requestId, outcome, code: failure?.code, mode: this.#mode }, 'request finished');
   }
 
   async #relay(): Promise<void> {
@@ -140,7 +143,7 @@ class Relay {
     let body: Uint8Array | StreamedBody = request.body.kind === 'bytes' ? request.body.bytes : new Uint8Array(0);
     if (this.#binaryWait !== undefined) body = await this.#untilAborted(this.#binaryWait.promise);
     if (this.#streamedBody !== undefined) body = this.#streamedBody;
-    this.#context.logger.debug({ requestId: this.#task.requestId, method: request.method, isKube }, 'relaying request');
+    this.#logger.debug({ requestId: this.#task.requestId, method: request.method, isKube }, 'relaying request');
     const exchange = startExchange({ upstream, request, isKube, shouldDropAcceptEncoding: config.dropAcceptEncoding, body });
     this.#exchange = exchange;
     if (body instanceof Uint8Array) this.#bytes.sent = body.length;

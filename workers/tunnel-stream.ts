@@ -5,8 +5,8 @@
 // consumed only once the target socket took them.
 
 import type { TunnelStreamTask } from '../src/messages/tunnel-messages.js';
-import { isTunnelInbound, type TunnelErrorKind, type TunnelInbound, type TunnelOutbound } from '../src/messages/tunnel-messages.js';
-import { ownedCopy } from '../src/messages/actor-messages.js';
+import { isTunnelInbound, type TunnelData, type TunnelErrorKind, type TunnelInbound, type TunnelOutbound } from '../src/messages/tunnel-messages.js';
+import { ActorName, ownedCopy } from '../src/messages/actor-messages.js';
 import type { ActorContext } from './lib/actor-context.js';
 import { aliasLookup } from './lib/host-aliases.js';
 import { detectClusterDomain } from './lib/service-target.js';
@@ -28,11 +28,13 @@ export interface TunnelTarget {
 
 export default async function tunnelStream(task: TunnelStreamTask, context: ActorContext): Promise<void> {
   const port = task.port;
+  const logger = context.actorLogger(ActorName.tunnelStream);
   const peer: TunnelPeer = {
     post(message) {
       if (message.type === 'data') {
         const owned = message.data.byteOffset === 0 && message.data.byteLength === message.data.buffer.byteLength ? message.data : ownedCopy(message.data);
-        port.postMessage({ type: 'data', data: owned }, [owned.buffer as ArrayBuffer]);
+        const data: TunnelData = { type: 'data', data: owned };
+        port.postMessage(data, [owned.buffer as ArrayBuffer]);
         return;
       }
       port.postMessage(message);
@@ -55,10 +57,10 @@ export default async function tunnelStream(task: TunnelStreamTask, context: Acto
   try {
     error = await target.run(task.frame);
   } catch (thrown) {
-    context.logger.error({ err: thrown, streamId: task.streamId }, 'tunnel target failed');
+    logger.error({ err: thrown, streamId: task.streamId }, 'tunnel target failed');
     error = 'target';
   }
-  context.logger.debug({ streamId: task.streamId, error }, 'tunnel stream ended');
+  logger.debug({ streamId: task.streamId, error }, 'tunnel stream ended');
   peer.post({ type: 'done', bytesToTarget: target.bytesToTarget, bytesFromTarget: target.bytesFromTarget, error });
   port.close();
 }

@@ -5,7 +5,7 @@
 //                the HTTP relay's code, which hands upgrades to the shared relay core and serves the rest as HTTP.
 //   tunnel-stream one yamux stream of a TCP/UDP tunnel (§15.5), workers/tunnel-stream.ts
 
-import type { ActorTask, WsSessionTask } from '../src/messages/actor-messages.js';
+import { ActorName, type ActorTask, type WsSessionTask } from '../src/messages/actor-messages.js';
 import { parseEnvelope } from '../src/protocol/envelope.js';
 import { readHeaderMap } from '../src/protocol/headers.js';
 import { OutboundType } from '../src/protocol/message-types.js';
@@ -26,6 +26,7 @@ export default async function wsSession(task: ActorTask, context: ActorContext =
 
 async function runSession(task: WsSessionTask, context: ActorContext): Promise<void> {
   const startedMs = Date.now();
+  const logger = context.actorLogger(ActorName.wsSession);
   const port = new RouterPort(task.port, task.streamId, task.shouldUseStreamFrames === true);
   const envelope = parseEnvelope(task.frame);
   const payload = envelope?.payload ?? {};
@@ -48,7 +49,7 @@ async function runSession(task: WsSessionTask, context: ActorContext): Promise<v
       context.config.tuning.streamCreditBytes,
     );
     port.listen(session.listener());
-    context.logger.debug({ streamId: task.streamId }, 'session starting');
+    logger.debug({ streamId: task.streamId }, 'session starting');
     outcome = await session.run();
   } finally {
     const stats = session?.stats;
@@ -61,6 +62,6 @@ async function runSession(task: WsSessionTask, context: ActorContext): Promise<v
       kind: 'ws-session',
     });
     port.close();
-    context.logger.debug({ streamId: task.streamId, outcome }, 'session ended');
+    logger.debug({ streamId: task.streamId, outcome }, 'session ended');
   }
 }

@@ -7,11 +7,16 @@
 //   router ◄──port: send / done─────────────  actor  (already-encoded outbound frames, completion)
 
 import type { MessagePort } from 'node:worker_threads';
-import type { WireError } from '../errors.js';
+import { ErrorCode, type WireError } from '../errors.js';
+import { type Fields, isBytes, isCount, isOneOf, isOptional, isRecord } from './message-fields.js';
 import type { TunnelStreamTask } from './tunnel-messages.js';
 
 export const ActorKind = { httpRelay: 'http-relay', wsSession: 'ws-session' } as const;
 export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
+
+/** The name each actor logs under (`actor` in its log lines); tunnel streams report no `done` of this kind. */
+export const ActorName = { ...ActorKind, tunnelStream: 'tunnel-stream' } as const;
+export type ActorName = (typeof ActorName)[keyof typeof ActorName];
 
 /** The task handed to the pool: one actor for one request. */
 export interface HttpRelayTask {
@@ -81,36 +86,104 @@ export type RelayOutcome = (typeof RelayOutcome)[keyof typeof RelayOutcome];
 export const ResponseMode = { json: 'json', binary: 'binary', streaming: 'streaming', none: 'none' } as const;
 export type ResponseMode = (typeof ResponseMode)[keyof typeof ResponseMode];
 
-/** Actor → router. With `needsCredit`, the router answers with `credit` once the socket has taken the bytes. */
-export type ActorOutbound =
-  | { readonly type: 'send'; readonly data: Uint8Array; readonly isBinary: boolean; readonly needsCredit: boolean }
-  | {
-      readonly type: 'done';
-      readonly kind: ActorKind;
-      readonly outcome: RelayOutcome;
-      readonly mode: ResponseMode;
-      readonly durationMs: number;
-      /** Body sizes of a buffered response, for the compression metrics. */
-      readonly compression?: { readonly rawBytes: number; readonly wireBytes: number; readonly skipReason: string | undefined };
-      /** Body bytes exchanged with the upstream: the actor's metric deltas, flushed with `done`. */
-      readonly upstreamBytesSent: number;
-      readonly upstreamBytesReceived: number;
-      /** Session frames relayed, per direction (in: towards the API server), and frames dropped. */
-      readonly session?: { readonly framesIn: number; readonly framesOut: number; readonly dropped: number };
-      /** Set when the stream ended in an error: its code from src/errors.ts (counted in stream_errors_total). */
-      readonly failure?: WireError;
-    };
+/** Body sizes of a buffered response, for the compression metrics. */
+export interface CompressionStats {
+  readonly rawBytes: number;
+  readonly wireBytes: number;
+  readonly skipReason: string | undefined;
+}
+
+/** Session frames relayed, per direction (in: towards the API server), and frames dropped. */
+export interface SessionCounts {
+  readonly framesIn: number;
+  readonly framesOut: number;
+  readonly dropped: number;
+}
+
+/** Already-encoded outbound frame. With `needsCredit`, the router answers with `credit` once the socket took it. */
+export interface ActorSend {
+  readonly type: 'send';
+  readonly data: Uint8Array;
+  readonly isBinary: boolean;
+  readonly needsCredit: boolean;
+}
+
+/** The actor's last message: its outcome and its metric deltas, applied on the main thread. */
+export interface ActorDone {
+  readonly type: 'done';
+  readonly kind: ActorKind;
+  readonly outcome: RelayOutcome;
+  readonly mode: ResponseMode;
+  readonly durationMs: number;
+  readonly compression?: CompressionStats;
+  /** Body bytes exchanged with the upstream. */
+  readonly upstreamBytesSent: number;
+  readonly upstreamBytesReceived: number;
+  readonly session?: SessionCounts;
+  /** Set when the stream ended in an error: its code from src/errors.ts (counted in stream_errors_total). */
+  readonly failure?: WireError;
+}
+
+/** Actor → router. */
+export type ActorOutbound = ActorSend | ActorDone;
 
 export function isActorInbound(value: unknown): value is ActorInbound {
-  if (typeof value !== 'object' || value === null) return false;
-  const type = (value as { type?: unknown }).type;
-  return type === 'frame' || type === 'body' || type === 'credit' || type === 'cancel' || type === 'ws-data' || type === 'stream-frames-off';
+  if (!isRecord(value)) return false;
+  switch (value['type']) {
+    case 'frame':
+      return isBytes(value['data']) && typeof value['isBinary'] === 'boolean';
+    case 'body':
+    case 'ws-data':
+      return isBytes(value['data']);
+    case 'credit':
+      return isCount(value['bytes']);
+    case 'cancel':
+      return isOneOf(CancelReason, value['reason']);
+    case 'stream-frames-off':
+      return true;
+    default:
+      return false;
+  }
 }
 
 export function isActorOutbound(value: unknown): value is ActorOutbound {
-  if (typeof value !== 'object' || value === null) return false;
-  const type = (value as { type?: unknown }).type;
-  return type === 'send' || type === 'done';
+  if (!isRecord(value)) return false;
+  if (value['type'] === 'send') {
+    return isBytes(value['data']) && typeof value['isBinary'] === 'boolean' && typeof value['needsCredit'] === 'boolean';
+  }
+  return value['type'] === 'done' && isDoneFields(value);
+}
+
+function isDoneFields(value: Fields): boolean {
+  return (
+    isOneOf(ActorKind, value['kind']) &&
+    isOneOf(RelayOutcome, value['outcome']) &&
+    isOneOf(ResponseMode, value['mode']) &&
+    // Wall-clock differences: a clock step may make one negative, which is still a duration to record.
+    typeof value['durationMs'] === 'number' &&
+    isCount(value['upstreamBytesSent']) &&
+    isCount(value['upstreamBytesReceived']) &&
+    isOptional(value['compression'], isCompressionStats) &&
+    isOptional(value['session'], isSessionCounts) &&
+    isOptional(value['failure'], isWireError)
+  );
+}
+
+function isCompressionStats(value: unknown): value is CompressionStats {
+  return (
+    isRecord(value) &&
+    typeof value['rawBytes'] === 'number' &&
+    typeof value['wireBytes'] === 'number' &&
+    (value['skipReason'] === undefined || typeof value['skipReason'] === 'string')
+  );
+}
+
+function isSessionCounts(value: unknown): value is SessionCounts {
+  return isRecord(value) && isCount(value['framesIn']) && isCount(value['framesOut']) && isCount(value['dropped']);
+}
+
+function isWireError(value: unknown): value is WireError {
+  return isRecord(value) && isOneOf(ErrorCode, value['code']) && typeof value['message'] === 'string';
 }
 
 /** Copies bytes into a fresh, transferable ArrayBuffer (ws hands out Buffers that share one slab). */

@@ -10,10 +10,11 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { TunnelProtocol } from '../protocol/tunnel-header.js';
-import type { CancelReason } from './actor-messages.js';
+import { type ActorName, CancelReason } from './actor-messages.js';
+import { isBytes, isCount, isOneOf, isOptional, isRecord } from './message-fields.js';
 
 export interface TunnelStreamTask {
-  readonly kind: 'tunnel-stream';
+  readonly kind: typeof ActorName.tunnelStream;
   /** `<protocol>/<yamux stream id>`, for logs. */
   readonly streamId: string;
   readonly protocol: TunnelProtocol;
@@ -41,33 +42,66 @@ export const TunnelErrorKind = {
 } as const;
 export type TunnelErrorKind = (typeof TunnelErrorKind)[keyof typeof TunnelErrorKind];
 
+/** Stream bytes, either way: router → actor for the target, actor → router for the yamux stream. */
+export interface TunnelData {
+  readonly type: 'data';
+  readonly data: Uint8Array;
+}
+
+/** Half-close, either way: a stream FIN towards the target, or the target's EOF towards the stream. */
+export interface TunnelEnd {
+  readonly type: 'end';
+}
+
 export type TunnelInbound =
-  | { readonly type: 'data'; readonly data: Uint8Array }
-  | { readonly type: 'end' }
+  | TunnelData
+  | TunnelEnd
   | { readonly type: 'credit'; readonly bytes: number }
   | { readonly type: 'cancel'; readonly reason: CancelReason };
 
 export type TunnelOutbound =
   | { readonly type: 'connected' }
-  | { readonly type: 'data'; readonly data: Uint8Array }
+  | TunnelData
   | { readonly type: 'consumed'; readonly bytes: number }
-  | { readonly type: 'end' }
+  | TunnelEnd
   | { readonly type: 'reset'; readonly kind: TunnelErrorKind }
   | { readonly type: 'done'; readonly bytesToTarget: number; readonly bytesFromTarget: number; readonly error: TunnelErrorKind | undefined };
 
-const INBOUND_TYPES: ReadonlySet<string> = new Set(['data', 'end', 'credit', 'cancel']);
-const OUTBOUND_TYPES: ReadonlySet<string> = new Set(['connected', 'data', 'consumed', 'end', 'reset', 'done']);
-
-function typeOf(value: unknown): unknown {
-  return typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
-}
-
 export function isTunnelInbound(value: unknown): value is TunnelInbound {
-  const type = typeOf(value);
-  return typeof type === 'string' && INBOUND_TYPES.has(type);
+  if (!isRecord(value)) return false;
+  switch (value['type']) {
+    case 'data':
+      return isBytes(value['data']);
+    case 'end':
+      return true;
+    case 'credit':
+      return isCount(value['bytes']);
+    case 'cancel':
+      return isOneOf(CancelReason, value['reason']);
+    default:
+      return false;
+  }
 }
 
 export function isTunnelOutbound(value: unknown): value is TunnelOutbound {
-  const type = typeOf(value);
-  return typeof type === 'string' && OUTBOUND_TYPES.has(type);
+  if (!isRecord(value)) return false;
+  switch (value['type']) {
+    case 'connected':
+    case 'end':
+      return true;
+    case 'data':
+      return isBytes(value['data']);
+    case 'consumed':
+      return isCount(value['bytes']);
+    case 'reset':
+      return isOneOf(TunnelErrorKind, value['kind']);
+    case 'done':
+      return isCount(value['bytesToTarget']) && isCount(value['bytesFromTarget']) && isOptional(value['error'], isTunnelErrorKind);
+    default:
+      return false;
+  }
+}
+
+function isTunnelErrorKind(value: unknown): value is TunnelErrorKind {
+  return isOneOf(TunnelErrorKind, value);
 }

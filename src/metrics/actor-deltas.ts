@@ -1,11 +1,10 @@
 // The actors' metric deltas, flushed with their `done` message and applied on the main thread to the one
 // registry. An actor that never reports `done` (its thread died) loses its deltas; that loss is counted.
 
-import type { ActorOutbound } from '../messages/actor-messages.js';
-import { ActorKind } from '../messages/actor-messages.js';
+import { ActorKind, type ActorDone } from '../messages/actor-messages.js';
 import type { AgentMetrics } from './agent-metrics.js';
 
-export type ActorDone = Extract<ActorOutbound, { type: 'done' }>;
+export type { ActorDone } from '../messages/actor-messages.js';
 
 export function applyActorDone(metrics: AgentMetrics, done: ActorDone): void {
   if (done.failure !== undefined) metrics.inc('streamErrors', { code: done.failure.code });

@@ -616,7 +616,10 @@ export class StreamRouter implements SessionHandlers {
   }
 
   #portOnMessage(entry: ActorEntry, message: unknown): void {
-    if (!isActorOutbound(message)) return;
+    if (!isActorOutbound(message)) {
+      this.#logger.error({ requestId: entry.requestId, kind: entry.actorKind }, 'actor sent a malformed message; dropped');
+      return;
+    }
     if (message.type === 'send') {
       if (entry.isDetached) return; // its socket is gone, or the router already ended it: never a second reply (C32, C93)
       let bytes: Buffer | string = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);

@@ -194,6 +194,7 @@ export class TunnelStreams {
     bridge.port = channel.port1;
     channel.port1.on('message', (message: unknown) => {
       if (isTunnelOutbound(message)) this.#portOnMessage(bridge, message);
+      else this.#options.logger.error({ streamId: bridge.stream.id }, 'tunnel actor sent a malformed message; dropped');
     });
     const task: TunnelStreamTask = {
       kind: 'tunnel-stream',

@@ -1,24 +1,39 @@
-// Per-thread state of the actors: the WorkerConfig, one logger and one Kubernetes upstream, built on
-// first use. Pool workers get theirs from piscina's workerData; the inline host builds one per agent, so
-// two agents embedded in one process never share an upstream.
+// Per-thread state of the actors: the WorkerConfig, the thread's logger (each actor kind logs through its
+// own child, named by `actor`) and one Kubernetes upstream, built on first use. Pool workers get theirs
+// from piscina's workerData, checked once; the inline host builds one per agent, so two agents embedded in
+// one process never share an upstream.
 
 import { statSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import type { WorkerConfig } from '../../src/config/agent-config.js';
+import type { ActorName } from '../../src/messages/actor-messages.js';
+import { parseWorkerConfig } from '../../src/messages/worker-config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { Upstream, createKubeUpstream } from './upstream.js';
 
 export class ActorContext {
   readonly config: WorkerConfig;
+  /** The thread's logger: for what no single actor owns (the shared upstream). */
   readonly logger: Logger;
+  readonly #actorLoggers = new Map<ActorName, Logger>();
   #kube: Upstream | Error | undefined;
   #caFileMtimeMs = 0;
   #caCheckedAtMs = 0;
 
   constructor(config: WorkerConfig) {
     this.config = config;
-    this.logger = createLogger({ level: config.logLevel, bindings: { threadId, actor: 'http-relay' } });
+    this.logger = createLogger({ level: config.logLevel, bindings: { threadId } });
+  }
+
+  /** The logger of one actor kind on this thread: every line names the actor that wrote it. */
+  actorLogger(actor: ActorName): Logger {
+    let logger = this.#actorLoggers.get(actor);
+    if (logger === undefined) {
+      logger = this.logger.child({ actor });
+      this.#actorLoggers.set(actor, logger);
+    }
+    return logger;
   }
 
   /**
@@ -67,8 +82,8 @@ export class ActorContext {
 
 let workerContext: ActorContext | undefined;
 
-/** The context of a pool worker thread. */
+/** The context of a pool worker thread; its workerData is checked here, once, before any task reads it. */
 export function workerActorContext(): ActorContext {
-  workerContext ??= new ActorContext(workerData as WorkerConfig);
+  workerContext ??= new ActorContext(parseWorkerConfig(workerData));
   return workerContext;
 }

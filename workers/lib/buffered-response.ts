@@ -2,6 +2,7 @@
 // frame for large bodies, else one JSON `proxy_response`; gzip only for eligible bodies, and in a binary
 // frame only when strictly smaller.
 
+import type { CompressionStats } from '../../src/messages/actor-messages.js';
 import { encodeResponseFrame } from '../../src/protocol/binary-frame.js';
 import { compressionSkipReason, shouldUseBinaryFrame, startsWithGzipMagic, SkipReason } from '../../src/protocol/compression-policy.js';
 import { firstHeader, type HeaderMap } from '../../src/protocol/headers.js';
@@ -11,10 +12,8 @@ export type EncodedResponse =
   | { readonly kind: 'binary'; readonly frame: Uint8Array; readonly compression: CompressionResult }
   | { readonly kind: 'json'; readonly payload: Record<string, unknown>; readonly compression: CompressionResult };
 
-export interface CompressionResult {
-  /** Raw body bytes and bytes after compression (equal when not compressed). */
-  readonly rawBytes: number;
-  readonly wireBytes: number;
+/** Raw body bytes and bytes after compression (equal when not compressed). */
+export interface CompressionResult extends CompressionStats {
   readonly skipReason: SkipReason | undefined;
 }
 

@@ -3,10 +3,13 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import {
-  type ActorKind,
+  ActorKind,
+  type ActorDone,
   type ActorInbound,
-  type ActorOutbound,
+  type ActorSend,
   type CancelReason,
+  type CompressionStats,
+  type SessionCounts,
   type RelayOutcome,
   type ResponseMode,
   isActorInbound,
@@ -15,18 +18,6 @@ import {
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
 import { streamFrameId } from '../../src/protocol/stream-frame.js';
 import { toWireError, type AgentError } from '../../src/errors.js';
-
-export interface CompressionStats {
-  readonly rawBytes: number;
-  readonly wireBytes: number;
-  readonly skipReason: string | undefined;
-}
-
-export interface SessionCounts {
-  readonly framesIn: number;
-  readonly framesOut: number;
-  readonly dropped: number;
-}
 
 export interface UpstreamBytes {
   sent: number;
@@ -92,9 +83,9 @@ export class RouterPort {
 
   /** The actor's last message: its outcome, metric deltas and, when it failed, the failure's code. */
   done(report: DoneReport): void {
-    const message: ActorOutbound = {
+    const message: ActorDone = {
       type: 'done',
-      kind: report.kind ?? 'http-relay',
+      kind: report.kind ?? ActorKind.httpRelay,
       outcome: report.outcome,
       mode: report.mode,
       durationMs: report.durationMs,
@@ -116,7 +107,7 @@ export class RouterPort {
     // Only a buffer the view owns outright can be transferred; pooled Buffers are copied first.
     const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : ownedCopy(bytes);
     const size = owned.byteLength; // read before the transfer detaches the buffer
-    const message: ActorOutbound = { type: 'send', data: owned, isBinary, needsCredit };
+    const message: ActorSend = { type: 'send', data: owned, isBinary, needsCredit };
     this.#port.postMessage(message, [owned.buffer as ArrayBuffer]);
     return size;
   }

@@ -15,7 +15,7 @@ import { parseEnvelope } from '../../src/protocol/envelope.js';
 import { InboundType, OutboundType } from '../../src/protocol/message-types.js';
 import { WsFrameType, readRelayFrame } from '../../src/protocol/kube-session-rules.js';
 import { encodeWsDataFrame } from '../../src/protocol/stream-frame.js';
-import type { CancelReason } from '../../src/messages/actor-messages.js';
+import type { CancelReason, RelayOutcome as DoneOutcome } from '../../src/messages/actor-messages.js';
 import { decodeBase64Strict } from './proxy-request.js';
 import { CreditWindow } from './credit-window.js';
 import type { PortListener, RouterPort } from './router-port.js';
@@ -32,7 +32,8 @@ export interface RelayFrame {
   readonly payload: Uint8Array;
 }
 
-export type RelayOutcome = 'ok' | 'upstream_error' | 'canceled' | 'timeout';
+/** How a relay can end: every `done` outcome but `invalid`, which only a request that never started has. */
+export type RelayOutcome = Exclude<DoneOutcome, 'invalid'>;
 
 export interface RelayStats {
   /** Frames and payload bytes written to the upstream. */
