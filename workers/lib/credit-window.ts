@@ -2,7 +2,10 @@
 // The sender takes before posting and pauses its source at zero; the router grants only after consumption,
 // which ties the Kubernetes socket's TCP backpressure to the control-plane socket (STYLE §1 Credits).
 
-export const DEFAULT_STREAM_CREDIT_BYTES = 256 * 1024;
+import { DEFAULT_WORKER_TUNING } from '../../src/config/agent-config.js';
+
+/** The configured default (`tuning.streamCreditBytes`); actors pass the configured value. */
+export const DEFAULT_STREAM_CREDIT_BYTES = DEFAULT_WORKER_TUNING.streamCreditBytes;
 
 export class CreditWindow {
   #available: number;

@@ -8,8 +8,6 @@ import { InboundType } from '../../src/protocol/message-types.js';
 import { decodeBase64Strict } from './proxy-request.js';
 import { AgentError, ErrorCode } from '../../src/errors.js';
 
-export const DEFAULT_BODY_QUEUE_BYTES = 8 * 1024 * 1024;
-
 /** The request body did not arrive whole (§9.14, §9.15); the message is the protocol's text. */
 export class BodyIntakeError extends AgentError {
   constructor(message: string) {
