@@ -43,8 +43,8 @@ export interface DemoStack {
   readonly ingress: IngressStandIn;
   /** The TCP line-echo and UDP echo the demo's tunnels lead to (docs/tunnels.md). */
   readonly tunnelServices: TunnelDemoServices;
-  /** The loopback ports of the two tunnels on the control plane: clients connect here. */
-  readonly tunnelPorts: { readonly tcp: number; readonly udp: number };
+  /** The loopback ports of the two tunnels on the control plane (clients connect here); undefined with TUNNEL_ENABLED=false. */
+  readonly tunnelPorts: { readonly tcp: number; readonly udp: number } | undefined;
   stop(): Promise<void>;
 }
 
@@ -138,7 +138,7 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
     tunnelListeners: true,
   });
   let agent: Agent | undefined;
-  let tunnelPorts = { tcp: 0, udp: 0 };
+  let tunnelPorts: { tcp: number; udp: number } | undefined;
   try {
     const { config } = loadConfig({
       env: {
@@ -162,7 +162,8 @@ export async function startDemo(options: DemoOptions, env: Readonly<Record<strin
     agent = await Agent.start({ config, logger: logger.child({ part: 'agent' }), workerTuning: { hostAliases: Object.fromEntries([STAND_IN_HOST_NAME, ...TUNNEL_DEMO_HOSTS].map((host) => [host, '127.0.0.1'])) } });
     await plane.waitForCluster(DEMO_CLUSTER, CLUSTER_WAIT_MS);
     await untilRouteCached(agent, DEMO_APP_HOST, CLUSTER_WAIT_MS);
-    tunnelPorts = await untilTunnelsListen(plane, CLUSTER_WAIT_MS);
+    // with tunnels off (TUNNEL_ENABLED=false) the agent registers none: nothing to wait for
+    if (config.tunnel.enabled) tunnelPorts = await untilTunnelsListen(plane, CLUSTER_WAIT_MS);
     await plane.writeKubeconfig(kubeconfig, DEMO_CLUSTER);
   } catch (error) {
     await agent?.stop();
@@ -210,8 +211,12 @@ export async function runDemoCommand(argv: readonly string[]): Promise<void> {
       `agent metrics: http://127.0.0.1:${stack.agent.httpPort}/metrics`,
       `kubectl:       KUBECONFIG=${stack.kubeconfig} kubectl get pods -A`,
       `host routing:  curl -H 'Host: ${DEMO_APP_HOST}' ${stack.plane.url}/apps/${DEMO_CLUSTER}/`,
-      `tcp tunnel:    nc 127.0.0.1 ${stack.tunnelPorts.tcp}   (a line-echo in the cluster, through yamux)`,
-      `udp tunnel:    nc -u 127.0.0.1 ${stack.tunnelPorts.udp}   (a datagram echo)`,
+      ...(stack.tunnelPorts === undefined
+        ? ['tunnels:       off (TUNNEL_ENABLED=false)']
+        : [
+            `tcp tunnel:    nc 127.0.0.1 ${stack.tunnelPorts.tcp}   (a line-echo in the cluster, through yamux)`,
+            `udp tunnel:    nc -u 127.0.0.1 ${stack.tunnelPorts.udp}   (a datagram echo)`,
+          ]),
       `tunnels:       curl ${stack.plane.url}/local/tunnels`,
       `demo ready: KUBECONFIG=${stack.kubeconfig}`,
       '',

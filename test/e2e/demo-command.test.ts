@@ -4,7 +4,7 @@
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +41,9 @@ async function listeningAddresses(pid: number): Promise<string[]> {
 }
 
 test('demo prints the kubeconfig, kubectl works through it, SIGINT stops it with exit code 0', async (t) => {
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'demo-')), 'kubeconfig');
+  const dir = mkdtempSync(join(tmpdir(), 'demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, 'kubeconfig');
   const child = spawn(process.execPath, [CLI.pathname, 'demo', '--kubeconfig', kubeconfig], {
     env: { ...process.env, LOG_LEVEL: 'warn', AGENT_WORKERS: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -118,4 +120,32 @@ test('demo prints the kubeconfig, kubectl works through it, SIGINT stops it with
   child.kill('SIGINT');
   t.is(await exited, 0);
   t.true(stdout.includes('demo stopped'));
+});
+
+test('with TUNNEL_ENABLED=false the demo starts without waiting for tunnels and says they are off', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'demo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, [CLI.pathname, 'demo', '--kubeconfig', join(dir, 'kubeconfig')], {
+    env: { ...process.env, LOG_LEVEL: 'warn', AGENT_WORKERS: '0', TUNNEL_ENABLED: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let stdout = '';
+  await new Promise<void>((resolve, reject) => {
+    // well inside the 30 s the demo would wait for tunnel listeners that never come
+    const timer = setTimeout(() => reject(new Error(`demo not ready after 25 s: ${stdout}`)), 25_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('demo ready:')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => reject(new Error(`demo exited with ${code}`)));
+  });
+  t.regex(stdout, /^tunnels: {7}off \(TUNNEL_ENABLED=false\)$/m);
+  t.notRegex(stdout, /^tcp tunnel:/m);
+  child.kill('SIGINT');
+  t.is(await exited, 0);
 });

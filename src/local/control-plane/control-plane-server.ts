@@ -161,7 +161,7 @@ class LocalControlPlane implements ControlPlane {
   readonly tunnels: TunnelsEndpoint;
   readonly logger: Logger;
   readonly #waiters = new Set<(error: Error) => void>();
-  readonly #tunnelListeners: TunnelListeners | undefined;
+  #stopTunnelListeners: (() => Promise<void>) | undefined;
 
   constructor(server: Server, options: ControlPlaneOptions, host: string, port: number) {
     this.#server = server;
@@ -210,12 +210,16 @@ class LocalControlPlane implements ControlPlane {
         logger: this.logger.child({ part: 'tunnel-listeners' }),
       });
       // yamux is negotiated on the gateway socket only (its query carries supports_yamux)
-      this.events.on(ControlPlaneEvent.agentConnected, (event: AgentConnectedEvent) => {
+      const eventsOnAgentConnected = (event: AgentConnectedEvent): void => {
         if (event.path === GATEWAY_DEFAULT_PATH) listeners.agentConnected(event.cluster);
-      });
+      };
+      this.events.on(ControlPlaneEvent.agentConnected, eventsOnAgentConnected);
+      this.#stopTunnelListeners = async () => {
+        this.events.off(ControlPlaneEvent.agentConnected, eventsOnAgentConnected);
+        await listeners.close();
+      };
       // until its listener is bound, a tunnel has no endpoint (port 0): clients need the listener's port
       this.tunnels.setEndpointResolver(() => ({ port: 0, endpoint: '' }));
-      this.#tunnelListeners = listeners;
     }
     PLANE_BY_SERVER.set(server, this);
     server.on('request', serverOnRequest);
@@ -307,7 +311,7 @@ class LocalControlPlane implements ControlPlane {
 
   async close(): Promise<void> {
     for (const settle of [...this.#waiters]) settle(new Error('control plane closed'));
-    await this.#tunnelListeners?.close();
+    await this.#stopTunnelListeners?.();
     const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     // agents first: their sockets' close ends every kubectl session (1011), then the stragglers go
     await this.#agents.close();
