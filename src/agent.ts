@@ -26,7 +26,7 @@ import { loadKubeConfig, resolveKubeTarget } from './kube/kube-endpoint.js';
 import type { KubeTarget } from './kube/kube-target.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { AGENT_VERSION } from './version.js';
-import { createGatewayProxy, withSessionSync } from './cluster/ingress/gateway-proxy.js';
+import { createGatewayProxy } from './cluster/ingress/gateway-proxy.js';
 import type { IngressSync } from './cluster/ingress/sync.js';
 import { createTunnelRegistrySync } from './tunnel/discovery/tunnel-registry-setup.js';
 import type { TunnelRegistrySync } from './tunnel/discovery/tunnel-registry-sync.js';
@@ -223,7 +223,6 @@ export class Agent {
     const inlineHost = isAuto && workers > 0 ? await createActorHost({ workers: 0, tasksPerWorker, maxQueue, workerConfig }) : undefined;
     let link: ControlPlaneLink | undefined;
     const router = new StreamRouter({
-      link: () => link!,
       hosts: { short: host, long: sessionHost },
       ...(inlineHost === undefined ? {} : { inline: { host: inlineHost, policy: new DispatchPolicy() } }),
       lanes: config.agent.lanes,
@@ -251,7 +250,8 @@ export class Agent {
       heartbeatPayload: (state) => facts.heartbeatPayload(state, true),
       stateStore: identity.linkStore,
       onClusterToken: (token) => identity.credentials.adopt(token),
-      session: withSessionSync(router, ingressSync, tunnelRegistry),
+      streams: router,
+      sessionListeners: [ingressSync, tunnelRegistry],
       ...(config.tunnel.enabled ? { tunnel: router } : {}),
       clock,
       ...(options.random === undefined ? {} : { random: options.random }),

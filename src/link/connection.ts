@@ -21,6 +21,8 @@ export interface ConnectionOptions {
   readonly tls: ConnectionTls;
   readonly inboundCapBytes: number;
   readonly clock: Clock;
+  /** Told of every frame's bytes, inbound when it arrives and outbound when it is queued. */
+  readonly countBytes?: (direction: 'in' | 'out', bytes: number) => void;
 }
 
 /** Why a connection ended: the handshake failed (with the HTTP status when one came back) or the socket was lost. */
@@ -35,13 +37,6 @@ export interface ConnectionHandlers {
   onEnd(connection: Connection, end: ConnectionEnd): void;
 }
 
-/**
- * How many distinct unknown types one socket remembers for protocol_fallback (§8.3). A peer that sends ever new
- * types would otherwise grow the set without bound; past the limit new types are still counted by the caller
- * but get no protocol_fallback.
- */
-export const FALLBACK_TYPES_LIMIT = 256;
-
 /** §9.11 / C99: an outbound buffer that stays non-empty without draining for this long means the peer stopped reading. */
 export const WRITE_STALL_LIMIT_MS = 30_000;
 /** How often the outbound buffer is sampled for the write-stall limit. */
@@ -52,8 +47,6 @@ let nextConnectionId = 1;
 export class Connection {
   readonly id = nextConnectionId++;
   readonly url: string;
-  /** Unknown types already answered with protocol_fallback on this socket (§8.3); at most FALLBACK_TYPES_LIMIT. */
-  readonly #fallbackSent = new Set<string>();
   #socket: WebSocket;
   #handlers: ConnectionHandlers | undefined;
   #isOpen = false;
@@ -66,6 +59,7 @@ export class Connection {
   /** When the outbound buffer was last seen non-empty with no byte accepted since; undefined while it drains. */
   #stallSinceMs: number | undefined;
   readonly #clock: Clock;
+  readonly #countBytes: ConnectionOptions['countBytes'];
   /** The control plane opted in to binary stream frames on this socket (docs/protocol.md, extension). */
   #hasStreamFrames = false;
   /**
@@ -78,6 +72,7 @@ export class Connection {
   constructor(options: ConnectionOptions, handlers: ConnectionHandlers) {
     this.url = options.url;
     this.#clock = options.clock;
+    this.#countBytes = options.countBytes;
     this.#handlers = handlers;
     const tlsOptions: Record<string, unknown> = { rejectUnauthorized: options.tls.rejectUnauthorized, minVersion: 'TLSv1.2' };
     if (options.tls.ca !== undefined) tlsOptions['ca'] = options.tls.ca;
@@ -142,22 +137,15 @@ export class Connection {
   }
 
   /**
-   * True the first time an unknown `type` is seen on this socket, while fewer than FALLBACK_TYPES_LIMIT types
-   * have been answered: the caller then sends protocol_fallback (§8.3).
-   */
-  shouldSendFallback(type: string): boolean {
-    if (this.#fallbackSent.has(type) || this.#fallbackSent.size >= FALLBACK_TYPES_LIMIT) return false;
-    this.#fallbackSent.add(type);
-    return true;
-  }
-
-  /**
    * Writes one frame; a failed write ends the connection as lost (§7.3). `onWritten` runs once the frame
-   * has left userland (the socket accepted it), the signal credit-based flow control waits for.
+   * has left userland (the socket accepted it), the signal credit-based flow control waits for. False (and
+   * nothing written) once the socket has ended: nothing of an old socket goes out on a new one (§3.4).
    */
-  send(data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): void {
-    if (!this.isOpen) return;
-    this.#queuedBytes += typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+  send(data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): boolean {
+    if (!this.isOpen) return false;
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+    this.#queuedBytes += bytes;
+    this.#countBytes?.('out', bytes);
     this.#socket.send(data, { binary: isBinary }, (error) => {
       if (error !== undefined && error !== null) {
         this.#end({ kind: 'lost', code: undefined, detail: `write failed: ${error.message}` });
@@ -166,6 +154,7 @@ export class Connection {
       onWritten?.();
     });
     this.#watchWriteStall();
+    return true;
   }
 
   /**
@@ -205,6 +194,7 @@ export class Connection {
   #socketOnMessage(data: Buffer, isBinary: boolean): void {
     if (this.#handlers === undefined) return;
     this.#restartSilenceTimer();
+    this.#countBytes?.('in', data.length);
     this.#handlers.onMessage(this, data, isBinary);
   }
 

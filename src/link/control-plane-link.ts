@@ -1,7 +1,8 @@
 // The control-plane link: dials, registers, switches to the gateway, keeps the session alive with
 // heartbeats, and reconnects with backoff (PROTOCOL.md §3, §5–§7). It owns at most one Connection at a
-// time; what travels over a session (proxy traffic) belongs to the router, which it calls through
-// SessionHandlers.
+// time and answers the control messages; what travels over a session for streams (proxy traffic) it hands
+// to the stream side (the router) through inbound-demux.ts, and the router writes its replies on the
+// Connection itself: the router never calls the link.
 //
 //   start ─► dial controller ─open─► register ─register_success─┬─ gateway_ws_url ─► close 1000 ─► dial gateway ─open─┐
 //                │                                              └─ none ────────────────────────────────────────────┤
@@ -13,7 +14,10 @@ import { controllerUrl, gatewayUrl, isUsableEndpointUrl, loggableUrl } from './e
 import { PendingRegistration, registrationRequestId } from './pending-registration.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import type { LinkState, StateStore } from './link-state.js';
-import { encodeEnvelope, type Envelope, type JsonObject } from '../protocol/envelope.js';
+import { InboundDemux, type StreamSide } from './inbound-demux.js';
+import { encodeEnvelope, parseEnvelope, type Envelope, type JsonObject } from '../protocol/envelope.js';
+import type { EnvelopePeek } from '../protocol/envelope-peek.js';
+import { STREAM_FRAME_VERSION, StreamFramesMessage } from '../protocol/stream-frame.js';
 import { InboundType, OutboundType } from '../protocol/message-types.js';
 import { CLOSE_NORMAL, SHUTDOWN_CLOSE_WAIT_MS } from '../protocol/constants.js';
 import { type Clock, type TimerHandle, setRepeating } from '../util/clock.js';
@@ -24,12 +28,9 @@ export const LinkStatus = { disconnected: 0, connecting: 1, connected: 2, reconn
 export type LinkStatus = (typeof LinkStatus)[keyof typeof LinkStatus];
 const STATUS_NAMES = ['disconnected', 'connecting', 'connected', 'reconnecting'] as const;
 
-/** Receives everything that happens on a session socket; implemented by the router. */
-export interface SessionHandlers {
-  onSessionStart(connection: Connection): void;
-  /** Any inbound frame on the current socket (control messages are handed back through `handleControl`). */
-  onFrame(connection: Connection, data: Buffer, isBinary: boolean): void;
-  onSessionEnd(connection: Connection): void;
+/** A side-channel sync that redoes its full sync when a session starts (ingress routes, tunnel registry, §7.6). */
+export interface SessionStartListener {
+  onSessionStart(): void;
 }
 
 /** Negotiates yamux on `gateway_hello` (§15.2); present only when the tunnel is enabled. */
@@ -53,7 +54,10 @@ export interface LinkDependencies {
   readonly stateStore: StateStore;
   /** A `register_success.token` (§5.2); resolves true when it was adopted (the state is then saved again). */
   readonly onClusterToken?: (token: string) => Promise<boolean>;
-  readonly session: SessionHandlers;
+  /** Where stream traffic goes (the router). */
+  readonly streams: StreamSide;
+  /** Told of every session start, after the stream side. */
+  readonly sessionListeners?: readonly (SessionStartListener | undefined)[];
   /** Absent when `tunnel.enabled` is false: no `supports_yamux`, and `gateway_hello` is ignored (C87). */
   readonly tunnel?: GatewayHelloHandler;
   readonly clock: Clock;
@@ -84,9 +88,16 @@ export class ControlPlaneLink {
   #hasConnectedOnce = false;
   #status: LinkStatus = LinkStatus.disconnected;
   #lastHeartbeatMs: number | undefined;
+  readonly #demux: InboundDemux;
 
   constructor(deps: LinkDependencies) {
     this.#deps = deps;
+    this.#demux = new InboundDemux({
+      onControl: (connection, peek, data) => this.#onControl(connection, peek, data),
+      streams: deps.streams,
+      metrics: deps.metrics,
+      logger: deps.logger,
+    });
     this.#backoff = new ReconnectBackoff(deps.random);
     this.#setStatus(LinkStatus.disconnected);
   }
@@ -165,29 +176,22 @@ export class ControlPlaneLink {
     onLost();
   }
 
-  /** Writes a message on the session socket; false when there is none. */
-  send(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): boolean {
-    if (connection !== this.#current || !connection.isOpen) return false;
-    this.#write(connection, data, isBinary, onWritten);
-    return true;
+  #reply(connection: Connection, type: string, payload: JsonObject, requestId?: string): void {
+    const now = this.#deps.clock.now();
+    connection.send(encodeEnvelope(type, payload, requestId, now), false);
   }
 
-  #write(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): void {
-    const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
-    this.#deps.metrics.inc('controlPlaneBytes', { direction: 'out' }, bytes);
-    connection.send(data, isBinary, onWritten);
-  }
-
-  /** Handles the control messages the router hands back (register replies, ping, error, ...). */
-  handleControl(connection: Connection, envelope: Envelope): void {
+  /** The control messages (inbound-demux.ts CONTROL_TYPES): registration replies, ping, error, and the two hellos. */
+  #onControl(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
     if (connection !== this.#current) return;
-    switch (envelope.type) {
+    const envelope = parseEnvelope(data);
+    if (envelope === undefined) {
+      this.#deps.metrics.inc('inboundMalformed');
+      return;
+    }
+    switch (peek.type) {
       case InboundType.ping:
-        this.#write(
-          connection,
-          encodeEnvelope(OutboundType.pong, { timestamp: new Date(this.#deps.clock.now()).toISOString() }, envelope.requestId, this.#deps.clock.now()),
-          false,
-        );
+        this.#reply(connection, OutboundType.pong, { timestamp: new Date(this.#deps.clock.now()).toISOString() }, envelope.requestId);
         break;
       case InboundType.registerSuccess:
         this.#onRegisterSuccess(connection, envelope);
@@ -200,6 +204,9 @@ export class ControlPlaneLink {
         break;
       case InboundType.gatewayHello:
         this.#onGatewayHello(connection, envelope);
+        break;
+      case StreamFramesMessage.hello:
+        this.#onStreamFramesHello(connection, envelope);
         break;
       default:
         break; // pong and heartbeat_ack need no reply
@@ -221,7 +228,14 @@ export class ControlPlaneLink {
     try {
       const url = this.#urlFor(this.#target);
       this.#current = new Connection(
-        { url, token, tls: this.#deps.tls, inboundCapBytes: this.#deps.inboundCapBytes, clock: this.#deps.clock },
+        {
+          url,
+          token,
+          tls: this.#deps.tls,
+          inboundCapBytes: this.#deps.inboundCapBytes,
+          clock: this.#deps.clock,
+          countBytes: (direction, bytes) => this.#deps.metrics.inc('controlPlaneBytes', { direction }, bytes),
+        },
         {
           onOpen: (connection) => this.#connectionOnOpen(connection),
           onMessage: (connection, data, isBinary) => this.#connectionOnMessage(connection, data, isBinary),
@@ -276,8 +290,7 @@ export class ControlPlaneLink {
 
   #connectionOnMessage(connection: Connection, data: Buffer, isBinary: boolean): void {
     if (connection !== this.#current) return;
-    this.#deps.metrics.inc('controlPlaneBytes', { direction: 'in' }, data.length);
-    this.#deps.session.onFrame(connection, data, isBinary);
+    this.#demux.onFrame(connection, data, isBinary);
   }
 
   #connectionOnEnd(connection: Connection, end: ConnectionEnd): void {
@@ -325,7 +338,7 @@ export class ControlPlaneLink {
     const now = this.#deps.clock.now();
     const requestId = registrationRequestId(now, this.#deps.agentId);
     this.#pending = new PendingRegistration(requestId, this.#deps.clock, () => this.#failRegistration(connection, 'registration timed out'));
-    this.#write(connection, encodeEnvelope(OutboundType.register, payload, requestId, now), false);
+    connection.send(encodeEnvelope(OutboundType.register, payload, requestId, now), false);
     this.#deps.logger.info({ requestId, mode: payload['cluster_id'] === undefined ? 'fresh' : 'resume' }, 'register sent');
   }
 
@@ -372,8 +385,20 @@ export class ControlPlaneLink {
     const tunnel = this.#deps.tunnel;
     if (tunnel === undefined || connection !== this.#sessionConnection) return;
     if (!tunnel.onGatewayHello(connection, envelope.payload)) return;
-    const now = this.#deps.clock.now();
-    this.#write(connection, encodeEnvelope(OutboundType.gatewayHelloAck, { use_yamux: true }, undefined, now), false);
+    this.#reply(connection, OutboundType.gatewayHelloAck, { use_yamux: true });
+  }
+
+  /**
+   * `stream_frames_hello`: the control plane opts in to binary stream frames on this socket. Acked with
+   * the version when it offers ours and yamux is not active (then binary frames are yamux's); otherwise
+   * nothing is sent and the socket stays JSON-only. Streams already running keep JSON.
+   */
+  #onStreamFramesHello(connection: Connection, envelope: Envelope): void {
+    const versions = envelope.payload['versions'];
+    if (!Array.isArray(versions) || !versions.includes(STREAM_FRAME_VERSION) || connection.isYamuxActive) return;
+    connection.acceptStreamFrames();
+    this.#reply(connection, StreamFramesMessage.ack, { version: STREAM_FRAME_VERSION });
+    this.#deps.logger.info('control plane opted in to binary stream frames');
   }
 
   #onError(connection: Connection, envelope: Envelope): void {
@@ -425,7 +450,8 @@ export class ControlPlaneLink {
     this.#needsRegistration = false;
     this.#setStatus(LinkStatus.connected);
     this.#deps.logger.info({ target: this.#target }, 'control-plane session started');
-    this.#deps.session.onSessionStart(connection);
+    this.#deps.streams.onSessionStart(connection);
+    for (const listener of this.#deps.sessionListeners ?? []) listener?.onSessionStart();
     void this.#sendHeartbeat(connection);
     this.#heartbeatTimer = setRepeating(this.#deps.clock, this.#deps.heartbeatIntervalMs, () => {
       void this.#sendHeartbeat(connection);
@@ -437,7 +463,7 @@ export class ControlPlaneLink {
     this.#heartbeatTimer = undefined;
     const connection = this.#sessionConnection;
     this.#sessionConnection = undefined;
-    if (connection !== undefined) this.#deps.session.onSessionEnd(connection);
+    if (connection !== undefined) this.#deps.streams.onSessionEnd(connection);
     if (this.#isDraining) this.#reportDrainLost();
   }
 
@@ -453,7 +479,7 @@ export class ControlPlaneLink {
     }
     if (connection !== this.#sessionConnection || !connection.isOpen) return;
     const now = this.#deps.clock.now();
-    this.#write(connection, encodeEnvelope(OutboundType.heartbeat, payload, undefined, now), false);
+    connection.send(encodeEnvelope(OutboundType.heartbeat, payload, undefined, now), false);
     this.#lastHeartbeatMs = now;
     this.#deps.metrics.inc('heartbeatSuccess');
     this.#deps.metrics.observe('heartbeatDuration', (now - startedMs) / 1000);

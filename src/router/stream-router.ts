@@ -1,23 +1,25 @@
-// The router: peeks at every inbound frame (type and ids only, never the body), hands control messages
-// back to the link, admits one actor per `proxy_request` / `proxy_websocket_start`, forwards later frames
-// of a stream to its actor's port, and writes what actors send back, but only on the socket their stream
-// came in on (PROTOCOL.md §3.4: nothing of an old socket is sent on a new one). It also owes every stream
-// exactly one terminal reply: when an actor fails, its thread dies, it waited past its deadline, or the
-// drain limit passes, the router sends what the stream still owes (reply-ledger.ts) and detaches it.
+// The router: the stream side of the session socket. The link's inbound demux (link/inbound-demux.ts)
+// hands it every message that is not a control message, already peeked (type and ids only, never the
+// body). It admits one actor per `proxy_request` / `proxy_websocket_start`, forwards later frames of a
+// stream to its actor's port, and writes what actors send back on the Connection their stream came in on,
+// and only there (PROTOCOL.md §3.4: nothing of an old socket is sent on a new one). It also owes every
+// stream exactly one terminal reply: when an actor fails, its thread dies, it waited past its deadline, or
+// the drain limit passes, the router sends what the stream still owes (reply-ledger.ts) and detaches it.
+// It never calls the link.
 //
-//   binary frame, yamux active on its socket ─► connection.yamux (tunnel/tunnel-streams.ts: one long-lane actor per stream)
-//   frame ─► peek ─┬─ control type ─────────────► link.handleControl
-//                  ├─ proxy_request / ws_start ─► admission (lane) ─► host.run(actor, port) ── send/done ─► link.send (same socket only)
-//                  ├─ chunk/end/cancel/data ─► actor port (unknown id: count)
-//                  └─ unknown type ─► count + protocol_fallback once per socket
+//   onEnvelope ─┬─ proxy_request / ws_start ─► admission (lane) ─► host.run(actor, port) ── send/done ─► connection.send
+//               ├─ chunk/end/cancel/data ─► actor port (unknown id: count)
+//               └─ unknown type ─► count + protocol_fallback once per type and socket
+//   onStreamFrame / takeRequestBody ─► actor port
+//   onGatewayHello ─► tunnel/tunnel-streams.ts (yamux bytes go from the demux to connection.yamux; one long-lane actor per stream)
 
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Connection } from '../link/connection.js';
-import type { SessionHandlers } from '../link/control-plane-link.js';
-import { peekEnvelope, type EnvelopePeek, type RequestTraits } from '../protocol/envelope-peek.js';
-import { encodeEnvelope, parseEnvelope, type Envelope, type JsonObject } from '../protocol/envelope.js';
-import { decodeRequestBodyFrame } from '../protocol/binary-frame.js';
+import type { StreamSide } from '../link/inbound-demux.js';
+import type { EnvelopePeek, RequestTraits } from '../protocol/envelope-peek.js';
+import { encodeEnvelope, parseEnvelope, type JsonObject } from '../protocol/envelope.js';
+import type { RequestBodyFrame } from '../protocol/binary-frame.js';
 import { InboundType, OutboundType, SUPPORTED_TYPES, isKnownInboundType } from '../protocol/message-types.js';
 import { isValidSessionPath } from '../protocol/kube-session-rules.js';
 import { effectiveDeadlineMs } from '../protocol/request-deadline.js';
@@ -32,22 +34,18 @@ import { RecentIds } from './recent-ids.js';
 import { Admission, Lane, type LaneLimits, type Ticket } from './admission.js';
 import { Placement, requestShape, type DispatchPolicy } from './dispatch-policy.js';
 import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
-import { BinaryRoute, routeBinaryFrame } from './binary-demux.js';
 import { streamFrameAsJson } from './stream-frame-fallback.js';
-import { StreamFrameKind, StreamFramesMessage, STREAM_FRAME_VERSION, isStreamFrame, readStreamFrameHeader } from '../protocol/stream-frame.js';
+import { FallbackTypes } from './fallback-types.js';
+import { StreamFrameKind, isStreamFrame, readStreamFrameHeader } from '../protocol/stream-frame.js';
 import { resolveHostRoute } from './host-routing.js';
 import type { IngressRouteLookup } from '../cluster/ingress/route-cache.js';
 import { TunnelStreams, type TunnelSettings } from '../tunnel/tunnel-streams.js';
 import type { TunnelStreamTask } from '../messages/tunnel-messages.js';
 
-/** What the router needs from the link. */
-export interface RouterLink {
-  send(connection: Connection, data: string | Uint8Array, isBinary: boolean, onWritten?: () => void): boolean;
-  handleControl(connection: Connection, envelope: Envelope): void;
-}
+/** What the router uses of a session socket (link/connection.ts): it writes replies there and reads its flow state. */
+export type SessionSocket = Pick<Connection, 'send' | 'bufferedAmount' | 'isOpen' | 'isStreamFramesActive' | 'isYamuxActive'>;
 
 export interface RouterOptions {
-  readonly link: () => RouterLink;
   /** The actor host of each lane: short requests, and long-lived streams (watches, follows, sessions, relays). */
   readonly hosts: Readonly<Record<Lane, ActorHost>>;
   /**
@@ -73,7 +71,7 @@ export interface RouterOptions {
 
 interface ActorEntry {
   readonly requestId: string;
-  readonly connection: Connection;
+  readonly connection: SessionSocket;
   readonly port: MessagePort;
   readonly actorKind: ActorKind;
   readonly ledger: ReplyLedger;
@@ -107,23 +105,12 @@ const DEADLINE_EXCEEDED = 'context deadline exceeded';
 const TOO_MANY = 'too many concurrent requests';
 const BODY_BINARY_WITH_YAMUX = 'invalid proxy_request: body_binary is not supported while yamux is active';
 
-const CONTROL_TYPES: ReadonlySet<string> = new Set([
-  InboundType.registerSuccess,
-  InboundType.registerInProgress,
-  InboundType.heartbeatAck,
-  InboundType.ping,
-  InboundType.pong,
-  InboundType.error,
-  InboundType.gatewayHello,
-]);
-
 /** A proxy_request's lane: anything that may live as long as its client wants goes to the long lane (C96). */
 function laneOf(traits: RequestTraits | undefined): Lane {
   return traits !== undefined && (traits.isWebSocket || traits.isLongLived) ? Lane.long : Lane.short;
 }
 
-export class StreamRouter implements SessionHandlers {
-  readonly #link: () => RouterLink;
+export class StreamRouter implements StreamSide {
   readonly #hosts: Readonly<Record<Lane, ActorHost>>;
   readonly #inline: RouterOptions['inline'];
   readonly #admission: Admission;
@@ -144,9 +131,9 @@ export class StreamRouter implements SessionHandlers {
   #isDraining = false;
   #idleWaiters: (() => void)[] = [];
   readonly #tunnels: TunnelStreams | undefined;
+  readonly #fallbackTypes = new FallbackTypes();
 
   constructor(options: RouterOptions) {
-    this.#link = options.link;
     this.#hosts = options.hosts;
     this.#inline = options.inline;
     // Request deadlines run on real time, as the actors' do (they compare against Date.now()).
@@ -165,7 +152,7 @@ export class StreamRouter implements SessionHandlers {
       tunnel === undefined
         ? undefined
         : new TunnelStreams({
-            send: (connection, bytes, onWritten) => this.#link().send(connection, bytes, true, onWritten),
+            send: (connection, bytes, onWritten) => connection.send(bytes, true, onWritten),
             admit: (task, onStart, onFailure) => this.#admitTunnel(task, onStart, onFailure),
             settings: tunnel,
             metrics: options.metrics,
@@ -223,64 +210,35 @@ export class StreamRouter implements SessionHandlers {
     return total;
   }
 
-  onSessionStart(_connection: Connection): void {
+  onSessionStart(_connection: SessionSocket): void {
     // Nothing to set up: actors are created per request.
   }
 
-  onSessionEnd(connection: Connection): void {
+  onSessionEnd(connection: SessionSocket): void {
     for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) {
       if (entry.connection !== connection) continue;
       this.#detach(entry, CancelReason.connectionLost);
     }
+    this.#fallbackTypes.forget(connection);
   }
 
-  onFrame(connection: Connection, data: Buffer, isBinary: boolean): void {
-    if (!isBinary) {
-      this.#onEnvelopeBytes(connection, data);
-      return;
-    }
-    switch (routeBinaryFrame(connection, data)) {
-      case BinaryRoute.streamFrame:
-        this.#onStreamFrame(connection, data);
-        return;
-      case BinaryRoute.yamux:
-        // §4.3, §15.2: while yamux is active on this socket, every binary frame is yamux bytes, nothing else.
-        connection.yamux?.receive(data);
-        return;
-      case BinaryRoute.classic:
-        break;
-    }
-    // §4.3, yamux inactive: (a) the body of a pending body_binary request, (b) JSON in binary,
-    // (c) an unmatched body frame, (d) malformed.
-    const bodyFrame = decodeRequestBodyFrame(data);
-    const waiting = bodyFrame === undefined ? undefined : this.#actors.get(bodyFrame.requestId);
-    if (bodyFrame !== undefined && waiting !== undefined && waiting.awaitsBinaryBody && waiting.connection === connection) {
-      waiting.awaitsBinaryBody = false;
-      const body = ownedCopy(bodyFrame.body);
-      const message: ActorInbound = { type: 'body', data: body };
-      waiting.port.postMessage(message, [body.buffer as ArrayBuffer]);
-      this.#metrics.inc('binaryProtocolRequests', { direction: 'request' });
-      return;
-    }
-    let index = 0;
-    while (index < data.length && (data[index] === 0x20 || data[index] === 0x09 || data[index] === 0x0a || data[index] === 0x0d)) index++;
-    if (data[index] === 0x7b) {
-      const peek = peekEnvelope(data);
-      if (peek !== undefined) {
-        this.#dispatch(connection, peek, data);
-        return;
-      }
-    }
-    if (bodyFrame !== undefined) this.#metrics.inc('binaryBodyUnmatched');
-    else this.#metrics.inc('binaryFrameMalformed');
-    this.#logger.debug({ bytes: data.length }, 'binary frame dropped');
+  /** §4.3 (a): the body a `body_binary` request on this socket waits for goes to its actor. */
+  takeRequestBody(connection: SessionSocket, frame: RequestBodyFrame): boolean {
+    const waiting = this.#actors.get(frame.requestId);
+    if (waiting === undefined || !waiting.awaitsBinaryBody || waiting.connection !== connection) return false;
+    waiting.awaitsBinaryBody = false;
+    const body = ownedCopy(frame.body);
+    const message: ActorInbound = { type: 'body', data: body };
+    waiting.port.postMessage(message, [body.buffer as ArrayBuffer]);
+    this.#metrics.inc('binaryProtocolRequests', { direction: 'request' });
+    return true;
   }
 
   /**
    * A stream frame from the control plane (only relay data travels this way inbound): the header names
    * the stream; its payload goes to the stream's actor as it is, never decoded here.
    */
-  #onStreamFrame(connection: Connection, data: Buffer): void {
+  onStreamFrame(connection: SessionSocket, data: Buffer): void {
     const header = readStreamFrameHeader(data);
     if (header === undefined || header.kind !== StreamFrameKind.wsData) {
       this.#metrics.inc('binaryFrameMalformed');
@@ -297,19 +255,6 @@ export class StreamRouter implements SessionHandlers {
     const payload = ownedCopy(data.subarray(header.payloadOffset));
     const message: ActorInbound = { type: 'ws-data', data: payload };
     entry.port.postMessage(message, [payload.buffer as ArrayBuffer]);
-  }
-
-  /**
-   * `stream_frames_hello`: the control plane opts in to binary stream frames on this socket. Acked with
-   * the version when it offers ours and yamux is not active (then binary frames are yamux's); otherwise
-   * nothing is sent and the socket stays JSON-only. Streams already running keep JSON.
-   */
-  #onStreamFramesHello(connection: Connection, data: Buffer): void {
-    const versions = parseEnvelope(data)?.payload['versions'];
-    if (!Array.isArray(versions) || !versions.includes(STREAM_FRAME_VERSION) || connection.isYamuxActive) return;
-    connection.acceptStreamFrames();
-    this.#reply(connection, StreamFramesMessage.ack, { version: STREAM_FRAME_VERSION }, undefined);
-    this.#logger.info('control plane opted in to binary stream frames');
   }
 
   /** §7.7 step 1: from now on every new request and session is refused with `agent shutting down`. */
@@ -352,28 +297,9 @@ export class StreamRouter implements SessionHandlers {
     this.#heldGrants.length = 0;
   }
 
-  #onEnvelopeBytes(connection: Connection, data: Buffer): void {
-    const peek = peekEnvelope(data);
-    if (peek === undefined) {
-      this.#metrics.inc('inboundMalformed');
-      this.#logger.debug({ bytes: data.length }, 'malformed frame dropped');
-      return;
-    }
-    this.#dispatch(connection, peek, data);
-  }
-
-  #dispatch(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
+  /** Every message that is not a control message (link/inbound-demux.ts), dispatched by its type. */
+  onEnvelope(connection: SessionSocket, peek: EnvelopePeek, data: Buffer): void {
     const type = peek.type;
-    if (type === StreamFramesMessage.hello) {
-      this.#onStreamFramesHello(connection, data);
-      return;
-    }
-    if (CONTROL_TYPES.has(type)) {
-      const envelope = parseEnvelope(data);
-      if (envelope === undefined) this.#metrics.inc('inboundMalformed');
-      else this.#link().handleControl(connection, envelope);
-      return;
-    }
     switch (type) {
       case InboundType.proxyRequest:
         this.#startRelay(connection, peek, data);
@@ -420,9 +346,9 @@ export class StreamRouter implements SessionHandlers {
     this.#onUnknownType(connection, peek);
   }
 
-  #onUnknownType(connection: Connection, peek: EnvelopePeek): void {
+  #onUnknownType(connection: SessionSocket, peek: EnvelopePeek): void {
     this.#metrics.countUnknownType(peek.type);
-    if (!connection.shouldSendFallback(peek.type)) return;
+    if (!this.#fallbackTypes.isFirst(connection, peek.type)) return;
     const payload: JsonObject = {
       agent_version: FALLBACK_AGENT_NAME,
       unknown_type: peek.type,
@@ -442,7 +368,7 @@ export class StreamRouter implements SessionHandlers {
    * §13.2–§13.3: validate before any state exists, close a session with the same id without a message,
    * and register the new one synchronously so data sent right after the start finds it.
    */
-  #startSession(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
+  #startSession(connection: SessionSocket, peek: EnvelopePeek, data: Buffer): void {
     const streamId = peek.payloadStreamId;
     if (streamId === undefined) {
       this.#reply(connection, OutboundType.proxyError, { request_id: peek.requestId ?? '', error: 'missing stream_id' }, peek.requestId);
@@ -509,7 +435,7 @@ export class StreamRouter implements SessionHandlers {
 
   #newEntry(
     id: string,
-    connection: Connection,
+    connection: SessionSocket,
     port: MessagePort,
     parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean; isAppRelay: boolean; isRelay: boolean },
   ): ActorEntry {
@@ -549,7 +475,7 @@ export class StreamRouter implements SessionHandlers {
     return ticket;
   }
 
-  #startRelay(connection: Connection, peek: EnvelopePeek, data: Buffer): void {
+  #startRelay(connection: SessionSocket, peek: EnvelopePeek, data: Buffer): void {
     const arrivedMs = Date.now();
     const requestId = peek.requestId;
     if (requestId === undefined) {
@@ -636,12 +562,12 @@ export class StreamRouter implements SessionHandlers {
         entry.ledger.note(isBinary, isBinary ? undefined : outboundType(bytes));
       }
       if (!message.needsCredit) {
-        this.#link().send(entry.connection, bytes, isBinary);
+        entry.connection.send(bytes, isBinary);
         return;
       }
       const size = typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.length;
       entry.outstandingBytes += size;
-      this.#link().send(entry.connection, bytes, isBinary, () => this.#grant(entry, size));
+      entry.connection.send(bytes, isBinary, () => this.#grant(entry, size));
       return;
     }
     applyActorDone(this.#metrics, message);
@@ -783,14 +709,14 @@ export class StreamRouter implements SessionHandlers {
   }
 
   /** Refuses a stream before any state exists: one proxy_error, counted by code (and by admission reason). */
-  #refuse(connection: Connection, id: string, error: AgentError, reason: string | undefined, payload: JsonObject = {}): void {
+  #refuse(connection: SessionSocket, id: string, error: AgentError, reason: string | undefined, payload: JsonObject = {}): void {
     this.#reply(connection, OutboundType.proxyError, { ...payload, error: error.message }, id);
     this.#metrics.inc('streamErrors', { code: error.code });
     if (reason !== undefined) this.#metrics.inc('admissionRefused', { reason });
     this.#logger.debug({ requestId: id, code: error.code }, 'stream refused');
   }
 
-  #reply(connection: Connection, type: string, payload: JsonObject, requestId: string | undefined): void {
-    this.#link().send(connection, encodeEnvelope(type, payload, requestId, this.#clock.now()), false);
+  #reply(connection: SessionSocket, type: string, payload: JsonObject, requestId: string | undefined): void {
+    connection.send(encodeEnvelope(type, payload, requestId, this.#clock.now()), false);
   }
 }

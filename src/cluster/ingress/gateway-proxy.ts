@@ -5,8 +5,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../config/agent-config.js';
-import type { Connection, ConnectionTls } from '../../link/connection.js';
-import type { SessionHandlers } from '../../link/control-plane-link.js';
+import type { ConnectionTls } from '../../link/connection.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { GatewayRoutesClient } from './gateway-routes-client.js';
 import { KubeServiceReader } from './service-reader.js';
@@ -61,27 +60,4 @@ export function createGatewayProxy(options: GatewayProxyOptions): IngressSync | 
     logger.warn(kubeFailureOf(error), 'ingress sync could not start; it stays off');
     return undefined;
   }
-}
-
-/** A side-channel sync that redoes its full sync when a session starts (ingress routes, tunnel registry). */
-export interface SessionStartListener {
-  onSessionStart(): void;
-}
-
-/** The link's session handlers, with each sync told about every session start (PROTOCOL.md §7.6 re-sync). */
-export function withSessionSync(handlers: SessionHandlers, ...syncs: readonly (SessionStartListener | undefined)[]): SessionHandlers {
-  const listeners = syncs.filter((sync): sync is SessionStartListener => sync !== undefined);
-  if (listeners.length === 0) return handlers;
-  return {
-    onSessionStart(connection: Connection): void {
-      handlers.onSessionStart(connection);
-      for (const sync of listeners) sync.onSessionStart();
-    },
-    onFrame(connection: Connection, data: Buffer, isBinary: boolean): void {
-      handlers.onFrame(connection, data, isBinary);
-    },
-    onSessionEnd(connection: Connection): void {
-      handlers.onSessionEnd(connection);
-    },
-  };
 }

@@ -1,7 +1,7 @@
 // What an inbound binary frame is (PROTOCOL.md §4.3, plus the project's stream-frame extension), decided in
 // one place: yamux bytes while yamux is active (§15.2); a stream frame when the control plane opted in on
 // this socket and the frame starts with 00 00 <version>; otherwise the §4.3 order (request body, JSON in
-// binary, unmatched body, malformed) that the router applies itself.
+// binary, unmatched body, malformed) that inbound-demux.ts applies next.
 
 import { isStreamFrame } from '../protocol/stream-frame.js';
 

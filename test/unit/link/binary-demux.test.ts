@@ -2,7 +2,7 @@
 // to, decided once from the socket's state and the frame's first bytes.
 
 import test from 'ava';
-import { BinaryRoute, routeBinaryFrame } from '../../../src/router/binary-demux.js';
+import { BinaryRoute, routeBinaryFrame } from '../../../src/link/binary-demux.js';
 import { encodeRequestBodyFrame } from '../../../src/protocol/binary-frame.js';
 import { encodeWsDataFrame, streamFrameId } from '../../../src/protocol/stream-frame.js';
 
