@@ -2,7 +2,7 @@
 // never metric names, so a label typo cannot create a new series. Gauges may instead be read at scrape time.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { METRICS, type GaugeKey, type MetricKey } from './catalog.js';
+import { METRICS, type CounterKey, type GaugeKey, type HistogramKey, type LabelArgs, type MetricKey, type MetricLabels } from './catalog.js';
 
 const MAX_TYPE_LABELS = 32;
 
@@ -45,25 +45,25 @@ export class AgentMetrics {
     }
   }
 
-  inc(key: MetricKey, labels: LabelValues = {}, value = 1): void {
-    this.#counters.get(key)?.inc(labels, value);
+  // The catalog's types make every call name a metric of the right kind with exactly its labels.
+  inc<K extends CounterKey>(key: K, ...[labels = {}, value = 1]: LabelArgs<K, [value?: number]>): void {
+    this.#counters.get(key)!.inc(labels as LabelValues, value);
   }
 
-  set(key: MetricKey, value: number, labels: LabelValues = {}): void {
-    this.#gauges.get(key)?.set(labels, value);
+  set<K extends GaugeKey>(key: K, value: number, ...[labels = {}]: LabelArgs<K, []>): void {
+    this.#gauges.get(key)!.set(labels as LabelValues, value);
   }
 
-  observe(key: MetricKey, value: number, labels: LabelValues = {}): void {
-    this.#histograms.get(key)?.observe(labels, value);
+  observe<K extends HistogramKey>(key: K, value: number, ...[labels = {}]: LabelArgs<K, []>): void {
+    this.#histograms.get(key)!.observe(labels as LabelValues, value);
   }
 
   /**
    * Makes a gauge take its value from `read` at every scrape (and every `value()` call), so state owned
    * elsewhere, such as pool sizes, costs nothing between scrapes. A later call replaces the reader.
    */
-  collectOnScrape(key: GaugeKey, read: () => number, labels: LabelValues = {}): void {
-    const gauge = this.#gauges.get(key);
-    if (gauge === undefined) return;
+  collectOnScrape<K extends GaugeKey>(key: K, read: () => number, ...[labels = {}]: LabelArgs<K, []>): void {
+    const gauge = this.#gauges.get(key)!;
     let readers = SCRAPE_READERS.get(gauge);
     if (readers === undefined) SCRAPE_READERS.set(gauge, (readers = new Map()));
     readers.set(JSON.stringify(labels), { labels, read });
@@ -87,7 +87,7 @@ export class AgentMetrics {
   }
 
   /** Current value of a counter or gauge series (tests and /ready read it). */
-  async value(key: MetricKey, labels: LabelValues = {}): Promise<number> {
+  async value<K extends CounterKey | GaugeKey>(key: K, labels: Partial<MetricLabels<K>> = {}): Promise<number> {
     const metric = this.#counters.get(key) ?? this.#gauges.get(key);
     if (metric === undefined) return 0;
     const data = await metric.get();

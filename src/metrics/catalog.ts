@@ -358,5 +358,20 @@ export const REFERENCE_AGENT_NAMES: ReadonlySet<string> = new Set([
 
 export type MetricKey = keyof typeof METRICS;
 
+type KeyOfType<T extends MetricType> = { [K in MetricKey]: (typeof METRICS)[K]['type'] extends T ? K : never }[MetricKey];
+
+export type CounterKey = KeyOfType<'counter'>;
 /** Keys of the gauges, the only metrics whose value may be read at scrape time. */
-export type GaugeKey = { [K in MetricKey]: (typeof METRICS)[K]['type'] extends 'gauge' ? K : never }[MetricKey];
+export type GaugeKey = KeyOfType<'gauge'>;
+export type HistogramKey = KeyOfType<'histogram'>;
+
+/** The label set a metric's series need: exactly the names its catalog row declares. */
+export type MetricLabels<K extends MetricKey> = { readonly [L in (typeof METRICS)[K]['labels'][number]]: string };
+
+/**
+ * A recording call's label argument followed by `Rest`: optional (and empty) for a metric without labels,
+ * required and complete for one with labels, so a series can neither miss a label nor invent one.
+ */
+export type LabelArgs<K extends MetricKey, Rest extends unknown[]> = (typeof METRICS)[K]['labels'] extends readonly []
+  ? [labels?: Readonly<Record<string, never>>, ...Rest]
+  : [labels: MetricLabels<K>, ...Rest];
