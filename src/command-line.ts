@@ -45,12 +45,7 @@ export const HELP_FLAG: FlagSpec = { name: '--help', short: 'h', description: 'S
 export const VERSION_FLAG: FlagSpec = { name: '--version', description: 'Print the version and exit' };
 const COMMON_FLAGS: readonly FlagSpec[] = [HELP_FLAG, VERSION_FLAG];
 
-export const FlagProblemKind = {
-  unknown: 'unknown',
-  missingValue: 'missing-value',
-  unexpectedValue: 'unexpected-value',
-  positional: 'positional',
-} as const;
+export const FlagProblemKind = { unknown: 'unknown', missingValue: 'missing-value', unexpectedValue: 'unexpected-value', positional: 'positional' } as const;
 export type FlagProblemKind = (typeof FlagProblemKind)[keyof typeof FlagProblemKind];
 
 export interface FlagProblem {

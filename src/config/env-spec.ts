@@ -236,9 +236,14 @@ function labels(raw: unknown): ParseResult<Readonly<Record<string, string>>> {
   return isValid ? ok(out) : fail(problem);
 }
 
-/** Keeps K literal and T inferred per row, so load-config.ts can read values back with their types. */
-function row<const K extends string, T>(spec: SettingRow<K, T>): SettingRow<K, T> {
-  return spec;
+/**
+ * Keeps K literal and T inferred per row, so load-config.ts can read values back with their types. A row is
+ * neither secret nor required unless it says so.
+ */
+function row<const K extends string, T>(
+  spec: Omit<SettingRow<K, T>, 'isSecret' | 'isRequired'> & Partial<Pick<SettingRow<K, T>, 'isSecret' | 'isRequired'>>,
+): SettingRow<K, T> {
+  return { ...spec, isSecret: spec.isSecret ?? false, isRequired: spec.isRequired ?? false };
 }
 
 const NO_FLAG = undefined;
@@ -247,242 +252,242 @@ export const ENV_SPEC = [
   row({
     key: 'pipeops.api_url', env: ['PIPEOPS_API_URL'], flag: '--api-url', default: undefined,
     description: 'Control plane base URL (http, https, ws or wss)',
-    isSecret: false, isRequired: true, parse: controlPlaneUrl,
+    isRequired: true, parse: controlPlaneUrl,
   }),
   row({
     key: 'pipeops.token', env: ['PIPEOPS_TOKEN'], flag: NO_FLAG, default: undefined,
     description: 'Agent token; required unless pipeops.token_file is set; never accepted as a flag',
-    isSecret: true, isRequired: false, parse: secretToken,
+    isSecret: true, parse: secretToken,
   }),
   row({
     key: 'pipeops.token_file', env: ['PIPEOPS_TOKEN_FILE'], flag: NO_FLAG, default: undefined,
     description: 'File holding the agent token (Secret mount); must exist and be non-empty at start',
-    isSecret: false, isRequired: false, parse: filePath,
+    parse: filePath,
   }),
   row({
     key: 'pipeops.tls.ca_file', env: ['PIPEOPS_TLS_CA_FILE'], flag: NO_FLAG, default: undefined,
     description: 'PEM bundle trusted for the control plane in addition to the system store',
-    isSecret: false, isRequired: false, parse: filePath,
+    parse: filePath,
   }),
   row({
     key: 'pipeops.tls.cert_file', env: ['PIPEOPS_TLS_CERT_FILE'], flag: NO_FLAG, default: undefined,
     description: 'Client certificate (PEM) for the control plane; needs pipeops.tls.key_file',
-    isSecret: false, isRequired: false, parse: filePath,
+    parse: filePath,
   }),
   row({
     key: 'pipeops.tls.key_file', env: ['PIPEOPS_TLS_KEY_FILE'], flag: NO_FLAG, default: undefined,
     description: 'Client private key (PEM); needs pipeops.tls.cert_file',
-    isSecret: false, isRequired: false, parse: filePath,
+    parse: filePath,
   }),
   row({
     key: 'pipeops.tls.insecure_skip_verify', env: ['PIPEOPS_TLS_INSECURE_SKIP_VERIFY'], flag: NO_FLAG,
     default: false, description: 'Skip verification of the control plane certificate (testing only)',
-    isSecret: false, isRequired: false, parse: parseBoolean,
+    parse: parseBoolean,
   }),
   row({
     key: 'agent.cluster_name', env: ['PIPEOPS_CLUSTER_NAME'], flag: '--cluster-name', default: undefined,
     description: 'Cluster name shown in PipeOps (1-253 characters, no control characters)',
-    isSecret: false, isRequired: true, parse: clusterName,
+    isRequired: true, parse: clusterName,
   }),
   row({
     key: 'agent.id', env: ['PIPEOPS_AGENT_ID'], flag: '--agent-id', default: undefined,
     defaultText: 'persisted, else derived',
     description: 'Fixed agent id (1-253 characters, no whitespace); otherwise persisted or derived',
-    isSecret: false, isRequired: false, parse: agentId,
+    parse: agentId,
   }),
   row({
     key: 'agent.port', env: ['AGENT_PORT'], flag: '--port', default: DEFAULT_AGENT_PORT,
     description: 'Port of /health, /ready, /version, /metrics (0 picks a free port)',
-    isSecret: false, isRequired: false, parse: integerIn(0, 65_535),
+    parse: integerIn(0, 65_535),
   }),
   row({
     key: 'agent.bind_address', env: ['AGENT_BIND_ADDRESS'], flag: NO_FLAG, default: DEFAULT_BIND_ADDRESS,
     description: 'Address the health/metrics server listens on',
-    isSecret: false, isRequired: false, parse: bindAddress,
+    parse: bindAddress,
   }),
   row({
     key: 'agent.ready_lenient', env: ['AGENT_READY_LENIENT'], flag: NO_FLAG, default: false,
     description: 'Lenient /ready: 200 while the link is connecting, reconnecting or connected, heartbeat age ignored',
-    isSecret: false, isRequired: false, parse: parseBoolean,
+    parse: parseBoolean,
   }),
   row({
     key: 'agent.workers', env: ['AGENT_WORKERS'], flag: '--workers',
     default: Math.min(MAX_WORKERS, availableParallelism()), defaultText: `number of CPUs (at most ${MAX_WORKERS})`,
     description: 'Actor threads (0-64); 0 runs actors inline on the main thread',
-    isSecret: false, isRequired: false, parse: integerIn(0, MAX_WORKERS),
+    parse: integerIn(0, MAX_WORKERS),
   }),
   row({
     key: 'agent.tasks_per_worker', env: ['AGENT_TASKS_PER_WORKER'], flag: NO_FLAG, default: DEFAULT_TASKS_PER_WORKER,
     description: 'Concurrent actors per worker thread (1-10000)',
-    isSecret: false, isRequired: false, parse: integerIn(1, 10_000),
+    parse: integerIn(1, 10_000),
   }),
   row({
     key: 'agent.max_queue', env: ['AGENT_MAX_QUEUE'], flag: NO_FLAG, default: DEFAULT_MAX_QUEUE,
     description: 'Actors waiting for a thread before new ones are refused (1-1000000)',
-    isSecret: false, isRequired: false, parse: integerIn(1, 1_000_000),
+    parse: integerIn(1, 1_000_000),
   }),
   row({
     key: 'agent.session_workers', env: ['AGENT_SESSION_WORKERS'], flag: NO_FLAG,
     default: undefined, defaultText: 'half of agent.workers, rounded up (0 when it is 0)',
     description: 'Threads of the session pool (watches, follows, kubectl sessions, relays), 0-64; 0 runs them on the main thread',
-    isSecret: false, isRequired: false, parse: integerIn(0, MAX_WORKERS),
+    parse: integerIn(0, MAX_WORKERS),
   }),
   row({
     key: 'agent.session_tasks_per_worker', env: ['AGENT_SESSION_TASKS_PER_WORKER'], flag: NO_FLAG,
     default: undefined, defaultText: `4 × agent.tasks_per_worker`,
     description: 'Concurrent long-lived streams per session thread (1-100000); the long lane holds session threads (at least 1) times this',
-    isSecret: false, isRequired: false, parse: integerIn(1, 100_000),
+    parse: integerIn(1, 100_000),
   }),
   row({
     key: 'agent.dispatch', env: ['AGENT_DISPATCH'], flag: NO_FLAG, default: Dispatch.auto,
     description: 'Where short requests run when there are workers: auto (small ones inline on the main thread, large or compressible ones on workers) or workers (all on workers)',
-    isSecret: false, isRequired: false, parse: oneOf(Object.values(Dispatch)),
+    parse: oneOf(Object.values(Dispatch)),
   }),
   row({
     key: 'agent.compression', env: ['AGENT_COMPRESSION'], flag: '--compression', default: CompressionEngine.zlib,
     description: 'Response compression engine: zlib, fflate or off',
-    isSecret: false, isRequired: false, parse: oneOf(Object.values(CompressionEngine)),
+    parse: oneOf(Object.values(CompressionEngine)),
   }),
   row({
     key: 'agent.enable_ingress_sync', env: ['ENABLE_INGRESS_SYNC', 'ENABLE_GATEWAY_PROXY'], flag: NO_FLAG,
     default: false, description: 'Gateway proxy / ingress route sync (opt-in)',
-    isSecret: false, isRequired: false, parse: parseBoolean,
+    parse: parseBoolean,
   }),
   row({
     key: 'agent.heartbeat_interval', env: ['AGENT_HEARTBEAT_INTERVAL_MS'], flag: '--heartbeat-interval',
     default: DEFAULT_HEARTBEAT_INTERVAL_MS, defaultText: `${DEFAULT_HEARTBEAT_INTERVAL_MS} (30s)`,
     description: 'Heartbeat period: milliseconds or a duration such as 30s (at least 1s)',
-    isSecret: false, isRequired: false, parse: durationIn(MIN_HEARTBEAT_INTERVAL_MS, MAX_TIMER_MS),
+    parse: durationIn(MIN_HEARTBEAT_INTERVAL_MS, MAX_TIMER_MS),
   }),
   row({
     key: 'agent.drain_timeout', env: ['AGENT_DRAIN_TIMEOUT'], flag: NO_FLAG,
     default: DEFAULT_DRAIN_TIMEOUT_MS, defaultText: `${DEFAULT_DRAIN_TIMEOUT_MS} (20s)`,
     description: 'Drain limit at shutdown: how long in-flight requests and sessions may finish after SIGTERM (0-10m)',
-    isSecret: false, isRequired: false, parse: durationIn(0, MAX_DRAIN_TIMEOUT_MS),
+    parse: durationIn(0, MAX_DRAIN_TIMEOUT_MS),
   }),
   row({
     key: 'agent.labels', env: ['PIPEOPS_LABELS'], flag: NO_FLAG, default: {}, defaultText: '{} (none)',
     description: 'Labels reported to the control plane: a YAML mapping, or k=v,k2=v2 in the env var',
-    isSecret: false, isRequired: false, parse: labels,
+    parse: labels,
   }),
   row({
     key: 'kubernetes.kubeconfig', env: ['KUBECONFIG'], flag: '--kubeconfig', default: undefined,
     defaultText: 'in-cluster service account',
     description: 'Kubeconfig file for runs outside a pod',
-    isSecret: false, isRequired: false, parse: filePath,
+    parse: filePath,
   }),
   row({
     key: 'kubernetes.service_token', env: ['PIPEOPS_K8S_SERVICE_TOKEN'], flag: NO_FLAG, default: undefined,
     description: 'Token handed to the control plane as k8s_service_token (else the service account token)',
-    isSecret: true, isRequired: false, parse: secretToken,
+    isSecret: true, parse: secretToken,
   }),
   row({
     key: 'kubernetes.ca_cert_data', env: ['PIPEOPS_K8S_CERT_DATA'], flag: NO_FLAG, default: undefined,
     defaultText: 'persisted, else the service-account ca.crt',
     description: 'Cluster CA bundle recorded as cluster_cert_data: PEM or base64 PEM',
-    isSecret: false, isRequired: false, parse: caCertData,
+    parse: caCertData,
   }),
   row({
     key: 'state.backend', env: ['AGENT_STATE_BACKEND'], flag: NO_FLAG, default: StateBackend.auto,
     description: 'Where state lives: auto, cluster, file or memory',
-    isSecret: false, isRequired: false, parse: oneOf(Object.values(StateBackend)),
+    parse: oneOf(Object.values(StateBackend)),
   }),
   row({
     key: 'state.namespace', env: ['PIPEOPS_STATE_NAMESPACE'], flag: NO_FLAG, default: undefined,
     defaultText: 'service-account namespace, else state.pod_namespace, else pipeops-system',
     description: 'Namespace of the state ConfigMap and Secret',
-    isSecret: false, isRequired: false, parse: namespaceName,
+    parse: namespaceName,
   }),
   row({
     key: 'state.pod_namespace', env: ['PIPEOPS_POD_NAMESPACE'], flag: NO_FLAG, default: undefined,
     description: 'The pod namespace (downward API); used for state when no service-account namespace file exists',
-    isSecret: false, isRequired: false, parse: namespaceName,
+    parse: namespaceName,
   }),
   row({
     key: 'state.configmap_name', env: ['PIPEOPS_STATE_CONFIGMAP_NAME'], flag: NO_FLAG,
     default: DEFAULT_STATE_CONFIGMAP_NAME, description: 'ConfigMap holding agent_id, cluster_id and gateway_ws_url',
-    isSecret: false, isRequired: false, parse: objectName,
+    parse: objectName,
   }),
   row({
     key: 'state.secret_name', env: ['PIPEOPS_STATE_SECRET_NAME'], flag: NO_FLAG,
     default: DEFAULT_STATE_SECRET_NAME, description: 'Secret holding cluster_token and cluster_cert_data',
-    isSecret: false, isRequired: false, parse: objectName,
+    parse: objectName,
   }),
   row({
     key: 'state.file', env: ['AGENT_STATE_FILE'], flag: NO_FLAG, default: DEFAULT_STATE_FILE,
     description: 'Local state file (mode 600) used outside a pod when the cluster objects are unusable',
-    isSecret: false, isRequired: false, parse: filePath,
+    parse: filePath,
   }),
   row({
     key: 'registration.facts_timeout', env: ['AGENT_REGISTRATION_FACTS_TIMEOUT_MS'], flag: NO_FLAG,
     default: DEFAULT_REGISTRATION_FACTS_TIMEOUT_MS, defaultText: `${DEFAULT_REGISTRATION_FACTS_TIMEOUT_MS} (5s)`,
     description: 'One deadline over the region, provider and public-IP lookups done before register',
-    isSecret: false, isRequired: false, parse: durationIn(1, MAX_REGISTRATION_FACTS_TIMEOUT_MS),
+    parse: durationIn(1, MAX_REGISTRATION_FACTS_TIMEOUT_MS),
   }),
   row({
     key: 'registration.public_ip_url', env: ['AGENT_PUBLIC_IP_URL'], flag: NO_FLAG, default: undefined,
     defaultText: 'none: the primary interface IP',
     description: 'Public-IP echo service answering plain text or {"ip": ...}, e.g. https://api.ipify.org',
-    isSecret: false, isRequired: false, parse: lookupUrl,
+    parse: lookupUrl,
   }),
   row({
     key: 'registration.geoip_url', env: ['AGENT_GEOIP_URL'], flag: NO_FLAG, default: undefined,
     defaultText: 'none: no GeoIP lookup',
     description: 'GeoIP service asked about the caller (the region fallback), e.g. https://ipapi.co/json/',
-    isSecret: false, isRequired: false, parse: lookupUrl,
+    parse: lookupUrl,
   }),
   row({
     key: 'registration.skip_geoip', env: ['SKIP_GEOIP'], flag: NO_FLAG, default: false,
     defaultText: 'false (true when CI is true)',
     description: 'Skip the GeoIP lookup',
-    isSecret: false, isRequired: false, parse: parseBoolean,
+    parse: parseBoolean,
   }),
   row({
     key: 'registration.skip_metadata', env: ['SKIP_METADATA'], flag: NO_FLAG, default: true,
     description: 'Skip the cloud metadata probes (169.254.169.254 etc.); false opts in',
-    isSecret: false, isRequired: false, parse: parseBoolean,
+    parse: parseBoolean,
   }),
   row({
     key: 'tunnel.enabled', env: ['TUNNEL_ENABLED'], flag: NO_FLAG, default: true,
     description: 'Advertise supports_yamux and carry TCP/UDP tunnels over yamux when the gateway asks (gateway_hello)',
-    isSecret: false, isRequired: false, parse: parseBoolean,
+    parse: parseBoolean,
   }),
   row({
     key: 'tunnel.inbound_cap_bytes', env: ['AGENT_INBOUND_CAP_BYTES'], flag: NO_FLAG,
     default: DEFAULT_INBOUND_CAP_BYTES, defaultText: `${DEFAULT_INBOUND_CAP_BYTES} (64 MiB)`,
     description: 'Largest inbound WebSocket message in bytes (at least 1024); larger closes with 1009',
-    isSecret: false, isRequired: false, parse: integerIn(MIN_INBOUND_CAP_BYTES),
+    parse: integerIn(MIN_INBOUND_CAP_BYTES),
   }),
   row({
     key: 'tunnel.request_timeout', env: ['AGENT_REQUEST_TIMEOUT_MS'], flag: NO_FLAG,
     default: DEFAULT_HTTP_DEADLINE_MS, defaultText: `${DEFAULT_HTTP_DEADLINE_MS} (2m)`,
     description: 'Deadline of a proxied request that carries none: milliseconds or a duration such as 2m',
-    isSecret: false, isRequired: false, parse: durationIn(1, MAX_TIMER_MS),
+    parse: durationIn(1, MAX_TIMER_MS),
   }),
   row({
     key: 'tunnel.drop_accept_encoding', env: ['AGENT_DROP_ACCEPT_ENCODING'], flag: NO_FLAG, default: true,
     description: 'Strip Accept-Encoding from proxied requests so the agent compresses instead',
-    isSecret: false, isRequired: false, parse: parseBoolean,
+    parse: parseBoolean,
   }),
   row({
     key: 'tunnel.tunnels', env: ['AGENT_TUNNELS'], flag: NO_FLAG, default: [] as readonly TunnelEntry[], defaultText: '[] (none)',
     description: 'TCP/UDP tunnels declared by hand, registered like the Gateway API ones: a YAML list, or JSON in the env var',
-    isSecret: false, isRequired: false, parse: parseConfigTunnels,
+    parse: parseConfigTunnels,
   }),
   row({
     key: 'tunnel.max_streams', env: ['AGENT_TUNNEL_MAX_STREAMS'], flag: NO_FLAG, default: DEFAULT_TUNNEL_MAX_STREAMS,
     description: 'TCP/UDP tunnel streams open at once over yamux; more are reset',
-    isSecret: false, isRequired: false, parse: integerIn(1, 1_000_000),
+    parse: integerIn(1, 1_000_000),
   }),
   row({
     key: 'tunnel.udp_idle_timeout', env: ['AGENT_TUNNEL_UDP_IDLE_TIMEOUT_MS'], flag: NO_FLAG, default: DEFAULT_TUNNEL_UDP_IDLE_TIMEOUT_MS, defaultText: '60000 (1m)',
     description: 'A UDP tunnel stream ends after this long without a datagram either way',
-    isSecret: false, isRequired: false, parse: durationIn(1, MAX_TIMER_MS),
+    parse: durationIn(1, MAX_TIMER_MS),
   }),
   row({
     key: 'logging.level', env: ['LOG_LEVEL', 'PIPEOPS_LOG_LEVEL'], flag: '--log-level', default: 'info' as LogLevel,
     description: 'trace, debug, info, warn, error or silent',
-    isSecret: false, isRequired: false, parse: oneOf(LOG_LEVELS),
+    parse: oneOf(LOG_LEVELS),
   }),
 ] as const;
 

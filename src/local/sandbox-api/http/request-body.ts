@@ -3,6 +3,7 @@
 
 import YAML from 'yaml';
 import { badRequest, unsupportedMediaType } from './api-status.js';
+import { queryChoice } from './query-choice.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../store/json-value.js';
 import type { MediaType } from './media-type.js';
 import { decodeProtobufObject } from './protobuf-body.js';
@@ -53,19 +54,7 @@ export type FieldValidation = (typeof FieldValidation)[keyof typeof FieldValidat
 
 /** The fieldValidation directive (Warn when absent, as the apiserver defaults). */
 export function fieldValidationOf(query: URLSearchParams): FieldValidation {
-  const value = query.get('fieldValidation');
-  switch (value) {
-    case null:
-    case '':
-    case FieldValidation.warn:
-      return FieldValidation.warn;
-    case FieldValidation.ignore:
-      return FieldValidation.ignore;
-    case FieldValidation.strict:
-      return FieldValidation.strict;
-    default:
-      throw badRequest(`fieldValidation: Unsupported value: "${value}": supported values: "Ignore", "Strict", "Warn"`);
-  }
+  return queryChoice(FieldValidation, query.get('fieldValidation'), FieldValidation.warn, (value) => `fieldValidation: Unsupported value: "${value}": supported values: "Ignore", "Strict", "Warn"`);
 }
 
 export interface DeleteOptions {

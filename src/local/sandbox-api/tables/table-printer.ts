@@ -1,7 +1,7 @@
 // meta.k8s.io/v1 Table answers for `kubectl get`: the kind's columns and rows, and each row's object
 // embedded as includeObject asks (PartialObjectMetadata by default, the full object, or none).
 
-import { badRequest } from '../http/api-status.js';
+import { queryChoice } from '../http/query-choice.js';
 import { objectAt, type JsonObject, type JsonValue } from '../store/json-value.js';
 import { printerFor } from './kind-printers.js';
 import { columnJson } from './kind-table.js';
@@ -10,18 +10,7 @@ export const IncludeObject = { none: 'None', metadata: 'Metadata', object: 'Obje
 export type IncludeObject = (typeof IncludeObject)[keyof typeof IncludeObject];
 
 export function parseIncludeObject(value: string | null): IncludeObject {
-  switch (value) {
-    case null:
-    case '':
-    case IncludeObject.metadata:
-      return IncludeObject.metadata;
-    case IncludeObject.none:
-      return IncludeObject.none;
-    case IncludeObject.object:
-      return IncludeObject.object;
-    default:
-      throw badRequest(`unrecognized includeObject value: "${value}"`);
-  }
+  return queryChoice(IncludeObject, value, IncludeObject.metadata, (unknown) => `unrecognized includeObject value: "${unknown}"`);
 }
 
 export interface TableOptions {
