@@ -14,7 +14,7 @@ import {
   parseClientFrame,
   parseTerminalSizes,
   successStatus,
-} from '../../../src/local/sandbox-api/streams/channel-protocol.js';
+} from '../../../../../src/local/sandbox-api/streams/channel-protocol.js';
 
 test('the first offered protocol the sandbox speaks wins, in the client order', (t) => {
   t.is(negotiateProtocol(offeredProtocols('v5.channel.k8s.io')), StreamProtocol.v5);

@@ -2,11 +2,11 @@
 // apiserver's Status messages, and which lines tail/since select.
 
 import test from 'ava';
-import { ApiStatusError } from '../../../src/local/sandbox-api/http/api-status.js';
-import { demoTickLine } from '../../../src/local/sandbox-api/runtime/demo-ticker.js';
-import { PodLogBuffer, formatRfc3339Nano, nowNs, type LogLine } from '../../../src/local/sandbox-api/runtime/pod-log-buffer.js';
-import { parseLogOptions, renderLine, selectLines } from '../../../src/local/sandbox-api/streams/pod-logs.js';
-import type { PodStreamTarget } from '../../../src/local/sandbox-api/streams/pod-stream-handler.js';
+import { ApiStatusError } from '../../../../../src/local/sandbox-api/http/api-status.js';
+import { demoTickLine } from '../../../../../src/local/sandbox-api/runtime/demo-ticker.js';
+import { PodLogBuffer, formatRfc3339Nano, nowNs, type LogLine } from '../../../../../src/local/sandbox-api/runtime/pod-log-buffer.js';
+import { parseLogOptions, renderLine, selectLines } from '../../../../../src/local/sandbox-api/streams/pod-logs.js';
+import type { PodStreamTarget } from '../../../../../src/local/sandbox-api/streams/pod-stream-handler.js';
 
 const SECOND = 1_000_000_000n;
 

@@ -4,10 +4,10 @@
 
 import { constants, deflateSync, inflateSync } from 'node:zlib';
 import test from 'ava';
-import { decodeHeaderBlock, encodeHeaderBlock } from '../../../src/local/sandbox-api/streams/portforward/header-block.js';
-import { HeaderDeflater, HeaderInflater } from '../../../src/local/sandbox-api/streams/portforward/header-zlib.js';
-import { SPDY3_HEADER_DICTIONARY } from '../../../src/local/sandbox-api/streams/portforward/spdy-dictionary.js';
-import { FrameParser, SpdyProtocolError, encodeFrame, type SpdyFrame } from '../../../src/local/sandbox-api/streams/portforward/spdy-framer.js';
+import { decodeHeaderBlock, encodeHeaderBlock } from '../../../../../src/local/sandbox-api/streams/portforward/header-block.js';
+import { HeaderDeflater, HeaderInflater } from '../../../../../src/local/sandbox-api/streams/portforward/header-zlib.js';
+import { SPDY3_HEADER_DICTIONARY } from '../../../../../src/local/sandbox-api/streams/portforward/spdy-dictionary.js';
+import { FrameParser, SpdyProtocolError, encodeFrame, type SpdyFrame } from '../../../../../src/local/sandbox-api/streams/portforward/spdy-framer.js';
 
 const hex = (bytes: Buffer): string => bytes.toString('hex');
 const bytes = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');

@@ -6,10 +6,10 @@
 
 import test, { type ExecutionContext } from 'ava';
 import WebSocket from 'ws';
-import { DEMO_GREETING } from '../../../src/local/sandbox-api/streams/portforward/demo-pod-server.js';
-import { portForwardStats } from '../../../src/local/sandbox-api/streams/portforward/port-forward-handler.js';
-import { startSandboxApi, type SandboxApi } from '../../../src/local/sandbox-api/sandbox-server.js';
-import { eventually } from '../../helpers/eventually.js';
+import { DEMO_GREETING } from '../../../../../src/local/sandbox-api/streams/portforward/demo-pod-server.js';
+import { portForwardStats } from '../../../../../src/local/sandbox-api/streams/portforward/port-forward-handler.js';
+import { startSandboxApi, type SandboxApi } from '../../../../../src/local/sandbox-api/sandbox-server.js';
+import { eventually } from '../../../../helpers/eventually.js';
 
 const PORTFORWARD = '/api/v1/namespaces/default/pods/demo/portforward';
 const GET_AND_CLOSE = 'GET / HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n';

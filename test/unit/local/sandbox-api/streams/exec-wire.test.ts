@@ -6,8 +6,8 @@
 import { request as httpsRequest } from 'node:https';
 import test, { type ExecutionContext } from 'ava';
 import WebSocket from 'ws';
-import { registerPortForwardHandler } from '../../../src/local/sandbox-api/http/request-router.js';
-import { startSandboxApi, type SandboxApi } from '../../../src/local/sandbox-api/sandbox-server.js';
+import { registerPortForwardHandler } from '../../../../../src/local/sandbox-api/http/request-router.js';
+import { startSandboxApi, type SandboxApi } from '../../../../../src/local/sandbox-api/sandbox-server.js';
 
 const DEMO = '/api/v1/namespaces/default/pods/demo';
 

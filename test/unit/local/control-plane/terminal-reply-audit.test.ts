@@ -3,8 +3,8 @@
 // cancel before any response owes nothing, and whatever a closed socket carried is lost with it.
 
 import test from 'ava';
-import { TerminalReplyAudit } from '../../../src/local/control-plane/terminal-reply-audit.js';
-import type { Envelope } from '../../../src/protocol/envelope.js';
+import { TerminalReplyAudit } from '../../../../src/local/control-plane/terminal-reply-audit.js';
+import type { Envelope } from '../../../../src/protocol/envelope.js';
 
 function envelope(type: string, requestId: string | undefined, payload: Record<string, unknown> = {}): Envelope {
   return { type, requestId, payload } as unknown as Envelope;

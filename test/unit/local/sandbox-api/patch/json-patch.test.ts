@@ -1,8 +1,8 @@
 // JSON patch (RFC 6902) and JSON merge patch (RFC 7386) as the sandbox applies them for PATCH requests.
 
 import test from 'ava';
-import { JsonPatchError, applyJsonPatch } from '../../../src/local/sandbox-api/patch/json-patch.js';
-import { jsonMergePatch } from '../../../src/local/sandbox-api/patch/merge-patch.js';
+import { JsonPatchError, applyJsonPatch } from '../../../../../src/local/sandbox-api/patch/json-patch.js';
+import { jsonMergePatch } from '../../../../../src/local/sandbox-api/patch/merge-patch.js';
 
 const DOC = { metadata: { name: 'c', labels: { a: '1' } }, data: { x: '1' }, list: ['p', 'q'] };
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
-import { containerPath, createPodSandboxDir, mapCommand, removePodSandboxDir } from '../../../src/local/sandbox-api/runtime/pod-sandbox-dir.js';
+import { containerPath, createPodSandboxDir, mapCommand, removePodSandboxDir } from '../../../../../src/local/sandbox-api/runtime/pod-sandbox-dir.js';
 
 const POD = '/tmp/sandbox-pod-default-demo-x';
 

@@ -2,9 +2,9 @@
 // $patch directives, $setElementOrder, $retainKeys and $deleteFromPrimitiveList.
 
 import test from 'ava';
-import type { JsonObject } from '../../../src/local/sandbox-api/store/json-value.js';
-import { patchSchemaFor } from '../../../src/local/sandbox-api/patch/patch-meta.js';
-import { PatchError, PatchFailure, strategicMergePatch } from '../../../src/local/sandbox-api/patch/strategic-merge-patch.js';
+import type { JsonObject } from '../../../../../src/local/sandbox-api/store/json-value.js';
+import { patchSchemaFor } from '../../../../../src/local/sandbox-api/patch/patch-meta.js';
+import { PatchError, PatchFailure, strategicMergePatch } from '../../../../../src/local/sandbox-api/patch/strategic-merge-patch.js';
 
 const POD = patchSchemaFor('Pod');
 const DEPLOYMENT = patchSchemaFor('Deployment');

@@ -4,12 +4,12 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
-import { decodeHeaderBlock, encodeHeaderBlock } from '../../../src/local/sandbox-api/streams/portforward/header-block.js';
-import { HeaderDeflater, HeaderInflater } from '../../../src/local/sandbox-api/streams/portforward/header-zlib.js';
-import { PortForwardConnection, type LiveCounters } from '../../../src/local/sandbox-api/streams/portforward/port-forward-connection.js';
-import { PodPortMap, podSandboxNames } from '../../../src/local/sandbox-api/streams/portforward/pod-ports.js';
-import { FrameParser, RstStatus, encodeFrame, type SpdyFrame } from '../../../src/local/sandbox-api/streams/portforward/spdy-framer.js';
-import { eventually } from '../../helpers/eventually.js';
+import { decodeHeaderBlock, encodeHeaderBlock } from '../../../../../src/local/sandbox-api/streams/portforward/header-block.js';
+import { HeaderDeflater, HeaderInflater } from '../../../../../src/local/sandbox-api/streams/portforward/header-zlib.js';
+import { PortForwardConnection, type LiveCounters } from '../../../../../src/local/sandbox-api/streams/portforward/port-forward-connection.js';
+import { PodPortMap, podSandboxNames } from '../../../../../src/local/sandbox-api/streams/portforward/pod-ports.js';
+import { FrameParser, RstStatus, encodeFrame, type SpdyFrame } from '../../../../../src/local/sandbox-api/streams/portforward/spdy-framer.js';
+import { eventually } from '../../../../helpers/eventually.js';
 
 const POD = { namespace: 'default', name: 'web' } as const;
 

@@ -9,9 +9,9 @@ import {
   resourceNotFound,
   statusBody,
   unauthorized,
-} from '../../../src/local/sandbox-api/http/api-status.js';
-import { encodeJson } from '../../../src/local/sandbox-api/http/http-exchange.js';
-import { SUBDOMAIN_MESSAGE } from '../../../src/local/sandbox-api/store/object-validation.js';
+} from '../../../../../src/local/sandbox-api/http/api-status.js';
+import { encodeJson } from '../../../../../src/local/sandbox-api/http/http-exchange.js';
+import { SUBDOMAIN_MESSAGE } from '../../../../../src/local/sandbox-api/store/object-validation.js';
 
 function wire(body: Parameters<typeof encodeJson>[0]): string {
   return encodeJson(body).toString('utf8');

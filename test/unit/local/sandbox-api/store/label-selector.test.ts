@@ -1,7 +1,7 @@
 // Label selector parsing and matching of the sandbox API, against the apiserver's semantics and messages.
 
 import test from 'ava';
-import { LabelSelectorError, labelsMatch, parseLabelSelector, SelectorOperator } from '../../../src/local/sandbox-api/store/label-selector.js';
+import { LabelSelectorError, labelsMatch, parseLabelSelector, SelectorOperator } from '../../../../../src/local/sandbox-api/store/label-selector.js';
 
 const LABELS = { app: 'web', tier: 'front', 'example.com/team': 'a' };
 

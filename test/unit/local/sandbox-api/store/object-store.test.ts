@@ -2,7 +2,7 @@
 // the change feed (with history) that watches read.
 
 import test from 'ava';
-import { ChangeType, ObjectStore, type StoreChange } from '../../../src/local/sandbox-api/store/object-store.js';
+import { ChangeType, ObjectStore, type StoreChange } from '../../../../../src/local/sandbox-api/store/object-store.js';
 
 const CONFIG_MAPS = { group: '', version: 'v1', resource: 'configmaps' } as const;
 const NOW_MS = Date.parse('2025-01-02T03:04:05.678Z');
