@@ -90,6 +90,8 @@ export class Agent {
   readonly sessionHost: ActorHost;
   /** The main thread's host for small requests when there are workers (AGENT_DISPATCH=auto). */
   readonly inlineHost: ActorHost | undefined;
+  /** The main thread's host for byte relays (sessions, WebSocket relays, tunnel streams) with AGENT_DISPATCH=auto. */
+  readonly inlineRelayHost: ActorHost | undefined;
   readonly agentId: string;
   readonly #logger: Logger;
   readonly #http: AgentHttpServer;
@@ -112,6 +114,7 @@ export class Agent {
     host: ActorHost;
     sessionHost: ActorHost;
     inlineHost: ActorHost | undefined;
+    inlineRelayHost: ActorHost | undefined;
     agentId: string;
     logger: Logger;
     http: AgentHttpServer;
@@ -125,6 +128,7 @@ export class Agent {
     this.host = parts.host;
     this.sessionHost = parts.sessionHost;
     this.inlineHost = parts.inlineHost;
+    this.inlineRelayHost = parts.inlineRelayHost;
     this.agentId = parts.agentId;
     this.#logger = parts.logger;
     this.#http = parts.http;
@@ -221,10 +225,13 @@ export class Agent {
       'ws-session',
     );
     const inlineHost = isAuto && workers > 0 ? await createActorHost({ workers: 0, tasksPerWorker, maxQueue, workerConfig }) : undefined;
+    const inlineRelayHost = inlineHost === undefined ? undefined : await createActorHost({ workers: 0, tasksPerWorker, maxQueue, workerConfig }, 'ws-session');
     let link: ControlPlaneLink | undefined;
     const router = new StreamRouter({
       hosts: { short: host, long: sessionHost },
-      ...(inlineHost === undefined ? {} : { inline: { host: inlineHost, policy: new DispatchPolicy() } }),
+      ...(inlineHost === undefined || inlineRelayHost === undefined
+        ? {}
+        : { inline: { host: inlineHost, relayHost: inlineRelayHost, policy: new DispatchPolicy() } }),
       lanes: config.agent.lanes,
       requestTimeoutMs: config.tunnel.requestTimeoutMs,
       outboundBufferedBytes: () => link?.sessionConnection?.bufferedAmount ?? 0,
@@ -267,8 +274,9 @@ export class Agent {
           return router.laneLoad(lane).waiting + laneHost.queueSize;
         },
         get activeActors() {
-          // small requests placed inline by the dispatch policy are short-lane actors too
-          return laneHost.activeActors + (lane === Lane.short ? (inlineHost?.activeActors ?? 0) : 0);
+          // actors placed inline (small requests, byte relays) belong to their lane all the same
+          const inlineActors = (lane === Lane.short ? inlineHost : inlineRelayHost)?.activeActors ?? 0;
+          return laneHost.activeActors + inlineActors;
         },
       });
     }
@@ -304,9 +312,10 @@ export class Agent {
       await host.close();
       await sessionHost.close();
       await inlineHost?.close();
+      await inlineRelayHost?.close();
       throw error;
     }
-    const agent = new Agent({ config, metrics, link, router, host, sessionHost, inlineHost, agentId, logger, http, state: identity.state, drainState });
+    const agent = new Agent({ config, metrics, link, router, host, sessionHost, inlineHost, inlineRelayHost, agentId, logger, http, state: identity.state, drainState });
     agent.#loopDelay = loopDelay;
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     agent.#ingressSync = ingressSync;
@@ -373,6 +382,7 @@ export class Agent {
     await this.host.close();
     await this.sessionHost.close();
     await this.inlineHost?.close();
+    await this.inlineRelayHost?.close();
     // Last, so /metrics stays scrapable while the link and actors drain.
     await this.#http.close();
     this.#loopDelay?.disable();

@@ -8,7 +8,7 @@ import type { TunnelEntry } from '../tunnel/discovery/tunnel-entry.js';
 export const CompressionEngine = { zlib: 'zlib', fflate: 'fflate', off: 'off' } as const;
 export type CompressionEngine = (typeof CompressionEngine)[keyof typeof CompressionEngine];
 
-/** Where short requests run when there are workers (docs/decisions.md, "Dispatch policy"). */
+/** Where actors run when there are workers (docs/decisions.md, "Dispatch policy" and "Byte relays inline"). */
 export const Dispatch = { auto: 'auto', workers: 'workers' } as const;
 export type Dispatch = (typeof Dispatch)[keyof typeof Dispatch];
 

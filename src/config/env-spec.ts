@@ -340,7 +340,7 @@ export const ENV_SPEC = [
   }),
   row({
     key: 'agent.dispatch', env: ['AGENT_DISPATCH'], flag: NO_FLAG, default: Dispatch.auto,
-    description: 'Where short requests run when there are workers: auto (small ones inline on the main thread, large or compressible ones on workers) or workers (all on workers)',
+    description: 'Where actors run when there are workers: auto (small requests and byte relays such as kubectl sessions inline on the main thread, large or compressible requests and watches on workers) or workers (all on workers)',
     parse: oneOf(Object.values(Dispatch)),
   }),
   row({

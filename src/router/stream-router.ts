@@ -49,10 +49,12 @@ export interface RouterOptions {
   /** The actor host of each lane: short requests, and long-lived streams (watches, follows, sessions, relays). */
   readonly hosts: Readonly<Record<Lane, ActorHost>>;
   /**
-   * With worker threads: the main thread's own host and the policy that places short requests between it
-   * and the short lane's pool (router/dispatch-policy.ts). Absent: every short request runs on hosts.short.
+   * With worker threads: the main thread's own hosts. `host` and the policy place short requests between
+   * the main thread and the short lane's pool (router/dispatch-policy.ts); `relayHost` runs the long lane's
+   * byte relays (kubectl sessions, WebSocket relays, tunnel streams), which copy bytes and would only add
+   * two thread crossings per frame on a worker (docs/decisions.md). Absent: every actor runs on its lane's host.
    */
-  readonly inline?: { readonly host: ActorHost; readonly policy: DispatchPolicy };
+  readonly inline?: { readonly host: ActorHost; readonly relayHost: ActorHost; readonly policy: DispatchPolicy };
   readonly lanes: Readonly<Record<Lane, LaneLimits>>;
   /** Deadline of a request that names none (§9.2), counted from its arrival while it waits for a slot. */
   readonly requestTimeoutMs: number;
@@ -161,6 +163,11 @@ export class StreamRouter implements StreamSide {
           });
   }
 
+  /** Where the long lane's byte relays run: inline with `AGENT_DISPATCH=auto` and workers, else the lane's pool. */
+  get #relayHost(): ActorHost {
+    return this.#inline?.relayHost ?? this.#hosts[Lane.long];
+  }
+
   /** Tunnel streams open over yamux. */
   get activeTunnelStreams(): number {
     return this.#tunnels?.activeStreams ?? 0;
@@ -174,7 +181,7 @@ export class StreamRouter implements StreamSide {
   /** A tunnel stream's actor in the long lane: it shares the lane's slots and queue; it owes no JSON reply. */
   #admitTunnel(task: TunnelStreamTask, onStart: () => void, onFailure: (error: unknown) => void): { cancel(): void } | undefined {
     if (this.#isDraining) return undefined;
-    const host = this.#hosts[Lane.long];
+    const host = this.#relayHost;
     const ticket = this.#admission.offer(Lane.long, {
       deadlineMs: undefined,
       start: () => {
@@ -401,7 +408,7 @@ export class StreamRouter implements StreamSide {
       port: channel.port2,
       shouldUseStreamFrames: connection.isStreamFramesActive,
     };
-    const ticket = this.#admit(entry, Lane.long, task, undefined);
+    const ticket = this.#admit(entry, Lane.long, task, undefined, this.#relayHost);
     if (ticket === undefined) {
       channel.port1.close();
       this.#refuse(connection, streamId, new AgentError(ErrorCode.poolSaturated, TOO_MANY), 'saturated', { request_id: streamId });
@@ -528,7 +535,7 @@ export class StreamRouter implements StreamSide {
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
     const lane = laneOf(traits);
-    let host = this.#hosts[lane];
+    let host = kind === StreamKind.upgrade ? this.#relayHost : this.#hosts[lane];
     if (lane === Lane.short && this.#inline !== undefined && traits !== undefined) {
       entry.shape = requestShape(traits.method, traits.path);
       if (this.#inline.policy.place(entry.shape, data.length) === Placement.inline) host = this.#inline.host;

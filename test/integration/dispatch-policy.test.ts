@@ -1,5 +1,6 @@
-// AGENT_DISPATCH=auto with workers: small requests run inline on the main thread, lists go to the pool,
-// which starts its threads only then; the session pool has its own size (AGENT_SESSION_WORKERS).
+// AGENT_DISPATCH=auto with workers: small requests and byte relays (kubectl sessions) run inline on the
+// main thread, lists and watches go to the pools, which start their threads only then; the session pool
+// has its own size (AGENT_SESSION_WORKERS).
 
 import type { ServerResponse } from 'node:http';
 import test from 'ava';
@@ -7,6 +8,7 @@ import { eventually } from '../helpers/eventually.js';
 import { startHarness } from '../helpers/agent-harness.js';
 import { resolveAgentConfig } from '../../src/config/resolve-config.js';
 import { testConfig, type TestConfigInput } from '../helpers/agent-config.js';
+import { FakeKubeWsApi } from '../helpers/fake-kube-ws-api.js';
 
 test('dispatch auto: a small get runs inline with no thread started; a list starts the pool and runs there', async (t) => {
   const { agent, plane, kube } = await startHarness(t, { config: { workers: 2, dispatch: 'auto' } });
@@ -57,4 +59,36 @@ test('the session pool and its long-lane slots follow AGENT_SESSION_WORKERS and 
   t.deepEqual(sessionPool({ ...base, sessionWorkers: 1, sessionTasksPerWorker: 10_000 }), { workers: 1, tasksPerWorker: 10_000 });
   t.is(resolveAgentConfig(testConfig({ ...base, sessionWorkers: 2, sessionTasksPerWorker: 5_000 })).agent.lanes.long.slots, 10_000);
   t.is(resolveAgentConfig(testConfig({ ...base, workers: 0, sessionTasksPerWorker: 10_000 })).agent.lanes.long.slots, 10_000, 'inline: one lane of that many');
+});
+
+test('dispatch auto: a kubectl session relays on the main thread (no session thread starts); a watch starts the session pool', async (t) => {
+  const api = await FakeKubeWsApi.start();
+  t.teardown(() => api.close());
+  const { agent, plane } = await startHarness(t, { config: { workers: 2, dispatch: 'auto', kubeconfig: api.kubeconfigPath } });
+  const socket = await plane.nextSocket();
+  await socket.acceptRegistration();
+  await socket.next('heartbeat');
+  socket.send({
+    type: 'proxy_websocket_start',
+    request_id: 's-1',
+    payload: { stream_id: 's-1', path: '/api/v1/namespaces/default/pods/web-0/exec', query: 'command=sh&stdin=true&stdout=true', headers: { 'Sec-WebSocket-Protocol': ['v5.channel.k8s.io'] } },
+  });
+  await eventually(() => api.sessions.length === 1, 'the API server accepted the session');
+  const session = api.sessions[0]!;
+  socket.send({ type: 'proxy_websocket_data', request_id: 's-1', payload: { stream_id: 's-1', data: Buffer.from([0x02, 0x00, 0x6c]).toString('base64') } }); // [binary][stdin 'l'] (§12.1)
+  await eventually(() => session.received.length === 1, 'stdin reached the API server');
+  session.socket.send(Buffer.from([0x01, 0x6f]));
+  const out = await socket.next('proxy_websocket_data', 15_000, (m) => m.payload['stream_id'] === 's-1');
+  t.deepEqual([...Buffer.from(out.payload['data'] as string, 'base64')], [0x02, 0x01, 0x6f]);
+  t.is(agent.inlineRelayHost?.activeActors, 1, 'the session runs on the main thread');
+  t.is(agent.sessionHost.threads, 0, 'no session thread started');
+  const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+  t.true(metrics.split('\n').includes('pipeops_agent_pool_active_actors{pool="long"} 1'), 'it counts as a long-lane actor');
+  socket.send({ type: 'proxy_websocket_close', request_id: 's-1', payload: { stream_id: 's-1' } });
+  await socket.next('proxy_websocket_close', 15_000, (m) => m.payload['stream_id'] === 's-1');
+  await eventually(() => agent.inlineRelayHost?.activeActors === 0, 'the session actor ended');
+  socket.send({ type: 'proxy_request', request_id: 'w-1', payload: { method: 'GET', path: '/api/v1/namespaces/default/pods', query: 'watch=true' } });
+  await eventually(() => agent.sessionHost.threads > 0, 'the watch started the session pool');
+  t.is(agent.inlineRelayHost?.activeActors, 0, 'the watch does not run inline');
+  socket.send({ type: 'proxy_cancel', request_id: 'w-1', payload: {} });
 });
