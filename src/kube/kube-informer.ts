@@ -115,6 +115,8 @@ export class KubeInformer<T extends KubeObject> {
       return;
     }
     if (this.#isStopped || run !== this.#run) {
+      // Opened after a stop or a newer start: nobody waits for its end, which an abort makes a rejection.
+      watch.done.catch(() => undefined);
       watch.abort();
       return;
     }

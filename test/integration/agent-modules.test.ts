@@ -38,7 +38,7 @@ function resolveRecorder(dir: string, logPath: string): string {
 }
 
 /** Runs `cli.js run` against a sandbox API and a local control plane until it registered; returns what it resolved. */
-async function modulesOfAgentRun(t: ExecutionContext, kubeconfigOf: (sandboxKubeconfig: string, dir: string) => string): Promise<string[]> {
+async function modulesOfAgentRun(t: ExecutionContext, kubeconfigOf: (sandboxKubeconfig: string, dir: string) => string): Promise<{ resolved: string[]; logs: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'agent-modules-'));
   const logPath = join(dir, 'resolved.log');
   writeFileSync(logPath, '');
@@ -76,17 +76,18 @@ async function modulesOfAgentRun(t: ExecutionContext, kubeconfigOf: (sandboxKube
   await plane.waitForCluster('modules', 30_000);
   agent.kill('SIGTERM');
   t.is(await exited, 0, logs.join(''));
-  return readFileSync(logPath, 'utf8').split('\n').filter((line) => line !== '');
+  return { resolved: readFileSync(logPath, 'utf8').split('\n').filter((line) => line !== ''), logs: logs.join('') };
 }
 
 test('`cli.js run` with a token kubeconfig registers without loading @kubernetes/client-node', async (t) => {
-  const resolved = await modulesOfAgentRun(t, (yaml) => yaml);
+  const { resolved, logs } = await modulesOfAgentRun(t, (yaml) => yaml);
   t.true(resolved.some((url) => url.endsWith('/src/kube/kube-client.js')), 'the recorder saw the agent\'s own client');
   t.deepEqual(resolved.filter((url) => url.includes(CLIENT_NODE)), []);
+  t.false(logs.includes('full Kubernetes client'));
 });
 
 test('a kubeconfig user with an exec credential plugin is what loads @kubernetes/client-node', async (t) => {
-  const resolved = await modulesOfAgentRun(t, (yaml, dir) => {
+  const { resolved, logs } = await modulesOfAgentRun(t, (yaml, dir) => {
     const token = /token: (\S+)/.exec(yaml)?.[1] ?? '';
     const plugin = join(dir, 'credential.cjs');
     writeFileSync(plugin, `process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: ${JSON.stringify(token)} } }));\n`);
@@ -94,4 +95,7 @@ test('a kubeconfig user with an exec credential plugin is what loads @kubernetes
     return yaml.replace(/^ {4}token: .*$/m, exec);
   });
   t.true(resolved.some((url) => url.includes(CLIENT_NODE)));
+  const told = logs.split('\n').filter((line) => line.includes('full Kubernetes client'));
+  t.is(told.length, 1, 'said once');
+  t.regex(told[0] ?? '', /"level":30.*"reason":"exec credential plugin"/);
 });
