@@ -6,6 +6,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { accessWithToken, currentToken, type KubeAccess, type KubeRequestAuth } from './kubeconfig.js';
+import { AgentError, ErrorCode } from '../errors.js';
 import { KubeStatusError } from './kube-failure.js';
 
 export type KubeQuery = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -72,7 +73,7 @@ function readBody(response: IncomingMessage, limit: number): Promise<Buffer> {
     });
     response.on('end', () => resolve(Buffer.concat(chunks)));
     response.on('error', reject);
-    response.on('aborted', () => reject(Object.assign(new Error('the Kubernetes API closed the response early'), { code: 'ECONNRESET' })));
+    response.on('aborted', () => reject(new AgentError(ErrorCode.upstreamFailed, 'the Kubernetes API closed the response early')));
   });
 }
 
@@ -131,7 +132,13 @@ export class KubeClient {
       throw new KubeStatusError(status, statusReasonOf(await readBody(response, MAX_ERROR_BODY_BYTES)));
     }
     const body = await readBody(response, Number.POSITIVE_INFINITY);
-    return (body.length === 0 ? undefined : JSON.parse(body.toString('utf8'))) as T;
+    if (body.length === 0) return undefined as T;
+    try {
+      return JSON.parse(body.toString('utf8')) as T;
+    } catch {
+      // JSON.parse's message quotes the body, which may be object data: never let it reach a log.
+      throw new AgentError(ErrorCode.upstreamFailed, `the Kubernetes API answered ${status} with a body that is not JSON`);
+    }
   }
 
   /**
@@ -160,7 +167,7 @@ export class KubeClient {
             event = JSON.parse(line) as WatchEvent;
           } catch {
             controller.abort();
-            reject(Object.assign(new Error('the Kubernetes API sent a watch line that is not JSON'), { code: 'EPROTO' }));
+            reject(new AgentError(ErrorCode.upstreamFailed, 'the Kubernetes API sent a watch line that is not JSON'));
             return;
           }
           if (controller.signal.aborted) return;
@@ -169,7 +176,7 @@ export class KubeClient {
       });
       response.on('end', () => resolve());
       response.on('error', reject);
-      response.on('aborted', () => reject(Object.assign(new Error('the Kubernetes API closed the watch early'), { code: 'ECONNRESET' })));
+      response.on('aborted', () => reject(new AgentError(ErrorCode.upstreamFailed, 'the Kubernetes API closed the watch early')));
       response.on('close', () => (controller.signal.aborted ? reject(controller.signal.reason) : resolve()));
     });
     return { done, abort: () => controller.abort() };

@@ -55,10 +55,11 @@ test('get, list with a query, create, replace, patch and delete send the verb, p
   t.is(new Set(api.requests.map((request) => request.remotePort)).size, 1, 'every call went over one kept-alive connection');
 });
 
-test('an answer outside 2xx is a KubeStatusError with the status and reason, never the body', async (t) => {
+test('an answer outside 2xx is a KubeStatusError with the status and reason, never the body; a 2xx body that is not JSON is not quoted either', async (t) => {
   const api = await startScriptedKubeApi(t, (request, response) => {
     if (request.path.endsWith('/missing')) return sendStatus(response, 404, 'NotFound', 'secrets "missing" not found: s3cr3t-payload');
     if (request.path.endsWith('/conflict')) return sendStatus(response, 409, 'Conflict', 'the object has been modified');
+    if (request.path === '/healthz') return void response.writeHead(200, { 'Content-Type': 'text/plain' }).end('s3cr3t-payload');
     response.writeHead(500, { 'Content-Type': 'text/plain' }).end('s3cr3t-payload');
   });
   const client = new KubeClient(accessTo(api));
@@ -77,6 +78,10 @@ test('an answer outside 2xx is a KubeStatusError with the status and reason, nev
   t.is(broken.statusCode, 500);
   t.is(broken.reason, undefined);
   t.false(broken.message.includes('s3cr3t'));
+  const notJson = await t.throwsAsync(client.get('/healthz'), { instanceOf: AgentError });
+  t.is(notJson.code, ErrorCode.upstreamFailed);
+  t.false(JSON.stringify(kubeFailureOf(notJson)).includes('s3cr3t'));
+  t.false(notJson.message.includes('s3cr3t'));
 });
 
 test('a bounded call past its bound rejects with UPSTREAM_TIMEOUT and its request is aborted (the socket closes)', async (t) => {
