@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Dispatch, workerConfigOf, type AgentConfig, type ResolvedAgentConfig, type WorkerTuning } from './config/agent-config.js';
 import { resolveAgentConfig } from './config/resolve-config.js';
@@ -22,7 +21,9 @@ import { openClusterIdentity } from './cluster/identity/agent-identity.js';
 import type { AgentStateStore } from './cluster/state/store.js';
 import { RegionDetector } from './cluster/region/detection.js';
 import { MonitoringDiscovery } from './cluster/monitoring/discovery.js';
-import { loadKubeConfig, resolveKubeTarget } from './kube/kube-endpoint.js';
+import { resolveKubeTarget } from './kube/kube-endpoint.js';
+import { KubeClient } from './kube/kube-client.js';
+import { loadKubeAccess } from './kube/kubeconfig.js';
 import type { KubeTarget } from './kube/kube-target.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { AGENT_VERSION } from './version.js';
@@ -99,6 +100,8 @@ export class Agent {
   #ingressSync: IngressSync | undefined;
   /** The TCP/UDP tunnel discovery and registry sync; undefined when `tunnel.enabled` is false. */
   #tunnelRegistry: TunnelRegistrySync | undefined;
+  /** The agent's own Kubernetes client; its keep-alive sockets close at stop. */
+  #kube: KubeClient | undefined;
   readonly #state: AgentStateStore;
   readonly #drainState: { isDraining: boolean };
   #endDrainNow: (() => void) | undefined;
@@ -155,18 +158,21 @@ export class Agent {
     const { logger } = options;
     const clock = options.clock ?? systemClock;
     const metrics = new AgentMetrics();
-    let kubeConfig: KubeConfig | undefined;
+    let kube: KubeClient | undefined;
     let kubeTarget: KubeTarget | undefined;
     try {
-      kubeConfig = loadKubeConfig(config.kubernetes.kubeconfig);
-      kubeTarget = resolveKubeTarget(kubeConfig);
+      const access = await loadKubeAccess(config.kubernetes.kubeconfig, {
+        onFullClient: (reason) => logger.info({ reason }, 'kubeconfig user needs the full Kubernetes client (@kubernetes/client-node); loading it'),
+      });
+      kube = new KubeClient(access);
+      kubeTarget = resolveKubeTarget(access);
     } catch (error) {
       logger.error({ err: error }, 'no Kubernetes access: proxied requests will fail until it is configured');
     }
     // State, agent id and credentials are settled before the first dial: the link resumes from them.
     const identity = await openClusterIdentity({
       config,
-      kubeConfig,
+      kube,
       logger: logger.child({ part: 'state' }),
       ...(options.stateStore === undefined ? {} : { stateStore: options.stateStore }),
     });
@@ -175,7 +181,7 @@ export class Agent {
     // Opt-in (CLUSTER.md §4): it advertises cluster routes to the platform, so off means nothing is built or watched.
     const ingressSync = createGatewayProxy({
       config,
-      kubeConfig,
+      kube,
       tls: controlPlaneTls(config),
       token: agentToken,
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
@@ -186,7 +192,7 @@ export class Agent {
     // On by default (`tunnel.enabled`): registers config-declared tunnels and those of managed Gateways.
     const tunnelRegistry = createTunnelRegistrySync({
       config,
-      kubeConfig,
+      kube,
       tls: controlPlaneTls(config),
       clusterUuid: () => link?.state.clusterUuid ?? link?.state.clusterId,
       token: agentToken,
@@ -196,18 +202,18 @@ export class Agent {
       logger,
     });
     const facts = new ClusterFacts({
-      kubeConfig,
+      kube,
       agentId,
       agentVersion: AGENT_VERSION,
       clusterName: config.agent.clusterName,
       labels: config.agent.labels,
       serviceToken: undefined,
       credentials: identity.credentials,
-      region: new RegionDetector({ kubeConfig, apiUrl: config.pipeops.apiUrl, settings: config.registration, logger: logger.child({ part: 'region' }) }),
+      region: new RegionDetector({ kube, apiUrl: config.pipeops.apiUrl, settings: config.registration, logger: logger.child({ part: 'region' }) }),
       agentPort: config.agent.advertisedPort,
       logger,
       gateway: ingressSync,
-      monitoring: new MonitoringDiscovery({ kubeConfig, clock, logger: logger.child({ part: 'monitoring' }) }),
+      monitoring: new MonitoringDiscovery({ kube, clock, logger: logger.child({ part: 'monitoring' }) }),
     });
     const workerConfig = workerConfigOf(config, options.workerTuning, kubeTarget);
     const onFault = options.onFault;
@@ -320,6 +326,7 @@ export class Agent {
     logger.info({ agentId, version: AGENT_VERSION, workers: config.agent.workers }, 'agent starting');
     agent.#ingressSync = ingressSync;
     agent.#tunnelRegistry = tunnelRegistry;
+    agent.#kube = kube;
     ingressSync?.start();
     tunnelRegistry?.start();
     await link.start();
@@ -378,6 +385,7 @@ export class Agent {
     await this.link.stop();
     // A registration that just succeeded may still be writing its state; a restart must find it.
     await this.#state.flush();
+    this.#kube?.close();
     await this.router.close();
     await this.host.close();
     await this.sessionHost.close();

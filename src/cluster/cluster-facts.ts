@@ -5,14 +5,15 @@
 import os from 'node:os';
 import { primaryInterfaceIp } from './region/public-ip.js';
 import { readFileSync, statfsSync } from 'node:fs';
-import { CoreV1Api, VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { REGISTER_FEATURES } from '../protocol/message-types.js';
 import type { JsonObject } from '../protocol/envelope.js';
 import type { LinkState } from '../link/link-state.js';
 import { rfc3339 } from '../protocol/envelope.js';
 import type { GatewayFacts } from './ingress/sync.js';
-import { boundedKubeCall, type KubeCallOptions } from '../kube/bounded-call.js';
+import { boundedKubeCall } from '../kube/bounded-call.js';
+import type { KubeClient } from '../kube/kube-client.js';
+import type { KubeList } from '../kube/kube-informer.js';
 import { kubeFailureOf } from '../kube/kube-failure.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { monitoringHeartbeatFields, type MonitoringSource } from './monitoring/discovery.js';
@@ -22,7 +23,8 @@ export const FACTS_CALL_TIMEOUT_MS = 5_000;
 const FALLBACK_K8S_VERSION = 'v1.28.0+k3s1';
 
 export interface ClusterFactsOptions {
-  readonly kubeConfig: KubeConfig | undefined;
+  /** The agent's own Kubernetes access; undefined: none (fallback values). */
+  readonly kube: KubeClient | undefined;
   readonly agentId: string;
   readonly agentVersion: string;
   readonly clusterName: string;
@@ -86,18 +88,17 @@ export class ClusterFacts {
     this.#options = options;
   }
 
-  #bounded<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
+  #bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return boundedKubeCall(this.#options.callClock ?? systemClock, FACTS_CALL_TIMEOUT_MS, what, call);
   }
 
   async k8sVersion(): Promise<string> {
     if (this.#k8sVersion !== undefined) return this.#k8sVersion;
-    const kubeConfig = this.#options.kubeConfig;
-    if (kubeConfig === undefined) return FALLBACK_K8S_VERSION;
+    const kube = this.#options.kube;
+    if (kube === undefined) return FALLBACK_K8S_VERSION;
     try {
-      const api = kubeConfig.makeApiClient(VersionApi);
-      const info = await this.#bounded('version', (options) => api.getCode({}, options));
-      if (typeof info.gitVersion !== 'string' || info.gitVersion === '') throw new Error('version without gitVersion');
+      const info = await this.#bounded('version', (signal) => kube.get<{ gitVersion?: unknown }>('/version', undefined, signal));
+      if (typeof info?.gitVersion !== 'string' || info.gitVersion === '') throw new Error('version without gitVersion');
       this.#k8sVersion = info.gitVersion;
       return info.gitVersion;
     } catch (error) {
@@ -107,12 +108,11 @@ export class ClusterFacts {
   }
 
   async counts(): Promise<{ nodes: number; pods: number }> {
-    const kubeConfig = this.#options.kubeConfig;
-    if (kubeConfig === undefined) return { nodes: 0, pods: 0 };
-    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const kube = this.#options.kube;
+    if (kube === undefined) return { nodes: 0, pods: 0 };
     const [nodes, pods] = await Promise.allSettled([
-      this.#bounded('node count', (options) => api.listNode({ limit: 1 }, options)),
-      this.#bounded('pod count', (options) => api.listPodForAllNamespaces({ limit: 1 }, options)),
+      this.#bounded('node count', (signal) => kube.get<KubeList<unknown>>('/api/v1/nodes', { limit: 1 }, signal)),
+      this.#bounded('pod count', (signal) => kube.get<KubeList<unknown>>('/api/v1/pods', { limit: 1 }, signal)),
     ]);
     for (const result of [nodes, pods]) {
       if (result.status === 'rejected') this.#options.logger.debug(kubeFailureOf(result.reason), 'count failed');

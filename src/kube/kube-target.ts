@@ -1,6 +1,6 @@
 // Where the Kubernetes API is and how to trust it, as plain data: resolved once on the main thread with
-// @kubernetes/client-node (kube-endpoint.ts) and handed to the actor threads through their WorkerConfig,
-// so no worker loads client-node (seconds of start-up and ~70 MiB per thread). Thread-neutral.
+// the agent's own client (kubeconfig.ts, kube-endpoint.ts) and handed to the actor threads through their WorkerConfig,
+// so no worker reads kubeconfig files or loads a Kubernetes client. Thread-neutral.
 
 export interface KubeTarget {
   /** API server URL, e.g. https://10.0.0.1:443. */

@@ -3,7 +3,7 @@
 import { ClusterFacts, type ClusterFactsOptions } from '../../src/cluster/cluster-facts.js';
 import { silentLogger } from '../../src/log.js';
 
-export function testClusterFacts(options: Pick<ClusterFactsOptions, 'kubeConfig'> & Partial<ClusterFactsOptions>): ClusterFacts {
+export function testClusterFacts(options: Pick<ClusterFactsOptions, 'kube'> & Partial<ClusterFactsOptions>): ClusterFacts {
   return new ClusterFacts({
     agentId: 'agent-0a1b2c3d4e5f6071',
     agentVersion: '0.0.0-test',

@@ -48,3 +48,28 @@ test('src/** never imports workers/**, and agent code never imports src/local/**
   );
   t.deepEqual(offending, []);
 });
+
+/** The one module that may load client-node, and only on demand (kubeconfig users it alone can read). */
+const FULL_CLIENT_MODULE = 'src/kube/kube-full-client.ts';
+
+test('the main thread (src/** outside src/local/**) loads @kubernetes/client-node only lazily, in kube-full-client.ts; type imports are erased', (t) => {
+  const offending = sources('src')
+    .filter((file) => !file.startsWith('src/local/'))
+    .flatMap((file) => {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const statements = [...text.matchAll(/^(import|export)\s+(type\s+)?[^;]*?from\s+'@kubernetes\/client-node[^']*'/gms)]
+        .filter((match) => match[2] === undefined)
+        .map((match) => `${file}: ${match[0].split('\n')[0]}`);
+      const sideEffect = [...text.matchAll(/^import\s+'@kubernetes\/client-node[^']*'/gm)].map((match) => `${file}: ${match[0]}`);
+      const dynamic = file === FULL_CLIENT_MODULE ? [] : [...text.matchAll(/import\(\s*'@kubernetes\/client-node[^']*'\s*\)/g)].map((match) => `${file}: ${match[0]}`);
+      return [...statements, ...sideEffect, ...dynamic];
+    });
+  t.deepEqual(offending, []);
+});
+
+test('kube-full-client.ts is reached only through a dynamic import', (t) => {
+  const staticImporters = sources('src').filter((file) => staticImports(file).includes(FULL_CLIENT_MODULE));
+  t.deepEqual(staticImporters, []);
+  const text = readFileSync(join(ROOT, FULL_CLIENT_MODULE), 'utf8');
+  t.regex(text, /await import\('@kubernetes\/client-node'\)/);
+});

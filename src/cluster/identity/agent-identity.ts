@@ -6,10 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../config/agent-config.js';
 import { SERVICE_ACCOUNT_TOKEN_FILE, kubeUserToken } from '../../kube/kube-endpoint.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import type { KubeAccess } from '../../kube/kubeconfig.js';
 import type { StateStore } from '../../link/link-state.js';
 import { DEFAULT_STATE_NAMESPACE, openAgentState, nonEmptyText, stateNamespace, type AgentCredentials, type AgentStateStore } from '../state/store.js';
 import { SelfSubjectAccessReviewer, TokenVerdict, type TokenReviewer } from './token-review.js';
@@ -42,7 +43,7 @@ export interface HostIdentityFacts {
 export function hostIdentityFacts(input: {
   readonly clusterName: string;
   readonly namespace: string;
-  readonly kubeConfig: KubeConfig | undefined;
+  readonly kube: KubeAccess | undefined;
   readonly isOutOfCluster: boolean;
   readonly readFile?: ReadFile;
   readonly hostname?: string;
@@ -52,7 +53,7 @@ export function hostIdentityFacts(input: {
   return {
     clusterName: input.clusterName,
     namespace: input.namespace,
-    apiServer: input.kubeConfig?.getCurrentCluster()?.server,
+    apiServer: input.kube?.server,
     hostname: input.isOutOfCluster ? (input.hostname ?? os.hostname()) : undefined,
     machineId,
   };
@@ -82,23 +83,22 @@ export interface CredentialSources {
   readonly mountedCa: () => string | undefined;
 }
 
-function kubeconfigCa(kubeConfig: KubeConfig | undefined, readFile: ReadFile): string | undefined {
-  const cluster = kubeConfig?.getCurrentCluster();
-  if (cluster === null || cluster === undefined) return undefined;
-  if (nonEmptyText(cluster.caData) !== undefined) return nonEmptyText(cluster.caData);
-  if (cluster.caFile === undefined) return undefined;
-  const pem = readOptional(readFile, cluster.caFile);
+function kubeconfigCa(access: KubeAccess | undefined, readFile: ReadFile): string | undefined {
+  if (access === undefined) return undefined;
+  if (nonEmptyText(access.caData) !== undefined) return nonEmptyText(access.caData);
+  if (access.caFile === undefined) return undefined;
+  const pem = readOptional(readFile, access.caFile);
   return pem === undefined ? undefined : Buffer.from(`${pem}\n`, 'utf8').toString('base64');
 }
 
-export function credentialSourcesFor(config: AgentConfig, kubeConfig: KubeConfig | undefined, readFile: ReadFile = readUtf8): CredentialSources {
+export function credentialSourcesFor(config: AgentConfig, kube: KubeAccess | undefined, readFile: ReadFile = readUtf8): CredentialSources {
   return {
     configuredToken: config.kubernetes.serviceToken,
     configuredCa: config.kubernetes.caCertData,
-    mountedToken: () => readOptional(readFile, SERVICE_ACCOUNT_TOKEN_FILE) ?? (kubeConfig === undefined ? undefined : kubeUserToken(kubeConfig)),
+    mountedToken: () => readOptional(readFile, SERVICE_ACCOUNT_TOKEN_FILE) ?? (kube === undefined ? undefined : kubeUserToken(kube)),
     mountedCa: () => {
       const pem = readOptional(readFile, SERVICE_ACCOUNT_CA_FILE);
-      return pem === undefined ? kubeconfigCa(kubeConfig, readFile) : Buffer.from(`${pem}\n`, 'utf8').toString('base64');
+      return pem === undefined ? kubeconfigCa(kube, readFile) : Buffer.from(`${pem}\n`, 'utf8').toString('base64');
     },
   };
 }
@@ -212,7 +212,7 @@ export interface ClusterIdentity {
 
 export interface OpenClusterIdentityOptions {
   readonly config: AgentConfig;
-  readonly kubeConfig: KubeConfig | undefined;
+  readonly kube: KubeClient | undefined;
   readonly logger: Logger;
   /** A store supplied by the embedder (tests): the link uses it and nothing else is persisted. */
   readonly stateStore?: StateStore;
@@ -221,13 +221,13 @@ export interface OpenClusterIdentityOptions {
 
 /** Loads the state, settles the agent id and the credentials: everything the first dial depends on. */
 export async function openClusterIdentity(options: OpenClusterIdentityOptions): Promise<ClusterIdentity> {
-  const { config, kubeConfig, logger } = options;
+  const { config, kube, logger } = options;
   const readFile = options.readFile ?? readUtf8;
   const isOutOfCluster = config.kubernetes.kubeconfig !== undefined;
   const settings = options.stateStore === undefined ? config.state : undefined;
   const state = await openAgentState({
     settings,
-    kubeConfig,
+    kube,
     isOutOfCluster,
     apiUrl: config.pipeops.apiUrl,
     clusterName: config.agent.clusterName,
@@ -236,12 +236,12 @@ export async function openClusterIdentity(options: OpenClusterIdentityOptions): 
   });
   const namespace = config.state === undefined ? DEFAULT_STATE_NAMESPACE : stateNamespace(config.state, readFile);
   const agentId = await resolveAgentId(config.agent.id, state, () =>
-    stableAgentId(hostIdentityFacts({ clusterName: config.agent.clusterName, namespace, kubeConfig, isOutOfCluster, readFile })),
+    stableAgentId(hostIdentityFacts({ clusterName: config.agent.clusterName, namespace, kube: kube?.access, isOutOfCluster, readFile })),
   );
   const credentials = new ClusterCredentials({
-    sources: credentialSourcesFor(config, kubeConfig, readFile),
+    sources: credentialSourcesFor(config, kube?.access, readFile),
     state,
-    reviewer: kubeConfig === undefined ? undefined : new SelfSubjectAccessReviewer({ kubeConfig }),
+    reviewer: kube === undefined ? undefined : new SelfSubjectAccessReviewer({ kube }),
     logger,
   });
   await credentials.prepare();

@@ -2,10 +2,11 @@
 // credentials, each bounded in time, and batched reads for a whole extraction. Read-only: the agent
 // never changes a Service.
 
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, V1Service } from '@kubernetes/client-node';
+import type { V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { boundedKubeCall, type KubeCallOptions } from '../../kube/bounded-call.js';
+import { boundedKubeCall } from '../../kube/bounded-call.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import type { KubeList } from '../../kube/kube-informer.js';
 import { isKubeStatus, kubeFailureOf } from '../../kube/kube-failure.js';
 import type { Clock } from '../../util/clock.js';
 import type { ServiceReader } from './controller.js';
@@ -45,20 +46,22 @@ export async function readServices(reader: ServiceReader, keys: Iterable<string>
 }
 
 export class KubeServiceReader implements ServiceReader {
-  readonly #api: CoreV1Api;
+  readonly #api: KubeClient;
   /** Real time in the agent: a simulated clock that jumps must not abort reads that are merely in flight. */
   readonly #callClock: Clock;
   readonly #timeoutMs: number;
 
-  constructor(kubeConfig: KubeConfig, callClock: Clock, timeoutMs = DEFAULT_SERVICE_READ_TIMEOUT_MS) {
-    this.#api = kubeConfig.makeApiClient(CoreV1Api);
+  constructor(kube: KubeClient, callClock: Clock, timeoutMs = DEFAULT_SERVICE_READ_TIMEOUT_MS) {
+    this.#api = kube;
     this.#callClock = callClock;
     this.#timeoutMs = timeoutMs;
   }
 
   async read(namespace: string, name: string): Promise<V1Service | undefined> {
     try {
-      return await this.#bounded(`services ${namespace}/${name}`, (options) => this.#api.readNamespacedService({ name, namespace }, options));
+      return await this.#bounded(`services ${namespace}/${name}`, (signal) =>
+        this.#api.get<V1Service>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(name)}`, undefined, signal),
+      );
     } catch (error) {
       if (isKubeStatus(error, 404)) return undefined;
       throw error;
@@ -66,11 +69,11 @@ export class KubeServiceReader implements ServiceReader {
   }
 
   async list(labelSelector: string): Promise<V1Service[]> {
-    const list = await this.#bounded(`services -l ${labelSelector}`, (options) => this.#api.listServiceForAllNamespaces({ labelSelector }, options));
+    const list = await this.#bounded(`services -l ${labelSelector}`, (signal) => this.#api.get<KubeList<V1Service>>('/api/v1/services', { labelSelector }, signal));
     return list.items;
   }
 
-  #bounded<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
+  #bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return boundedKubeCall(this.#callClock, this.#timeoutMs, `ingress sync: reading ${what}`, call);
   }
 }

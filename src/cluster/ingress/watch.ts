@@ -1,17 +1,19 @@
 // The Ingress informer of the gateway proxy: list + watch of networking.k8s.io/v1 Ingresses in all
-// namespaces with the agent's own credentials (client-node makeInformer), restarted with capped backoff
+// namespaces with the agent's own credentials (kube/kube-informer.ts), restarted with capped backoff
 // after a failure. Delivers events and the cache; decides nothing about them.
 //
 //   start ─► list ─ok─► add… ─► onInitialList (once) ─► watch ─events─► onUpsert / onDelete
-//              │                                           │ ends cleanly ─► watch again (client-node)
+//              │                                           │ ends cleanly ─► watch again (the informer)
 //              └ fails ───────────────┬────────────────────┘ fails
 //                                     └─► wait 1 s, 2 s … 60 s on clock ─► start again (relist only if needed)
 
-import { NetworkingV1Api, makeInformer, type Informer, type KubeConfig, type ObjectCache, type V1Ingress } from '@kubernetes/client-node';
+import type { V1Ingress } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock } from '../../util/clock.js';
 import { InformerRestart } from '../../kube/informer-restart.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import { KubeInformer, type KubeList } from '../../kube/kube-informer.js';
 
 export const INGRESS_PATH = '/apis/networking.k8s.io/v1/ingresses';
 
@@ -32,14 +34,14 @@ export interface IngressSource {
 }
 
 export interface IngressWatchOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: KubeClient;
   /** Restart backoff. */
   readonly clock: Clock;
   readonly logger: Logger;
 }
 
 export class IngressWatch implements IngressSource {
-  readonly #informer: Informer<V1Ingress> & ObjectCache<V1Ingress>;
+  readonly #informer: KubeInformer<V1Ingress>;
   readonly #restart: InformerRestart;
   readonly #logger: Logger;
   #events: IngressEvents | undefined;
@@ -48,22 +50,22 @@ export class IngressWatch implements IngressSource {
   #isStopped = false;
 
   constructor(options: IngressWatchOptions) {
-    const api = options.kubeConfig.makeApiClient(NetworkingV1Api);
+    const kube = options.kube;
     this.#restart = new InformerRestart(options.clock);
     this.#logger = options.logger;
     const listIngresses = async () => {
-      const list = await api.listIngressForAllNamespaces();
+      const list = await kube.get<KubeList<V1Ingress>>(INGRESS_PATH);
       this.#didListThisRun = true;
       this.#restart.reset();
       return list;
     };
-    this.#informer = makeInformer<V1Ingress>(options.kubeConfig, INGRESS_PATH, listIngresses);
+    this.#informer = new KubeInformer<V1Ingress>(kube, INGRESS_PATH, listIngresses);
   }
 
   start(events: IngressEvents): void {
     if (this.#events !== undefined) return;
     this.#events = events;
-    // Listeners close over `watch` rather than `this`: client-node calls them unbound.
+    // Listeners close over `watch` rather than `this`: the informer calls them unbound.
     const watch = this;
     // An event proves the watch works again, so the next failure starts the backoff afresh.
     function informerOnAdd(ingress: V1Ingress): void {
@@ -95,7 +97,7 @@ export class IngressWatch implements IngressSource {
   async stop(): Promise<void> {
     this.#isStopped = true;
     this.#restart.cancel();
-    // client-node reports the abort of its own watch as an error; #onError ignores it once stopped.
+    // The informer reports nothing once stopped; #onError ignores late reports all the same.
     await this.#informer.stop();
   }
 
@@ -117,7 +119,7 @@ export class IngressWatch implements IngressSource {
   #onError(error: unknown): void {
     if (this.#isStopped || this.#restart.isPending) return;
     const waitMs = this.#restart.nextDelayMs();
-    // A refused watch is a plain Error with `statusCode` (a refused list is an ApiException with `code`).
+    // A refused list or watch is a KubeStatusError with `statusCode`.
     const statusCode = typeof error === 'object' && error !== null && 'statusCode' in error ? error.statusCode : undefined;
     this.#logger.warn({ ...kubeFailureOf(error), ...(typeof statusCode === 'number' ? { status: statusCode } : {}), waitMs }, 'ingress watch failed; restarting');
     this.#restart.schedule(waitMs, () => this.#run());

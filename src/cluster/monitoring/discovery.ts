@@ -8,11 +8,12 @@
 //                                   listing is forbidden), then the Grafana Secret; each call aborted
 //                                   after callTimeoutMs on callClock
 
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, V1Secret, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { V1Secret, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCode } from '../../errors.js';
-import { boundedKubeCall, type KubeCallOptions } from '../../kube/bounded-call.js';
+import { boundedKubeCall } from '../../kube/bounded-call.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import type { KubeList } from '../../kube/kube-informer.js';
 import { isKubeStatus, kubeFailureOf } from '../../kube/kube-failure.js';
 import type { JsonObject } from '../../protocol/envelope.js';
 import { systemClock, type Clock } from '../../util/clock.js';
@@ -47,7 +48,7 @@ export interface MonitoringSource {
 
 export interface MonitoringDiscoveryOptions {
   /** The agent's own credentials; undefined (no Kubernetes access) means nothing is ever found. */
-  readonly kubeConfig: KubeConfig | undefined;
+  readonly kube: KubeClient | undefined;
   /** Measures the age of the cache. */
   readonly clock: Clock;
   /**
@@ -135,7 +136,7 @@ type Lookup = MonitoringEndpoint | undefined | typeof FAILED;
 type ServiceSource = (name: string) => Promise<V1Service | undefined>;
 
 export class MonitoringDiscovery implements MonitoringSource {
-  readonly #api: CoreV1Api | undefined = undefined;
+  readonly #api: KubeClient | undefined;
   readonly #clock: Clock;
   readonly #callClock: Clock;
   readonly #logger: Logger;
@@ -152,12 +153,7 @@ export class MonitoringDiscovery implements MonitoringSource {
       throw new AgentError(ErrorCode.configInvalid, `callTimeoutMs must be a positive integer (got ${String(timeout)})`);
     }
     this.#logger = options.logger;
-    try {
-      this.#api = options.kubeConfig?.makeApiClient(CoreV1Api);
-    } catch (error) {
-      // A kubeconfig without a current cluster: discovery finds nothing rather than failing the agent's start.
-      this.#logger.debug(kubeFailureOf(error), 'monitoring discovery disabled');
-    }
+    this.#api = options.kube;
     this.#clock = options.clock;
     this.#callClock = options.callClock ?? systemClock;
     this.#namespace = options.namespace ?? DEFAULT_MONITORING_NAMESPACE;
@@ -226,9 +222,11 @@ export class MonitoringDiscovery implements MonitoringSource {
    * One list call answers every candidate of every component. An agent allowed to get but not to list
    * Services falls back to reading each name (in parallel, so still one call bound).
    */
-  async #serviceSource(api: CoreV1Api): Promise<ServiceSource | typeof FAILED> {
+  async #serviceSource(api: KubeClient): Promise<ServiceSource | typeof FAILED> {
     try {
-      const list = await this.#bounded('services', (options) => api.listNamespacedService({ namespace: this.#namespace }, options));
+      const list = await this.#bounded('services', (signal) =>
+        api.get<KubeList<V1Service>>(`/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/services`, undefined, signal),
+      );
       const byName = new Map(list.items.map((service) => [service.metadata?.name, service] as const));
       return (name) => Promise.resolve(byName.get(name));
     } catch (error) {
@@ -238,7 +236,7 @@ export class MonitoringDiscovery implements MonitoringSource {
     }
   }
 
-  async #lookup(api: CoreV1Api, source: ServiceSource, kind: MonitoringKind): Promise<Lookup> {
+  async #lookup(api: KubeClient, source: ServiceSource, kind: MonitoringKind): Promise<Lookup> {
     const names = candidateNames(kind, this.#release);
     // Order is applied to the answers, so the reads of the fallback can run in parallel.
     const answers = await Promise.allSettled(names.map((name) => source(name)));
@@ -260,10 +258,10 @@ export class MonitoringDiscovery implements MonitoringSource {
   }
 
   /** The chart's admin Secret has the same name as the Service; without it the credentials stay empty. */
-  async #withGrafanaCredentials(api: CoreV1Api, name: string, url: string): Promise<Lookup> {
+  async #withGrafanaCredentials(api: KubeClient, name: string, url: string): Promise<Lookup> {
     try {
-      const secret = await this.#bounded(`secrets/${name}`, (options) =>
-        api.readNamespacedSecret({ name, namespace: this.#namespace }, options),
+      const secret = await this.#bounded(`secrets/${name}`, (signal) =>
+        api.get<V1Secret>(`/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/secrets/${encodeURIComponent(name)}`, undefined, signal),
       );
       return { url, username: decodedKey(secret, 'admin-user'), password: decodedKey(secret, 'admin-password'), isSsl: false };
     } catch (error) {
@@ -274,10 +272,10 @@ export class MonitoringDiscovery implements MonitoringSource {
   }
 
   /** The Service, or undefined when it does not exist; other failures reject. */
-  async #readService(api: CoreV1Api, name: string): Promise<V1Service | undefined> {
+  async #readService(api: KubeClient, name: string): Promise<V1Service | undefined> {
     try {
-      return await this.#bounded(`services/${name}`, (options) =>
-        api.readNamespacedService({ name, namespace: this.#namespace }, options),
+      return await this.#bounded(`services/${name}`, (signal) =>
+        api.get<V1Service>(`/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/services/${encodeURIComponent(name)}`, undefined, signal),
       );
     } catch (error) {
       if (isKubeStatus(error, 404)) return undefined;
@@ -286,7 +284,7 @@ export class MonitoringDiscovery implements MonitoringSource {
   }
 
   /** Runs one API call under the call bound, aborting the request when it expires so its socket is freed. */
-  #bounded<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
+  #bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return boundedKubeCall(this.#callClock, this.#callTimeoutMs, `monitoring discovery: ${what}`, call);
   }
 }

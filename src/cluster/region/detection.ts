@@ -13,12 +13,14 @@
 // cloud's own word (node providerID, metadata), else ip-intel's (§17.1: uninformative answers keep the
 // local value), else a distribution hint (`on-premises`), else `agent`.
 
-import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import type { V1Node } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { RegistrationSettings } from '../../config/agent-config.js';
 import { DEFAULT_REGISTRATION_FACTS_TIMEOUT_MS } from '../../config/env-spec.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { boundedKubeCall } from '../../kube/bounded-call.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import type { KubeList } from '../../kube/kube-informer.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
 import { lookupGeoIp, type GeoIp } from './geoip.js';
 import { LookupDeadline } from './lookup-http.js';
@@ -44,7 +46,7 @@ export interface RegionSource {
 }
 
 export interface RegionDetectorOptions {
-  readonly kubeConfig: KubeConfig | undefined;
+  readonly kube: KubeClient | undefined;
   /** The control plane base URL: ip-intel lives under it. */
   readonly apiUrl: string;
   /** Absent (a config built by hand): node facts only, no HTTP lookups. */
@@ -82,12 +84,12 @@ export function combineSignals(signals: Signals, fallbackIp: string): RegionFact
 export class RegionDetector implements RegionSource {
   readonly #options: RegionDetectorOptions;
   readonly #clock: Clock;
-  readonly #api: CoreV1Api | undefined;
+  readonly #api: KubeClient | undefined;
 
   constructor(options: RegionDetectorOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#api = options.kubeConfig?.makeApiClient(CoreV1Api);
+    this.#api = options.kube;
   }
 
   async detect(): Promise<RegionFacts> {
@@ -140,7 +142,7 @@ export class RegionDetector implements RegionSource {
     const api = this.#api;
     if (api === undefined) return [];
     // One node, as the reference does: the first one speaks for the cluster's provider and region.
-    const list = await boundedKubeCall(this.#clock, timeoutMs, 'node list', (options) => api.listNode({ limit: 1 }, options));
+    const list = await boundedKubeCall(this.#clock, timeoutMs, 'node list', (signal) => api.get<KubeList<V1Node>>('/api/v1/nodes', { limit: 1 }, signal));
     return list.items;
   }
 }

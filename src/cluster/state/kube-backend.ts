@@ -3,10 +3,10 @@
 // written with the agent's own credentials. Updates carry the resourceVersion read and retry on 409, and
 // keep keys this agent does not own, so a reference-agent state is taken over without losing anything.
 
-import { CoreV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1ObjectMeta, V1Secret } from '@kubernetes/client-node';
 import { AgentError, ErrorCode } from '../../errors.js';
-import { boundedKubeCall, type KubeCallOptions } from '../../kube/bounded-call.js';
+import { boundedKubeCall } from '../../kube/bounded-call.js';
+import type { KubeClient } from '../../kube/kube-client.js';
 import { isKubeStatus } from '../../kube/kube-failure.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { nonEmptyText, type AgentStateBackend, type AgentStateRecord } from './store.js';
@@ -64,7 +64,7 @@ function metadataFor(name: string, namespace: string, existing: V1ObjectMeta | u
 }
 
 export interface KubeStateBackendOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: KubeClient;
   readonly namespace: string;
   readonly configMapName: string;
   readonly secretName: string;
@@ -75,7 +75,7 @@ export interface KubeStateBackendOptions {
 
 export class KubeStateBackend implements AgentStateBackend {
   readonly description: string;
-  readonly #api: CoreV1Api;
+  readonly #api: KubeClient;
   readonly #namespace: string;
   readonly #configMapName: string;
   readonly #secretName: string;
@@ -83,7 +83,7 @@ export class KubeStateBackend implements AgentStateBackend {
   readonly #callTimeoutMs: number;
 
   constructor(options: KubeStateBackendOptions) {
-    this.#api = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#api = options.kube;
     this.#namespace = options.namespace;
     this.#configMapName = options.configMapName;
     this.#secretName = options.secretName;
@@ -110,14 +110,20 @@ export class KubeStateBackend implements AgentStateBackend {
     await this.#writeSecret(record);
   }
 
-  #call<T>(what: string, call: (options: KubeCallOptions) => Promise<T>): Promise<T> {
+  #call<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return boundedKubeCall(this.#clock, this.#callTimeoutMs, `state ${what}`, call);
+  }
+
+  /** The collection path of `resource` in the state namespace, or one object's path when `name` is given. */
+  #path(resource: 'configmaps' | 'secrets', name?: string): string {
+    const collection = `/api/v1/namespaces/${encodeURIComponent(this.#namespace)}/${resource}`;
+    return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
   }
 
   async #readConfigMap(): Promise<V1ConfigMap | undefined> {
     try {
-      return await this.#call('configmap read', (options) =>
-        this.#api.readNamespacedConfigMap({ name: this.#configMapName, namespace: this.#namespace }, options),
+      return await this.#call('configmap read', (signal) =>
+        this.#api.get<V1ConfigMap>(this.#path('configmaps', this.#configMapName), undefined, signal),
       );
     } catch (error) {
       if (isKubeStatus(error, 404)) return undefined;
@@ -127,8 +133,8 @@ export class KubeStateBackend implements AgentStateBackend {
 
   async #readSecret(): Promise<V1Secret | undefined> {
     try {
-      return await this.#call('secret read', (options) =>
-        this.#api.readNamespacedSecret({ name: this.#secretName, namespace: this.#namespace }, options),
+      return await this.#call('secret read', (signal) =>
+        this.#api.get<V1Secret>(this.#path('secrets', this.#secretName), undefined, signal),
       );
     } catch (error) {
       if (isKubeStatus(error, 404)) return undefined;
@@ -152,10 +158,10 @@ export class KubeStateBackend implements AgentStateBackend {
         data,
       };
       if (existing === undefined) {
-        await this.#call('configmap create', (options) => this.#api.createNamespacedConfigMap({ namespace: this.#namespace, body }, options));
+        await this.#call('configmap create', (signal) => this.#api.create(this.#path('configmaps'), body, signal));
       } else if (!sameData(existing.data, data) || !hasLabels(existing.metadata, 'state')) {
-        await this.#call('configmap update', (options) =>
-          this.#api.replaceNamespacedConfigMap({ name: this.#configMapName, namespace: this.#namespace, body }, options),
+        await this.#call('configmap update', (signal) =>
+          this.#api.replace(this.#path('configmaps', this.#configMapName), body, signal),
         );
       }
     });
@@ -180,10 +186,10 @@ export class KubeStateBackend implements AgentStateBackend {
         data,
       };
       if (existing === undefined) {
-        await this.#call('secret create', (options) => this.#api.createNamespacedSecret({ namespace: this.#namespace, body }, options));
+        await this.#call('secret create', (signal) => this.#api.create(this.#path('secrets'), body, signal));
       } else if (!sameData(existing.data, data) || !hasLabels(existing.metadata, 'secrets')) {
-        await this.#call('secret update', (options) =>
-          this.#api.replaceNamespacedSecret({ name: this.#secretName, namespace: this.#namespace, body }, options),
+        await this.#call('secret update', (signal) =>
+          this.#api.replace(this.#path('secrets', this.#secretName), body, signal),
         );
       }
     });

@@ -7,7 +7,7 @@
 //                    └─► adoptAgentId() ─write─► backend (first start only)
 
 import { readFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../../kube/kube-client.js';
 import type { Logger } from 'pino';
 import type { StateSettings } from '../../config/agent-config.js';
 import type { LinkState, StateStore } from '../../link/link-state.js';
@@ -168,7 +168,7 @@ export class AgentStateStore implements StateStore {
 export interface OpenAgentStateOptions {
   /** Absent: nothing is persisted (configs built by hand). */
   readonly settings: StateSettings | undefined;
-  readonly kubeConfig: KubeConfig | undefined;
+  readonly kube: KubeClient | undefined;
   /** True outside a pod (a kubeconfig was given): the local file may stand in for the cluster objects. */
   readonly isOutOfCluster: boolean;
   /** Stamped into the local file, whose state is ignored when either differs (it may serve several setups). */
@@ -195,17 +195,17 @@ export function stateNamespace(settings: StateSettings, readFile: (path: string)
  * local file whenever they cannot be read or written (in a pod a file would not outlive the container).
  */
 export function stateBackendFor(options: OpenAgentStateOptions): AgentStateBackend {
-  const { settings, kubeConfig, logger } = options;
+  const { settings, kube, logger } = options;
   if (settings === undefined || settings.backend === 'memory') return new MemoryStateBackend();
   const file = () =>
     new FileStateBackend({ path: settings.file, apiUrl: options.apiUrl, clusterName: options.clusterName, logger });
   if (settings.backend === 'file') return file();
-  if (kubeConfig === undefined) {
+  if (kube === undefined) {
     logger.warn('no Kubernetes access for the state objects');
     return settings.backend === 'auto' && options.isOutOfCluster ? file() : new MemoryStateBackend();
   }
   const cluster = new KubeStateBackend({
-    kubeConfig,
+    kube,
     namespace: stateNamespace(settings, options.readFile),
     configMapName: settings.configMapName,
     secretName: settings.secretName,

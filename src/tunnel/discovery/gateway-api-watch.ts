@@ -10,14 +10,15 @@
 //                        └ fails ─► wait 1 s … 60 s ──────────────────────┴─► list again
 //   every kind listed once or found not served ─► onReady (once)
 
-import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { InformerRestart } from '../../kube/informer-restart.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import { KubeInformer, type KubeList, type KubeObject } from '../../kube/kube-informer.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { GATEWAY_GROUP, type GatewayObject, type RouteObject } from './gateway-tunnels.js';
 
-/** The discovery read before each start; the informer's own calls are bounded by client-node. */
+/** The discovery read before each start. */
 const DISCOVERY_TIMEOUT_MS = 10_000;
 /** A cluster without the Gateway API CRDs rarely gains them; looking again costs one list call. */
 export const NOT_SERVED_RETRY_MS = 10 * 60_000;
@@ -44,7 +45,7 @@ export interface GatewayApiSource {
 }
 
 export interface GatewayApiWatchOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: KubeClient;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -54,15 +55,15 @@ const NOT_SERVED = { statusCode: 404 } as const;
 
 function statusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  // A refused list is an ApiException with `code`; a refused watch a plain Error with `statusCode`.
-  const code = 'statusCode' in error ? error.statusCode : 'code' in error ? error.code : undefined;
+  // A refused list or watch is a KubeStatusError (`statusCode`); NOT_SERVED stands in for one.
+  const code = 'statusCode' in error ? error.statusCode : undefined;
   return typeof code === 'number' ? code : undefined;
 }
 
 /** One kind's informer and its restart state. */
 class KindWatch {
   readonly kind: GatewayApiKind;
-  readonly #informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  readonly #informer: KubeInformer<KubeObject>;
   readonly #restart: InformerRestart;
   readonly #logger: Logger;
   readonly #onChange: () => void;
@@ -80,10 +81,11 @@ class KindWatch {
     this.#logger = options.logger;
     this.#onChange = onChange;
     this.#onSettled = onSettled;
-    const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    const kube = options.kube;
     const version = VERSION_OF[kind];
-    const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const answer = (await api.listClusterCustomObject({ group: GATEWAY_GROUP, version, plural: kind })) as KubernetesListObject<KubernetesObject>;
+    const path = `/apis/${GATEWAY_GROUP}/${version}/${kind}`;
+    const list = async (): Promise<KubeList<KubeObject>> => {
+      const answer = await kube.get<KubeList<KubeObject>>(path);
       this.#restart.reset();
       this.#didListThisRun = true;
       this.#isServed = true;
@@ -98,13 +100,14 @@ class KindWatch {
         timer = systemClock.setTimer(DISCOVERY_TIMEOUT_MS, () => reject(new Error(`discovery read timed out after ${DISCOVERY_TIMEOUT_MS} ms`)));
       });
       try {
-        const resources = await Promise.race([api.getAPIResources({ group: GATEWAY_GROUP, version }), timeout]);
-        return Array.isArray(resources?.resources) && resources.resources.some((resource) => resource.name === kind);
+        const resources = await Promise.race([kube.get<{ resources?: unknown } | undefined>(`/apis/${GATEWAY_GROUP}/${version}`), timeout]);
+        const listed: unknown = resources?.resources;
+        return Array.isArray(listed) && listed.some((resource: { name?: unknown } | null) => resource?.name === kind);
       } finally {
         timer?.cancel();
       }
     };
-    this.#informer = makeInformer<KubernetesObject>(options.kubeConfig, `/apis/${GATEWAY_GROUP}/${version}/${kind}`, list);
+    this.#informer = new KubeInformer<KubeObject>(kube, path, list);
     const watch = this;
     function informerOnEvent(): void {
       watch.#restart.reset();
@@ -119,14 +122,14 @@ class KindWatch {
     this.#informer.on('error', informerOnError);
   }
 
-  list(): readonly KubernetesObject[] {
+  list(): readonly KubeObject[] {
     // The informer keeps what it last saw; a kind that stopped being served has nothing.
     return this.#isServed ? this.#informer.list() : [];
   }
 
   /**
    * Discovery first: an informer on a kind the server does not serve only fails, and a server that answers
-   * such paths oddly (a proxy, a stub) must not reach client-node's watch handling at all.
+   * such paths oddly (a proxy, a stub) must not reach the watch at all.
    */
   run(): void {
     if (this.#isStopped) return;

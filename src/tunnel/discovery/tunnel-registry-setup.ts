@@ -1,20 +1,20 @@
 // The tunnel registry sync as the agent composes it: on unless `tunnel.enabled` is false. With Kubernetes
 // access it watches the Gateway API; without it, only the config-declared tunnels are registered.
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../../config/agent-config.js';
 import type { ConnectionTls } from '../../link/connection.js';
 import type { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
+import type { KubeClient } from '../../kube/kube-client.js';
 import { GatewayApiWatch, type GatewayApiSource } from './gateway-api-watch.js';
 import { HttpTunnelRegistryClient } from './tunnel-registry-client.js';
 import { TunnelRegistrySync } from './tunnel-registry-sync.js';
 
 export interface TunnelRegistrySetupOptions {
   readonly config: AgentConfig;
-  readonly kubeConfig: KubeConfig | undefined;
+  readonly kube: KubeClient | undefined;
   readonly tls: ConnectionTls;
   readonly clusterUuid: () => string | undefined;
   /** The agent token, read at every call (agent.ts's one token provider). */
@@ -27,18 +27,18 @@ export interface TunnelRegistrySetupOptions {
 
 /** The sync when the tunnel is enabled, else undefined (nothing watched, nothing called). */
 export function createTunnelRegistrySync(options: TunnelRegistrySetupOptions): TunnelRegistrySync | undefined {
-  const { config, kubeConfig } = options;
+  const { config, kube } = options;
   if (!config.tunnel.enabled) {
     if (config.tunnel.tunnels.length > 0) options.logger.warn({ tunnels: config.tunnel.tunnels.length }, 'tunnel.tunnels is set but tunnel.enabled is false: no tunnel is registered');
     return undefined;
   }
   const logger = options.logger.child({ part: 'tunnel-registry' });
   let source: GatewayApiSource | undefined;
-  if (kubeConfig === undefined) {
+  if (kube === undefined) {
     logger.info('no Kubernetes access: only config-declared tunnels are registered');
   } else {
     try {
-      source = new GatewayApiWatch({ kubeConfig, clock: options.clock, logger });
+      source = new GatewayApiWatch({ kube, clock: options.clock, logger });
     } catch (error) {
       logger.warn(kubeFailureOf(error), 'Gateway API watch could not start; only config-declared tunnels are registered');
     }

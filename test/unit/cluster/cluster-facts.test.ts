@@ -4,14 +4,15 @@
 import test from 'ava';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { FACTS_CALL_TIMEOUT_MS } from '../../../src/cluster/cluster-facts.js';
+import type { KubeClient } from '../../../src/kube/kube-client.js';
+import { tokenKubeClient } from '../../helpers/kube-client.js';
 import { testClusterFacts } from '../../helpers/cluster-facts.js';
 import { eventually } from '../../helpers/eventually.js';
 import { SimulatedClock } from '../../helpers/simulated-clock.js';
 
 interface HangingApi {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: KubeClient;
   /** Paths of the requests received, none of which is ever answered. */
   readonly paths: string[];
   /** Sockets of those requests, and whether each has closed. */
@@ -33,19 +34,14 @@ async function startHangingApi(): Promise<HangingApi> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'hanging', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'agent', token: 'test-token' }],
-    contexts: [{ name: 'hanging', cluster: 'hanging', user: 'agent' }],
-    currentContext: 'hanging',
-  });
+  const kube = tokenKubeClient(`http://127.0.0.1:${port}`, 'test-token');
   return {
-    kubeConfig,
+    kube,
     paths,
     sockets,
     close: () =>
       new Promise<void>((resolve) => {
+        kube.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
@@ -56,7 +52,7 @@ test('a hanging version read is aborted at its bound: its socket closes and the 
   const api = await startHangingApi();
   t.teardown(() => api.close());
   const clock = new SimulatedClock();
-  const version = testClusterFacts({ kubeConfig: api.kubeConfig, callClock: clock }).k8sVersion();
+  const version = testClusterFacts({ kube: api.kube, callClock: clock }).k8sVersion();
   await eventually(() => api.paths.includes('/version'), 'the version request reached the API server');
   t.deepEqual(clock.pendingDelays(), [FACTS_CALL_TIMEOUT_MS]);
   t.false([...api.sockets.values()].some((socket) => socket.isClosed), 'the request is in flight before the bound');
@@ -70,7 +66,7 @@ test('hanging node and pod counts are aborted at their bound: both sockets close
   const api = await startHangingApi();
   t.teardown(() => api.close());
   const clock = new SimulatedClock();
-  const counts = testClusterFacts({ kubeConfig: api.kubeConfig, callClock: clock }).counts();
+  const counts = testClusterFacts({ kube: api.kube, callClock: clock }).counts();
   await eventually(() => api.paths.includes('/api/v1/nodes') && api.paths.includes('/api/v1/pods'), 'both list requests reached the API server');
   t.deepEqual(clock.pendingDelays(), [FACTS_CALL_TIMEOUT_MS, FACTS_CALL_TIMEOUT_MS]);
   t.false([...api.sockets.values()].some((socket) => socket.isClosed), 'the requests are in flight before the bound');

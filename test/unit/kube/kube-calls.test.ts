@@ -2,27 +2,17 @@
 // the failure summary that goes into logs without the API server's body or headers.
 
 import test from 'ava';
-import { ApiException } from '@kubernetes/client-node';
 import { AgentError, ErrorCode } from '../../../src/errors.js';
-import { boundedKubeCall, type KubeCallOptions } from '../../../src/kube/bounded-call.js';
-import { isKubeStatus, kubeFailureOf } from '../../../src/kube/kube-failure.js';
+import { boundedKubeCall } from '../../../src/kube/bounded-call.js';
+import { isKubeStatus, KubeStatusError, kubeFailureOf } from '../../../src/kube/kube-failure.js';
 import { eventually } from '../../helpers/eventually.js';
 import { SimulatedClock } from '../../helpers/simulated-clock.js';
-
-/** The AbortSignal the call's options attach to the request, as the client's pre middleware sets it. */
-async function signalOf(options: KubeCallOptions): Promise<AbortSignal | undefined> {
-  let signal: AbortSignal | undefined;
-  const context = { setSignal: (value: AbortSignal) => (signal = value) };
-  const middleware = options.middleware?.[0];
-  await middleware?.pre(context as never).toPromise();
-  return signal;
-}
 
 test('a call past its bound rejects with UPSTREAM_TIMEOUT naming the call, and its signal is aborted', async (t) => {
   const clock = new SimulatedClock();
   let signal: AbortSignal | undefined;
-  const call = boundedKubeCall(clock, 5_000, 'state configmap read', async (options) => {
-    signal = await signalOf(options);
+  const call = boundedKubeCall(clock, 5_000, 'state configmap read', async (callSignal) => {
+    signal = callSignal;
     return new Promise<never>(() => undefined);
   });
   await eventually(() => signal !== undefined, 'the call attached its signal');
@@ -39,13 +29,13 @@ test('a call past its bound rejects with UPSTREAM_TIMEOUT naming the call, and i
 test('a call that settles in time keeps its value or its error and leaves no timer behind', async (t) => {
   const clock = new SimulatedClock();
   t.is(await boundedKubeCall(clock, 5_000, 'version', () => Promise.resolve('v1.31.0')), 'v1.31.0');
-  const refused = new ApiException(404, 'not found', {}, {});
+  const refused = new KubeStatusError(404, 'NotFound');
   t.is(await t.throwsAsync(boundedKubeCall(clock, 5_000, 'version', () => Promise.reject(refused))), refused);
   t.is(clock.pendingTimers, 0);
 });
 
 test('a failure summary carries the status or code, never the API server\'s body or headers', (t) => {
-  const refused = new ApiException(403, 'HTTP-Code: 403 Body: {"secret":"x"} Headers: {"authorization":"y"}', { secret: 'x' }, { authorization: 'y' });
+  const refused = new KubeStatusError(403, 'Forbidden');
   t.deepEqual(kubeFailureOf(refused), { code: 'KUBE_STATUS', status: 403 });
   t.deepEqual(kubeFailureOf(new AgentError(ErrorCode.upstreamTimeout, 'version timed out after 5000 ms')), { code: ErrorCode.upstreamTimeout });
   t.deepEqual(kubeFailureOf(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' })), { code: 'ECONNREFUSED' });
@@ -54,7 +44,7 @@ test('a failure summary carries the status or code, never the API server\'s body
 });
 
 test('isKubeStatus matches the API server\'s answer only', (t) => {
-  t.true(isKubeStatus(new ApiException(409, 'conflict', {}, {}), 409));
-  t.false(isKubeStatus(new ApiException(409, 'conflict', {}, {}), 404));
+  t.true(isKubeStatus(new KubeStatusError(409, 'Conflict'), 409));
+  t.false(isKubeStatus(new KubeStatusError(409, 'Conflict'), 404));
   t.false(isKubeStatus(Object.assign(new Error('x'), { code: 404 }), 404));
 });

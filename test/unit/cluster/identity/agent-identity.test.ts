@@ -25,7 +25,7 @@ async function stateWith(record: AgentStateRecord): Promise<AgentStateStore> {
 
 test('derived agent id: agent- + 16 hex, stable, and blind to a pod\'s changing hostname', (t) => {
   const facts = (hostname: string, isOutOfCluster: boolean) =>
-    hostIdentityFacts({ clusterName: 'edge', namespace: 'pipeops-system', kubeConfig: undefined, isOutOfCluster, hostname, readFile: () => 'machine-1' });
+    hostIdentityFacts({ clusterName: 'edge', namespace: 'pipeops-system', kube: undefined, isOutOfCluster, hostname, readFile: () => 'machine-1' });
   const inPodA = stableAgentId(facts('pipeops-agent-5c7f9-abcde', false));
   const inPodB = stableAgentId(facts('pipeops-agent-5c7f9-fghij', false));
   t.regex(inPodA, /^agent-[0-9a-f]{16}$/);

@@ -3,12 +3,13 @@
 // on the injected clock.
 
 import test from 'ava';
-import { KubeConfig, type V1Ingress } from '@kubernetes/client-node';
+import type { V1Ingress } from '@kubernetes/client-node';
 import { silentLogger } from '../../../../src/log.js';
 import { IngressWatch } from '../../../../src/cluster/ingress/watch.js';
 import { startSandboxApi } from '../../../../src/local/sandbox-api/sandbox-server.js';
 import { sandboxKubeconfig } from '../../../../src/local/sandbox-api/kubeconfig.js';
 import { eventually } from '../../../helpers/eventually.js';
+import { kubeClientOf } from '../../../helpers/kube-client.js';
 import { SimulatedClock } from '../../../helpers/simulated-clock.js';
 
 const INGRESSES = { group: 'networking.k8s.io', version: 'v1', resource: 'ingresses' } as const;
@@ -22,9 +23,8 @@ test('lists and watches Ingresses in every namespace; the initial list is report
   t.teardown(() => sandbox.close());
   sandbox.store.put(INGRESSES, ingress('apps', 'shop'));
   sandbox.store.put(INGRESSES, ingress('blog', 'blog'));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(sandbox.kubeconfigYaml());
-  const watch = new IngressWatch({ kubeConfig, clock: new SimulatedClock(), logger: silentLogger() });
+  const kube = kubeClientOf(sandbox.kubeconfigYaml(), t);
+  const watch = new IngressWatch({ kube, clock: new SimulatedClock(), logger: silentLogger() });
   t.teardown(() => watch.stop());
   const seen: string[] = [];
   const name = (object: V1Ingress): string => `${object.metadata?.namespace}/${object.metadata?.name}`;
@@ -47,10 +47,9 @@ test('lists and watches Ingresses in every namespace; the initial list is report
 test('a refused list is retried after 1 s, then 2 s, on the clock', async (t) => {
   const sandbox = await startSandboxApi({ logger: silentLogger(), seed: false });
   t.teardown(() => sandbox.close());
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(sandboxKubeconfig({ server: sandbox.url, caPem: sandbox.caPem, token: 'not-the-token' }));
+  const kube = kubeClientOf(sandboxKubeconfig({ server: sandbox.url, caPem: sandbox.caPem, token: 'not-the-token' }), t);
   const clock = new SimulatedClock();
-  const watch = new IngressWatch({ kubeConfig, clock, logger: silentLogger() });
+  const watch = new IngressWatch({ kube, clock, logger: silentLogger() });
   t.teardown(() => watch.stop());
   let isListed = false;
   watch.start({ onUpsert: () => {}, onDelete: () => {}, onInitialList: () => (isListed = true) });

@@ -5,14 +5,14 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { KubeConfig } from '@kubernetes/client-node';
 import {
   MONITORING_CACHE_TTL_MS,
   MonitoringDiscovery,
   monitoringHeartbeatFields,
   type MonitoringInfo,
 } from '../../../../src/cluster/monitoring/discovery.js';
-import { loadKubeConfig } from '../../../../src/kube/kube-endpoint.js';
+import type { KubeClient } from '../../../../src/kube/kube-client.js';
+import { kubeClientFromFile } from '../../../helpers/kube-client.js';
 import { silentLogger, type Logger } from '../../../../src/log.js';
 import { FakeKubeApi, fakeSecret, fakeService } from '../../../helpers/fake-kube-api.js';
 import { testClusterFacts } from '../../../helpers/cluster-facts.js';
@@ -21,14 +21,15 @@ import { SimulatedClock } from '../../../helpers/simulated-clock.js';
 const CALL_TIMEOUT_MS = 2_000;
 
 let kube: FakeKubeApi;
-let kubeConfig: KubeConfig;
+let kubeClient: KubeClient;
 
 test.before(async () => {
   kube = await FakeKubeApi.start();
-  kubeConfig = loadKubeConfig(kube.kubeconfigPath);
+  kubeClient = await kubeClientFromFile(kube.kubeconfigPath);
 });
 
 test.after.always(async () => {
+  kubeClient?.close();
   await kube?.close();
 });
 
@@ -43,7 +44,7 @@ function discoveryFor(namespace: string, options: { clock?: SimulatedClock; rele
   kube.objects.namespaces.add(namespace);
   const clock = options.clock ?? new SimulatedClock();
   return new MonitoringDiscovery({
-    kubeConfig,
+    kube: kubeClient,
     clock,
     callClock: clock,
     logger: options.logger ?? silentLogger(),
@@ -231,7 +232,7 @@ test('heartbeat fields: §6.4 keys only for known endpoints; opencost has no ssl
 });
 
 test('no Kubernetes access: nothing found, nothing asked', async (t) => {
-  const discovery = new MonitoringDiscovery({ kubeConfig: undefined, clock: new SimulatedClock(), logger: silentLogger() });
+  const discovery = new MonitoringDiscovery({ kube: undefined, clock: new SimulatedClock(), logger: silentLogger() });
   t.deepEqual(await discovery.refresh(), {});
   t.deepEqual(discovery.current(), {});
 });
@@ -303,7 +304,7 @@ test('a hanging API call never delays the heartbeat; the read is abandoned at it
   addServices(namespace, { 'prometheus-server': [{ name: 'http', port: 80 }], loki: [{ port: 3100 }] });
   kube.objects.hanging.add(`${namespace}/services`);
   const discovery = discoveryFor(namespace, { clock });
-  const facts = testClusterFacts({ kubeConfig, monitoring: discovery });
+  const facts = testClusterFacts({ kube: kubeClient, monitoring: discovery });
   const state = { clusterId: 'c-1', clusterUuid: undefined, gatewayUrl: undefined };
   // The simulated clock does not move: the discovery cannot finish, yet the heartbeat is built.
   const first = await facts.heartbeatPayload(state, true);

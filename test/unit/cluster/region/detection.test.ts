@@ -49,7 +49,7 @@ test('every lookup hangs: the deadline on the clock ends them with the defaults 
   const geo = await lookupServer(t, hang);
   const clock = new SimulatedClock();
   const detector = new RegionDetector({
-    kubeConfig: undefined,
+    kube: undefined,
     apiUrl: 'http://127.0.0.1:9',
     settings: settings({ publicIpUrl: `${echo.url}/ip`, geoipUrl: `${geo.url}/json/` }),
     logger: silentLogger(),
@@ -75,7 +75,7 @@ test('the echoed public IP goes to ip-intel under the API URL; a private fallbac
   });
   const echo = await lookupServer(t, (_request, response) => response.end('198.51.100.23\n'));
   const detector = new RegionDetector({
-    kubeConfig: undefined,
+    kube: undefined,
     apiUrl: `${plane.url}/base/`,
     settings: settings({ publicIpUrl: echo.url }),
     logger: silentLogger(),
@@ -91,7 +91,7 @@ test('the echoed public IP goes to ip-intel under the API URL; a private fallbac
   t.deepEqual(plane.paths, ['GET /base/api/v1/public/ip-intel/198.51.100.23']);
 
   const offline = new RegionDetector({
-    kubeConfig: undefined,
+    kube: undefined,
     apiUrl: plane.url,
     settings: settings({}),
     logger: silentLogger(),
@@ -111,7 +111,7 @@ test('cloud metadata probes run only when opted in (IMDSv2 token, then the regio
   const endpoints = { linkLocal: imds.url, gcp: imds.url };
   const make = (skipMetadata: boolean) =>
     new RegionDetector({
-      kubeConfig: undefined,
+      kube: undefined,
       apiUrl: 'http://127.0.0.1:9',
       settings: settings({ skipMetadata }),
       logger: silentLogger(),

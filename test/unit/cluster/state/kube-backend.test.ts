@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeStateBackend } from '../../../../src/cluster/state/kube-backend.js';
 import { SelfSubjectAccessReviewer, TokenVerdict } from '../../../../src/cluster/identity/token-review.js';
-import { loadKubeConfig } from '../../../../src/kube/kube-endpoint.js';
+import type { KubeClient } from '../../../../src/kube/kube-client.js';
+import { kubeClientFromFile, tokenKubeClient } from '../../../helpers/kube-client.js';
 import { startSandboxApi, type SandboxApi } from '../../../../src/local/sandbox-api/sandbox-server.js';
 
 const NAMESPACES = { group: '', version: 'v1', resource: 'namespaces' };
@@ -20,23 +20,24 @@ const SECRETS = { group: '', version: 'v1', resource: 'secrets' };
 const B64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
 let sandbox: SandboxApi;
-let kubeConfig: KubeConfig;
+let kube: KubeClient;
 
 test.before(async () => {
   sandbox = await startSandboxApi();
   const path = join(mkdtempSync(join(tmpdir(), 'state-kube-')), 'kubeconfig');
   await sandbox.writeKubeconfig(path);
-  kubeConfig = loadKubeConfig(path);
+  kube = await kubeClientFromFile(path);
 });
 
 test.after.always(async () => {
+  kube?.close();
   await sandbox?.close();
 });
 
 /** Each case works in its own namespace, so cases run concurrently. */
 function backendIn(namespace: string): KubeStateBackend {
   sandbox.store.put(NAMESPACES, { metadata: { name: namespace } });
-  return new KubeStateBackend({ kubeConfig, namespace, configMapName: 'pipeops-agent-state', secretName: 'pipeops-agent-secrets' });
+  return new KubeStateBackend({ kube, namespace, configMapName: 'pipeops-agent-state', secretName: 'pipeops-agent-secrets' });
 }
 
 function object(resource: typeof CONFIGMAPS, namespace: string, name: string): Record<string, unknown> | undefined {
@@ -102,12 +103,12 @@ test('an unchanged record writes nothing; forgotten keys are removed', async (t)
 });
 
 test('a missing namespace makes the write fail (the fallback rule decides what then)', async (t) => {
-  const backend = new KubeStateBackend({ kubeConfig, namespace: 'does-not-exist', configMapName: 'pipeops-agent-state', secretName: 'pipeops-agent-secrets' });
+  const backend = new KubeStateBackend({ kube, namespace: 'does-not-exist', configMapName: 'pipeops-agent-state', secretName: 'pipeops-agent-secrets' });
   await t.throwsAsync(backend.write({ agentId: 'agent-1' }));
 });
 
 interface ScriptedApi {
-  readonly kubeConfig: KubeConfig;
+  readonly kube: KubeClient;
   readonly calls: string[];
   readonly configMap: { resourceVersion: number; data: Record<string, string> };
 }
@@ -150,14 +151,13 @@ async function racingApi(t: ExecutionContext): Promise<ScriptedApi> {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  const scripted = new KubeConfig();
-  scripted.loadFromClusterAndUser({ name: 'scripted', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }, { name: 'agent', token: 'agent-token' });
-  return { kubeConfig: scripted, calls, configMap };
+  const scripted = tokenKubeClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'agent-token', t);
+  return { kube: scripted, calls, configMap };
 }
 
 test('an update that loses the resourceVersion race (409) is read again and retried, keeping the other write', async (t) => {
   const api = await racingApi(t);
-  const backend = new KubeStateBackend({ kubeConfig: api.kubeConfig, namespace: 'ns', configMapName: 'state', secretName: 'secrets' });
+  const backend = new KubeStateBackend({ kube: api.kube, namespace: 'ns', configMapName: 'state', secretName: 'secrets' });
   await backend.write({ agentId: 'agent-1', clusterId: 'c-1', clusterToken: 'tok' });
   t.deepEqual(
     api.calls.filter((call) => call.includes('configmaps')),
@@ -167,7 +167,7 @@ test('an update that loses the resourceVersion race (409) is read again and retr
 });
 
 /** An API that answers a SelfSubjectAccessReview by the bearer token it carries. */
-async function reviewApi(t: ExecutionContext): Promise<{ kubeConfig: KubeConfig; tokens: string[] }> {
+async function reviewApi(t: ExecutionContext): Promise<{ kube: KubeClient; tokens: string[] }> {
   const tokens: string[] = [];
   const server = http.createServer((request, response) => {
     request.resume();
@@ -185,14 +185,13 @@ async function reviewApi(t: ExecutionContext): Promise<{ kubeConfig: KubeConfig;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromClusterAndUser({ name: 'review', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }, { name: 'agent', token: 'agents-own' });
-  return { kubeConfig, tokens };
+  const kube = tokenKubeClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'agents-own', t);
+  return { kube, tokens };
 }
 
 test('the namespace-create review is made with the candidate token, never the agent\'s own', async (t) => {
   const api = await reviewApi(t);
-  const reviewer = new SelfSubjectAccessReviewer({ kubeConfig: api.kubeConfig });
+  const reviewer = new SelfSubjectAccessReviewer({ kube: api.kube });
   t.is(await reviewer.canCreateNamespaces('admin'), TokenVerdict.allowed);
   t.is(await reviewer.canCreateNamespaces('viewer'), TokenVerdict.denied);
   t.is(await reviewer.canCreateNamespaces('expired'), TokenVerdict.denied);
