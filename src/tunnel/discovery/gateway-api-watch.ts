@@ -12,9 +12,10 @@
 
 import { CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { boundedKubeCall } from '../../kube/bounded-call.js';
 import { InformerRestart } from '../../kube/informer-restart.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
-import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
+import { systemClock, type Clock } from '../../util/clock.js';
 import { GATEWAY_GROUP, type GatewayObject, type RouteObject } from './gateway-tunnels.js';
 
 /** The discovery read before each start; the informer's own calls are bounded by client-node. */
@@ -92,17 +93,11 @@ class KindWatch {
       return answer;
     };
     this.#isListedInDiscovery = async () => {
-      let timer: TimerHandle | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        // Real time, whatever clock drives the agent: a simulated clock must never abort real I/O.
-        timer = systemClock.setTimer(DISCOVERY_TIMEOUT_MS, () => reject(new Error(`discovery read timed out after ${DISCOVERY_TIMEOUT_MS} ms`)));
-      });
-      try {
-        const resources = await Promise.race([api.getAPIResources({ group: GATEWAY_GROUP, version }), timeout]);
-        return Array.isArray(resources?.resources) && resources.resources.some((resource) => resource.name === kind);
-      } finally {
-        timer?.cancel();
-      }
+      // Real time, whatever clock drives the agent: a simulated clock must never abort real I/O.
+      const resources = await boundedKubeCall(systemClock, DISCOVERY_TIMEOUT_MS, 'discovery read', (callOptions) =>
+        api.getAPIResources({ group: GATEWAY_GROUP, version }, callOptions),
+      );
+      return Array.isArray(resources?.resources) && resources.resources.some((resource) => resource.name === kind);
     };
     this.#informer = makeInformer<KubernetesObject>(options.kubeConfig, `/apis/${GATEWAY_GROUP}/${version}/${kind}`, list);
     const watch = this;
