@@ -137,6 +137,10 @@ test('§7.7 and C93: the agent registers, survives a stray rejection (logged and
   await eventually(() => agent.output().includes('unhandled rejection'), 'the stray rejection logged', CHILD_TIMEOUT_MS);
   t.regex(agent.output(), /stray rejection/);
   t.is(agent.process.exitCode, null, 'the agent goes on');
+  const port = /"port":(\d+)[^\n]*health and metrics server listening/.exec(agent.output())?.[1];
+  t.truthy(port, 'the metrics server logged its port');
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  t.regex(metrics, /^pipeops_agent_unhandled_errors_total\{kind="rejection"\} 1$/m);
   agent.process.kill('SIGTERM');
   t.is(await agent.exited, 0, agent.output());
   t.regex(agent.output(), /shutdown signal: draining/);
