@@ -47,6 +47,8 @@ async function server(t: ExecutionContext, isTls = false): Promise<Server> {
   };
   const tls = loopbackTlsFor('upstream-test');
   const listener = isTls ? https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, handler) : http.createServer(handler);
+  // Idle sockets stay open on the server's side: only the client closes them in these tests.
+  listener.keepAliveTimeout = 120_000;
   listener.on(isTls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => closed++);
@@ -67,6 +69,7 @@ function send(upstream: Upstream, call: Partial<UpstreamCall> = {}, body?: strin
   return new Promise((resolve, reject) => {
     const request = upstream.request({ method: 'GET', target: '/', headers: {}, bodyLength: 0, ...call });
     request.on('error', reject);
+    request.setTimeout(15_000, () => request.destroy(new Error('no answer within 15 s')));
     request.on('response', (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));

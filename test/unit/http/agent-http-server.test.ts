@@ -12,6 +12,7 @@ import { AGENT_VERSION } from '../../../src/version.js';
 import { silentLogger } from '../../../src/log.js';
 import { testConfig } from '../../helpers/agent-config.js';
 import { SimulatedClock } from '../../helpers/simulated-clock.js';
+import { eventually } from '../../helpers/eventually.js';
 
 interface Probe {
   status: Status;
@@ -141,6 +142,24 @@ test('close() ends kept-alive connections and stops listening; close() twice is 
   await Promise.all([server.close(), server.close()]);
   await socketClosed;
   await t.throwsAsync(get(server.port, '/health'), { code: 'ECONNREFUSED' });
+});
+
+test('close() cuts a request still in progress rather than waiting for it', async (t) => {
+  const registry = new Registry();
+  let isCollecting = false;
+  registry.metrics = () => {
+    isCollecting = true;
+    return new Promise<string>(() => undefined); // a scrape that never completes
+  };
+  const { server } = await start(t, { registry });
+  const scrape = get(server.port, '/metrics');
+  scrape.catch(() => undefined);
+  await eventually(() => isCollecting, 'the scrape in progress');
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('close() still waiting'), 15_000)));
+  t.is(await Promise.race([server.close().then(() => 'closed'), bound]), 'closed');
+  clearTimeout(timer);
+  await t.throwsAsync(scrape, { message: /socket hang up|ECONNRESET/ });
 });
 
 test('a port already in use fails the start', async (t) => {

@@ -219,18 +219,25 @@ test('a stream the gateway resets closes the target connection', async (t) => {
   t.pass();
 });
 
-test('streams over maxStreams, and streams the long lane refuses, are reset as refused', async (t) => {
-  const { gateway, metrics, streams } = rig(t, { maxStreams: 1, admit: () => undefined });
-  const first = openTunnel(gateway, header(80));
-  t.is((await readStream(first)).end, 'reset', 'the lane refused it');
-  t.is(await errors(metrics, 'refused'), 1);
-  // A stream stuck in its header holds the only slot: the next one is refused at once.
+test('a stream over maxStreams is reset as refused and never reaches an actor', async (t) => {
+  const { gateway, metrics, streams, admitted } = rig(t, { maxStreams: 1 });
+  const echo = await tcpEcho(t);
+  // A stream stuck in its header holds the only slot.
   const holder = gateway.open();
-  holder.write(encodeTunnelHeader(header(80)).subarray(0, 3));
+  holder.write(encodeTunnelHeader(header(echo.port)).subarray(0, 3));
   await eventually(() => streams.activeStreams === 1, 'the slot taken');
-  const second = openTunnel(gateway, header(80));
-  t.is((await readStream(second)).end, 'reset');
-  t.is(await errors(metrics, 'refused'), 2);
+  const over = openTunnel(gateway, header(echo.port), Buffer.from('x'));
+  t.is((await readStream(over)).end, 'reset');
+  t.is(await errors(metrics, 'refused'), 1);
+  t.is(admitted.length, 0);
+  t.is(echo.connections.length, 0);
+});
+
+test('a stream the long lane refuses is reset as refused', async (t) => {
+  const { gateway, metrics } = rig(t, { admit: () => undefined });
+  const stream = openTunnel(gateway, header(80));
+  t.is((await readStream(stream)).end, 'reset');
+  t.is(await errors(metrics, 'refused'), 1);
 });
 
 test('an actor that fails resets its stream as a target error', async (t) => {
