@@ -11,11 +11,12 @@
 //   every kind listed once or found not served ─► onReady (once)
 
 import type { Logger } from 'pino';
+import { boundedKubeCall } from '../../kube/bounded-call.js';
 import { InformerRestart } from '../../kube/informer-restart.js';
 import { kubeFailureOf } from '../../kube/kube-failure.js';
 import type { KubeClient } from '../../kube/kube-client.js';
 import { KubeInformer, type KubeList, type KubeObject } from '../../kube/kube-informer.js';
-import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
+import { systemClock, type Clock } from '../../util/clock.js';
 import { GATEWAY_GROUP, type GatewayObject, type RouteObject } from './gateway-tunnels.js';
 
 /** The discovery read before each start. */
@@ -94,18 +95,12 @@ class KindWatch {
       return answer;
     };
     this.#isListedInDiscovery = async () => {
-      let timer: TimerHandle | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        // Real time, whatever clock drives the agent: a simulated clock must never abort real I/O.
-        timer = systemClock.setTimer(DISCOVERY_TIMEOUT_MS, () => reject(new Error(`discovery read timed out after ${DISCOVERY_TIMEOUT_MS} ms`)));
-      });
-      try {
-        const resources = await Promise.race([kube.get<{ resources?: unknown } | undefined>(`/apis/${GATEWAY_GROUP}/${version}`), timeout]);
-        const listed: unknown = resources?.resources;
-        return Array.isArray(listed) && listed.some((resource: { name?: unknown } | null) => resource?.name === kind);
-      } finally {
-        timer?.cancel();
-      }
+      // Real time, whatever clock drives the agent: a simulated clock must never abort real I/O.
+      const resources = await boundedKubeCall(systemClock, DISCOVERY_TIMEOUT_MS, 'discovery read', (signal) =>
+        kube.get<{ resources?: unknown } | undefined>(`/apis/${GATEWAY_GROUP}/${version}`, undefined, signal),
+      );
+      const listed: unknown = resources?.resources;
+      return Array.isArray(listed) && listed.some((resource: { name?: unknown } | null) => resource?.name === kind);
     };
     this.#informer = new KubeInformer<KubeObject>(kube, path, list);
     const watch = this;
