@@ -20,30 +20,27 @@ import type { StreamSide } from '../link/inbound-demux.js';
 import type { EnvelopePeek, RequestTraits } from '../protocol/envelope-peek.js';
 import { encodeEnvelope, parseEnvelope, type JsonObject } from '../protocol/envelope.js';
 import type { RequestBodyFrame } from '../protocol/binary-frame.js';
-import { InboundType, OutboundType, SUPPORTED_TYPES, isKnownInboundType } from '../protocol/message-types.js';
+import { InboundType, OutboundType, isKnownInboundType } from '../protocol/message-types.js';
 import { isValidSessionPath } from '../protocol/kube-session-rules.js';
 import { effectiveDeadlineMs } from '../protocol/request-deadline.js';
 import { ActorKind, CancelReason, isActorOutbound, ownedCopy, type ActorInbound, type ActorTask } from '../messages/actor-messages.js';
-import { FALLBACK_AGENT_NAME, FALLBACK_MODE, FALLBACK_PROTOCOL_VERSION } from '../protocol/constants.js';
 import type { ActorHost } from '../pool/actor-host.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { applyActorDone, countActorFailure } from '../metrics/actor-deltas.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { AgentError, ErrorCode } from '../errors.js';
-import { RecentIds } from './recent-ids.js';
+import { StreamTable, type SessionSocket, type StreamEntry } from './stream-entry.js';
+import { CreditGrants, OUTBOUND_HIGH_WATER_BYTES } from './credit-grants.js';
 import { Admission, Lane, type LaneLimits, type Ticket } from './admission.js';
 import { Placement, requestShape, type DispatchPolicy } from './dispatch-policy.js';
 import { ReplyLedger, StreamKind, outboundType } from './reply-ledger.js';
 import { streamFrameAsJson } from './stream-frame-fallback.js';
-import { FallbackTypes } from './fallback-types.js';
+import { FallbackTypes, protocolFallbackPayload } from './fallback-types.js';
 import { StreamFrameKind, isStreamFrame, readStreamFrameHeader } from '../protocol/stream-frame.js';
 import { resolveHostRoute } from './host-routing.js';
 import type { IngressRouteLookup } from '../cluster/ingress/route-cache.js';
 import { TunnelStreams, type TunnelSettings } from '../tunnel/tunnel-streams.js';
 import type { TunnelStreamTask } from '../messages/tunnel-messages.js';
-
-/** What the router uses of a session socket (link/connection.ts): it writes replies there and reads its flow state. */
-export type SessionSocket = Pick<Connection, 'send' | 'bufferedAmount' | 'isOpen' | 'isStreamFramesActive' | 'isYamuxActive'>;
 
 export interface RouterOptions {
   /** The actor host of each lane: short requests, and long-lived streams (watches, follows, sessions, relays). */
@@ -71,34 +68,6 @@ export interface RouterOptions {
   readonly tunnel?: TunnelSettings;
 }
 
-interface ActorEntry {
-  readonly requestId: string;
-  readonly connection: SessionSocket;
-  readonly port: MessagePort;
-  readonly actorKind: ActorKind;
-  readonly ledger: ReplyLedger;
-  ticket: Ticket | undefined;
-  isDone: boolean;
-  isDetached: boolean;
-  /** A `body_binary` request whose request-body frame has not arrived yet (§9.14). */
-  awaitsBinaryBody: boolean;
-  /** Bytes sent for credit and not yet granted back: what this stream holds in the socket's buffer. */
-  outstandingBytes: number;
-  /** An application relay (§14): its relay data carries request_id and message_type too. */
-  readonly isAppRelay: boolean;
-  /** A kubectl session or an application relay: the only streams relay data is for. */
-  readonly isRelay: boolean;
-  /** The actor was told that its socket no longer uses stream frames. */
-  hasStreamFramesOff: boolean;
-  /** A short request's shape (dispatch-policy.ts), learned from when it is done. */
-  shape?: string;
-}
-
-/** Outbound-buffer water marks (§9.11): above the high mark no credit is granted until the low mark. */
-export const OUTBOUND_HIGH_WATER_BYTES = 4 * 1024 * 1024;
-export const OUTBOUND_LOW_WATER_BYTES = 1024 * 1024;
-/** Flow control is not a protocol timer: the drain poll runs on real time even under a simulated clock. */
-const DRAIN_POLL_MS = 20;
 /** How long a shutdown waits for cancelled actors to report `done` before the pools are closed. */
 const ACTOR_SETTLE_WAIT_MS = 2_000;
 
@@ -122,16 +91,10 @@ export class StreamRouter implements StreamSide {
   readonly #clock: Clock;
   readonly #onActorFailure: ((error: Error) => void) | undefined;
   readonly #ingressRoutes: IngressRouteLookup | undefined;
-  readonly #actors = new Map<string, ActorEntry>();
-  /** kubectl sessions by stream id (§13); sessions started through proxy_request live in #actors. */
-  readonly #sessions = new Map<string, ActorEntry>();
-  readonly #recent = new RecentIds(4096);
-  /** Credit held back while the socket's buffer is above the high-water mark. */
-  readonly #heldGrants: { entry: ActorEntry; bytes: number }[] = [];
-  #drainTimer: TimerHandle | undefined;
+  readonly #streams = new StreamTable();
+  readonly #credit = new CreditGrants();
   /** §7.7: set at the first shutdown signal; new streams are refused from then on. */
   #isDraining = false;
-  #idleWaiters: (() => void)[] = [];
   readonly #tunnels: TunnelStreams | undefined;
   readonly #fallbackTypes = new FallbackTypes();
 
@@ -196,12 +159,12 @@ export class StreamRouter implements StreamSide {
 
   /** Requests whose actor has not reported `done` and whose socket is still open. */
   get activeRequests(): number {
-    return this.#actors.size;
+    return this.#streams.requestCount;
   }
 
   /** kubectl WebSocket sessions in progress. */
   get activeSessions(): number {
-    return this.#sessions.size;
+    return this.#streams.sessionCount;
   }
 
   /** Actors running and requests waiting for a slot, per lane. */
@@ -212,8 +175,7 @@ export class StreamRouter implements StreamSide {
   /** Bytes streaming actors have sent that the socket has not yet confirmed (bounded by their credit). */
   get outstandingStreamBytes(): number {
     let total = 0;
-    for (const entry of this.#actors.values()) total += entry.outstandingBytes;
-    for (const entry of this.#sessions.values()) total += entry.outstandingBytes;
+    for (const entry of this.#streams.all()) total += entry.outstandingBytes;
     return total;
   }
 
@@ -222,7 +184,7 @@ export class StreamRouter implements StreamSide {
   }
 
   onSessionEnd(connection: SessionSocket): void {
-    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) {
+    for (const entry of this.#streams.all()) {
       if (entry.connection !== connection) continue;
       this.#detach(entry, CancelReason.connectionLost);
     }
@@ -231,7 +193,7 @@ export class StreamRouter implements StreamSide {
 
   /** §4.3 (a): the body a `body_binary` request on this socket waits for goes to its actor. */
   takeRequestBody(connection: SessionSocket, frame: RequestBodyFrame): boolean {
-    const waiting = this.#actors.get(frame.requestId);
+    const waiting = this.#streams.request(frame.requestId);
     if (waiting === undefined || !waiting.awaitsBinaryBody || waiting.connection !== connection) return false;
     waiting.awaitsBinaryBody = false;
     const body = ownedCopy(frame.body);
@@ -253,7 +215,7 @@ export class StreamRouter implements StreamSide {
       return;
     }
     // §12.2 with one id: kubectl sessions first, then relays started by proxy_request.
-    const entry = this.#sessions.get(header.streamId) ?? this.#actors.get(header.streamId);
+    const entry = this.#streams.relay(header.streamId);
     if (entry === undefined || entry.connection !== connection || !entry.isRelay) {
       this.#metrics.inc('wsDataUnknownStream');
       return;
@@ -272,8 +234,7 @@ export class StreamRouter implements StreamSide {
 
   /** Resolves when no request or session is in flight or waiting (at once if none is). */
   whenIdle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#streams.whenIdle();
   }
 
   /**
@@ -282,7 +243,7 @@ export class StreamRouter implements StreamSide {
    */
   endAll(error: string = SHUTTING_DOWN): void {
     this.#tunnels?.resetAll();
-    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) {
+    for (const entry of this.#streams.all()) {
       this.#metrics.inc('streamErrors', { code: ErrorCode.shuttingDown });
       this.#terminate(entry, error, CancelReason.shutdown);
     }
@@ -291,7 +252,7 @@ export class StreamRouter implements StreamSide {
   /** Cancels every actor and waits, bounded, for them to finish; nothing more is sent. */
   async close(): Promise<void> {
     this.#tunnels?.resetAll();
-    for (const entry of [...this.#actors.values(), ...this.#sessions.values()]) this.#detach(entry, CancelReason.shutdown);
+    for (const entry of this.#streams.all()) this.#detach(entry, CancelReason.shutdown);
     let timer: TimerHandle | undefined;
     await Promise.race([
       this.#admission.settled(),
@@ -299,9 +260,7 @@ export class StreamRouter implements StreamSide {
     ]);
     timer?.cancel();
     this.#admission.close();
-    this.#drainTimer?.cancel();
-    this.#drainTimer = undefined;
-    this.#heldGrants.length = 0;
+    this.#credit.close();
   }
 
   /** Every message that is not a control message (link/inbound-demux.ts), dispatched by its type. */
@@ -325,14 +284,14 @@ export class StreamRouter implements StreamSide {
       case InboundType.proxyWebsocketData:
       case InboundType.wsData:
       case InboundType.proxyStreamData: {
-        const entry = type === InboundType.proxyStreamData ? this.#relayByRequestId(peek.requestId) : this.#resolveStream(peek);
+        const entry = type === InboundType.proxyStreamData ? this.#streams.request(peek.requestId) : this.#streams.resolve(peek);
         if (entry === undefined) this.#metrics.inc('wsDataUnknownStream');
         else this.#postFrame(entry, data);
         return;
       }
       case InboundType.proxyWebsocketClose:
       case InboundType.wsClose: {
-        const entry = this.#resolveStream(peek);
+        const entry = this.#streams.resolve(peek);
         if (entry === undefined) return; // a close for an unknown stream is ignored (§12.2)
         entry.ledger.noteCloseFromPeer();
         this.#postFrame(entry, data);
@@ -356,16 +315,7 @@ export class StreamRouter implements StreamSide {
   #onUnknownType(connection: SessionSocket, peek: EnvelopePeek): void {
     this.#metrics.countUnknownType(peek.type);
     if (!this.#fallbackTypes.isFirst(connection, peek.type)) return;
-    const payload: JsonObject = {
-      agent_version: FALLBACK_AGENT_NAME,
-      unknown_type: peek.type,
-      supported_types: [...SUPPORTED_TYPES],
-      fallback_mode: FALLBACK_MODE,
-      protocol_version: FALLBACK_PROTOCOL_VERSION,
-      timestamp: new Date(this.#clock.now()).toISOString(),
-    };
-    if (peek.requestId !== undefined) payload['original_request_id'] = peek.requestId.replace(/[\r\n]/g, '');
-    this.#reply(connection, OutboundType.protocolFallback, payload, undefined);
+    this.#reply(connection, OutboundType.protocolFallback, protocolFallbackPayload(peek.type, peek.requestId, this.#clock.now()), undefined);
     // Logged with the fallback, so once per type and socket (and at most for the bounded set of types):
     // a control plane repeating a type it should not send cannot flood the log; the counter has them all.
     this.#logger.warn({ type: peek.type.slice(0, 64) }, 'unknown message type');
@@ -391,7 +341,7 @@ export class StreamRouter implements StreamSide {
       this.#refuse(connection, streamId, new AgentError(ErrorCode.shuttingDown, SHUTTING_DOWN), 'shutting_down', { request_id: streamId });
       return;
     }
-    const previous = this.#sessions.get(streamId);
+    const previous = this.#streams.session(streamId);
     if (previous !== undefined) this.#detach(previous, CancelReason.replaced);
     const channel = new MessageChannel();
     const entry = this.#newEntry(streamId, connection, channel.port1, {
@@ -415,26 +365,11 @@ export class StreamRouter implements StreamSide {
       this.#reply(connection, OutboundType.proxyWebsocketClose, { stream_id: streamId }, streamId);
       return;
     }
-    this.#sessions.set(streamId, entry);
+    this.#streams.addSession(entry);
     this.#metrics.inc('sessionsStarted');
   }
 
-  /** §12.2: a payload stream_id naming a session wins; else the first non-empty id, sessions then relays. */
-  #resolveStream(peek: EnvelopePeek): ActorEntry | undefined {
-    if (peek.payloadStreamId !== undefined) {
-      const session = this.#sessions.get(peek.payloadStreamId);
-      if (session !== undefined) return session;
-    }
-    const id = peek.payloadRequestId ?? peek.payloadStreamId ?? peek.requestId;
-    if (id === undefined) return undefined;
-    return this.#sessions.get(id) ?? this.#actors.get(id);
-  }
-
-  #relayByRequestId(requestId: string | undefined): ActorEntry | undefined {
-    return requestId === undefined ? undefined : this.#actors.get(requestId);
-  }
-
-  #postFrame(entry: ActorEntry, data: Buffer): void {
+  #postFrame(entry: StreamEntry, data: Buffer): void {
     const bytes = ownedCopy(data);
     const message: ActorInbound = { type: 'frame', data: bytes, isBinary: false };
     entry.port.postMessage(message, [bytes.buffer as ArrayBuffer]);
@@ -445,8 +380,8 @@ export class StreamRouter implements StreamSide {
     connection: SessionSocket,
     port: MessagePort,
     parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean; isAppRelay: boolean; isRelay: boolean },
-  ): ActorEntry {
-    const entry: ActorEntry = {
+  ): StreamEntry {
+    const entry: StreamEntry = {
       requestId: id,
       connection,
       port,
@@ -466,7 +401,7 @@ export class StreamRouter implements StreamSide {
   }
 
   /** Offers the actor to its lane; a request still waiting at its deadline is answered here (§9.4). */
-  #admit(entry: ActorEntry, lane: Lane, task: ActorTask, deadlineMs: number | undefined, host: ActorHost = this.#hosts[lane]): Ticket | undefined {
+  #admit(entry: StreamEntry, lane: Lane, task: ActorTask, deadlineMs: number | undefined, host: ActorHost = this.#hosts[lane]): Ticket | undefined {
     const ticket = this.#admission.offer(lane, {
       deadlineMs,
       start: () =>
@@ -500,7 +435,7 @@ export class StreamRouter implements StreamSide {
       this.#metrics.inc('relayRequests', { outcome: 'invalid', mode: 'none' });
       return;
     }
-    if (this.#actors.has(requestId)) {
+    if (this.#streams.request(requestId) !== undefined) {
       this.#refuse(connection, requestId, new AgentError(ErrorCode.requestDuplicate, 'duplicate request_id'), 'duplicate');
       return;
     }
@@ -545,10 +480,10 @@ export class StreamRouter implements StreamSide {
       this.#refuse(connection, requestId, new AgentError(ErrorCode.poolSaturated, TOO_MANY), 'saturated');
       return;
     }
-    this.#actors.set(requestId, entry);
+    this.#streams.addRequest(entry);
   }
 
-  #portOnMessage(entry: ActorEntry, message: unknown): void {
+  #portOnMessage(entry: StreamEntry, message: unknown): void {
     if (!isActorOutbound(message)) {
       this.#logger.error({ requestId: entry.requestId, kind: entry.actorKind }, 'actor sent a malformed message; dropped');
       return;
@@ -574,7 +509,7 @@ export class StreamRouter implements StreamSide {
       }
       const size = typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.length;
       entry.outstandingBytes += size;
-      entry.connection.send(bytes, isBinary, () => this.#grant(entry, size));
+      entry.connection.send(bytes, isBinary, () => this.#credit.grant(entry, size));
       return;
     }
     applyActorDone(this.#metrics, message);
@@ -589,7 +524,7 @@ export class StreamRouter implements StreamSide {
   }
 
   /** A stream frame built before its socket stopped using them: sent as JSON, and the actor is told (once). */
-  #streamFrameAsJson(entry: ActorEntry, frame: Buffer): string | undefined {
+  #streamFrameAsJson(entry: StreamEntry, frame: Buffer): string | undefined {
     if (!entry.hasStreamFramesOff) {
       entry.hasStreamFramesOff = true;
       const message: ActorInbound = { type: 'stream-frames-off' };
@@ -600,39 +535,8 @@ export class StreamRouter implements StreamSide {
     return json;
   }
 
-  /**
-   * The socket took `bytes` of this stream: give them back as credit, unless the socket's buffer is above
-   * the high-water mark, in which case grants wait until it falls to the low-water mark.
-   */
-  #grant(entry: ActorEntry, bytes: number): void {
-    if (entry.isDone) return;
-    if (this.#heldGrants.length === 0 && entry.connection.bufferedAmount <= OUTBOUND_HIGH_WATER_BYTES) {
-      this.#postCredit(entry, bytes);
-      return;
-    }
-    this.#heldGrants.push({ entry, bytes });
-    this.#drainTimer ??= systemClock.setTimer(DRAIN_POLL_MS, () => this.#releaseHeldGrants());
-  }
-
-  #releaseHeldGrants(): void {
-    this.#drainTimer = undefined;
-    const connection = this.#heldGrants[0]?.entry.connection;
-    if (connection !== undefined && connection.isOpen && connection.bufferedAmount > OUTBOUND_LOW_WATER_BYTES) {
-      this.#drainTimer = systemClock.setTimer(DRAIN_POLL_MS, () => this.#releaseHeldGrants());
-      return;
-    }
-    for (const { entry, bytes } of this.#heldGrants.splice(0)) this.#postCredit(entry, bytes);
-  }
-
-  #postCredit(entry: ActorEntry, bytes: number): void {
-    entry.outstandingBytes -= bytes;
-    if (entry.isDone) return;
-    const message: ActorInbound = { type: 'credit', bytes };
-    entry.port.postMessage(message);
-  }
-
   /** The actor's task rejected: it threw, or its thread died (then every actor on that thread lands here). */
-  #actorOnFailure(entry: ActorEntry, error: unknown): void {
+  #actorOnFailure(entry: StreamEntry, error: unknown): void {
     if (entry.isDone) return;
     const failure = error instanceof AgentError ? error : new AgentError(ErrorCode.actorFailed, `actor failed: ${String(error)}`);
     this.#logger.error({ err: error, requestId: entry.requestId, code: failure.code }, 'actor ended without done');
@@ -644,7 +548,7 @@ export class StreamRouter implements StreamSide {
   }
 
   /** Sends the one terminal reply the stream still owes (none once its socket is gone) and detaches it. */
-  #terminate(entry: ActorEntry, error: string, reason: CancelReason): void {
+  #terminate(entry: StreamEntry, error: string, reason: CancelReason): void {
     if (!entry.isDetached) {
       const id = entry.requestId;
       for (const owed of entry.ledger.owed(error)) {
@@ -656,26 +560,19 @@ export class StreamRouter implements StreamSide {
     this.#detach(entry, reason);
   }
 
-  #finish(entry: ActorEntry): void {
+  #finish(entry: StreamEntry): void {
     if (entry.isDone) return;
     entry.isDone = true;
     entry.port.close();
     this.#forget(entry);
   }
 
-  #forget(entry: ActorEntry): void {
-    if (this.#actors.get(entry.requestId) === entry) this.#actors.delete(entry.requestId);
-    if (this.#sessions.get(entry.requestId) === entry) this.#sessions.delete(entry.requestId);
-    this.#recent.add(entry.requestId);
-    if (this.#isIdle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
-  }
-
-  #isIdle(): boolean {
-    return this.#actors.size === 0 && this.#sessions.size === 0;
+  #forget(entry: StreamEntry): void {
+    this.#streams.remove(entry);
   }
 
   /** Stops an actor's output from reaching any socket and tells it to cancel; `done` still closes the port. */
-  #detach(entry: ActorEntry, reason: CancelReason): void {
+  #detach(entry: StreamEntry, reason: CancelReason): void {
     entry.isDetached = true;
     const ticket = entry.ticket;
     if (ticket?.isWaiting === true) {
@@ -690,16 +587,16 @@ export class StreamRouter implements StreamSide {
   }
 
   #forward(requestId: string | undefined, data: Buffer, unknownCounter: 'requestChunkUnknown'): void {
-    const entry = requestId === undefined ? undefined : this.#actors.get(requestId);
+    const entry = this.#streams.request(requestId);
     if (entry === undefined) {
-      this.#metrics.inc(requestId !== undefined && this.#recent.has(requestId) ? 'lateMessage' : unknownCounter);
+      this.#metrics.inc(requestId !== undefined && this.#streams.isRecent(requestId) ? 'lateMessage' : unknownCounter);
       return;
     }
     this.#postFrame(entry, data);
   }
 
   #cancel(requestId: string | undefined): void {
-    const entry = requestId === undefined ? undefined : this.#actors.get(requestId);
+    const entry = this.#streams.request(requestId);
     if (entry === undefined) {
       this.#metrics.inc('lateMessage'); // unknown or finished ids are ignored (§9.13)
       return;

@@ -6,7 +6,8 @@
 import test from 'ava';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import pino from 'pino';
-import { StreamRouter, type SessionSocket } from '../../../src/router/stream-router.js';
+import { StreamRouter } from '../../../src/router/stream-router.js';
+import type { SessionSocket } from '../../../src/router/stream-entry.js';
 import { Lane } from '../../../src/router/admission.js';
 import type { ActorHost } from '../../../src/pool/actor-host.js';
 import { AgentMetrics } from '../../../src/metrics/agent-metrics.js';
