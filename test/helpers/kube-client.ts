@@ -3,7 +3,7 @@
 
 import type { ExecutionContext } from 'ava';
 import { KubeClient } from '../../src/kube/kube-client.js';
-import { KubeAccessSource, loadKubeAccess, parseKubeconfig } from '../../src/kube/kubeconfig.js';
+import { KubeAccessSource, loadKubeAccess, parseKubeconfig, type KubeAccess } from '../../src/kube/kubeconfig.js';
 
 type Teardown = Pick<ExecutionContext, 'teardown'> | undefined;
 
@@ -20,23 +20,25 @@ export async function kubeClientFromFile(path: string, t?: Teardown): Promise<Ku
   return closedAtEnd(t, new KubeClient(await loadKubeAccess(path)));
 }
 
+/** Kubeconfig-style access to `server` with a bearer token, trusting `ca` (or, without one, not verifying). */
+export function kubeAccessOf(server: string, token: string, ca?: string): KubeAccess {
+  return {
+    source: KubeAccessSource.kubeconfig,
+    server,
+    caData: undefined,
+    ca,
+    caFile: undefined,
+    rejectUnauthorized: ca !== undefined,
+    tlsServerName: undefined,
+    clientCert: undefined,
+    clientKey: undefined,
+    token,
+    tokenFile: undefined,
+    namespace: undefined,
+  };
+}
+
 /** A client for `server` (http:// loopback fakes) that sends `token`. */
 export function tokenKubeClient(server: string, token: string, t?: Teardown): KubeClient {
-  return closedAtEnd(
-    t,
-    new KubeClient({
-      source: KubeAccessSource.kubeconfig,
-      server,
-      caData: undefined,
-      ca: undefined,
-      caFile: undefined,
-      rejectUnauthorized: false,
-      tlsServerName: undefined,
-      clientCert: undefined,
-      clientKey: undefined,
-      token,
-      tokenFile: undefined,
-      namespace: undefined,
-    }),
-  );
+  return closedAtEnd(t, new KubeClient(kubeAccessOf(server, token)));
 }

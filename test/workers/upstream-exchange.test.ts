@@ -12,6 +12,7 @@ import type { ProxyRequest } from '../../workers/lib/proxy-request.js';
 import type { HeaderMap } from '../../src/protocol/headers.js';
 import { ErrorCode } from '../../src/errors.js';
 import { eventually } from '../helpers/eventually.js';
+import { proxyRequestOf } from '../helpers/proxy-request.js';
 
 interface Seen {
   readonly method: string;
@@ -48,21 +49,7 @@ async function server(t: ExecutionContext, handler: Handler = answerOk): Promise
 }
 
 function proxyRequest(overrides: Partial<ProxyRequest> = {}): ProxyRequest {
-  return {
-    method: 'GET',
-    path: '/items',
-    query: '',
-    headers: {},
-    body: { kind: 'none' },
-    isWebSocket: false,
-    protocol: 'HTTP/1.1',
-    supportsResponseStreaming: false,
-    deadlineMs: Date.now() + 60_000,
-    hasExplicitDeadline: false,
-    service: undefined,
-    hasPartialService: false,
-    ...overrides,
-  };
+  return proxyRequestOf({ ...overrides });
 }
 
 /** A keep-alive upstream of its own, so no other test's sockets are reused. */

@@ -14,11 +14,12 @@ import { ActorContext } from '../../workers/lib/actor-context.js';
 import { RelayFailure } from '../../workers/lib/upstream-exchange.js';
 import { detectClusterDomain } from '../../workers/lib/service-target.js';
 import type { ProxyRequest } from '../../workers/lib/proxy-request.js';
-import { DEFAULT_WORKER_TUNING } from '../../src/config/agent-config.js';
+import { testWorkerConfig } from '../helpers/worker-config.js';
 import { isActorOutbound, type ActorInbound } from '../../src/messages/actor-messages.js';
 import { ErrorCode } from '../../src/errors.js';
 import { FakeKubeWsApi } from '../helpers/fake-kube-ws-api.js';
 import { eventually } from '../helpers/eventually.js';
+import { proxyRequestOf } from '../helpers/proxy-request.js';
 
 const WEB_HOST = `web.apps.svc.${detectClusterDomain()}`;
 
@@ -45,38 +46,14 @@ function routerPort(t: ExecutionContext, requestId: string): { port: RouterPort;
 }
 
 function context(t: ExecutionContext, api?: FakeKubeWsApi): ActorContext {
-  const created = new ActorContext({
-    logLevel: 'silent',
-    kubeconfig: undefined,
-    kube:
-      api === undefined
-        ? undefined
-        : { server: api.server, ca: api.caPem, caFile: undefined, rejectUnauthorized: true, tlsServerName: undefined, agentToken: undefined, agentTokenFile: undefined },
-    compression: 'zlib',
-    requestTimeoutMs: 10_000,
-    dropAcceptEncoding: true,
-    tuning: { ...DEFAULT_WORKER_TUNING, hostAliases: { [WEB_HOST]: '127.0.0.1' } },
-  });
+  const created = new ActorContext(testWorkerConfig(api, { hostAliases: { [WEB_HOST]: '127.0.0.1' } }));
+
   t.teardown(() => created.close());
   return created;
 }
 
 function upgrade(overrides: Partial<ProxyRequest> = {}): ProxyRequest {
-  return {
-    method: 'GET',
-    path: '/chat',
-    query: '',
-    headers: {},
-    body: { kind: 'none' },
-    isWebSocket: true,
-    protocol: 'HTTP/1.1',
-    supportsResponseStreaming: false,
-    deadlineMs: Date.now() + 60_000,
-    hasExplicitDeadline: false,
-    service: undefined,
-    hasPartialService: false,
-    ...overrides,
-  };
+  return proxyRequestOf({ path: '/chat', isWebSocket: true, ...overrides });
 }
 
 async function freePort(): Promise<number> {

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { WebSocketServer, type WebSocket } from 'ws';
 import wsSession, { ActorContext } from '../../workers/ws-session.js';
-import { DEFAULT_WORKER_TUNING, type WorkerConfig, type WorkerTuning } from '../../src/config/agent-config.js';
+import type { WorkerConfig, WorkerTuning } from '../../src/config/agent-config.js';
+import { testWorkerConfig } from '../helpers/worker-config.js';
 import type { ActorInbound, ActorOutbound, HttpRelayTask } from '../../src/messages/actor-messages.js';
 import { createActorHost } from '../../src/pool/actor-host.js';
 import { FakeKubeWsApi } from '../helpers/fake-kube-ws-api.js';
@@ -28,18 +29,7 @@ interface Run {
 }
 
 function workerConfig(api: FakeKubeWsApi | undefined, tuning: Partial<WorkerTuning> = {}): WorkerConfig {
-  return {
-    logLevel: 'silent',
-    kubeconfig: undefined,
-    kube:
-      api === undefined
-        ? undefined
-        : { server: api.server, ca: api.caPem, caFile: undefined, rejectUnauthorized: true, tlsServerName: undefined, agentToken: undefined, agentTokenFile: undefined },
-    compression: 'zlib',
-    requestTimeoutMs: 10_000,
-    dropAcceptEncoding: true,
-    tuning: { ...DEFAULT_WORKER_TUNING, ...tuning },
-  };
+  return testWorkerConfig(api, tuning);
 }
 
 function context(t: ExecutionContext, api: FakeKubeWsApi | undefined, tuning: Partial<WorkerTuning> = {}): ActorContext {

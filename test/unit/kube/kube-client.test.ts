@@ -7,26 +7,14 @@ import { AgentError, ErrorCode } from '../../../src/errors.js';
 import { boundedKubeCall } from '../../../src/kube/bounded-call.js';
 import { KubeClient, PatchType } from '../../../src/kube/kube-client.js';
 import { isKubeStatus, KubeStatusError, kubeFailureOf } from '../../../src/kube/kube-failure.js';
-import { KubeAccessSource, type KubeAccess } from '../../../src/kube/kubeconfig.js';
+import type { KubeAccess } from '../../../src/kube/kubeconfig.js';
 import { eventually } from '../../helpers/eventually.js';
+import { kubeAccessOf } from '../../helpers/kube-client.js';
 import { sendJson, sendStatus, startScriptedKubeApi, type ScriptedKubeApi } from '../../helpers/scripted-kube-api.js';
 import { SimulatedClock } from '../../helpers/simulated-clock.js';
 
 function accessTo(api: ScriptedKubeApi, server = api.url): KubeAccess {
-  return {
-    source: KubeAccessSource.kubeconfig,
-    server,
-    caData: undefined,
-    ca: api.caPem,
-    caFile: undefined,
-    rejectUnauthorized: true,
-    tlsServerName: undefined,
-    clientCert: undefined,
-    clientKey: undefined,
-    token: 'agent-token',
-    tokenFile: undefined,
-    namespace: undefined,
-  };
+  return kubeAccessOf(server, 'agent-token', api.caPem);
 }
 
 test('get, list with a query, create, replace, patch and delete send the verb, path, body and content type', async (t) => {

@@ -8,11 +8,10 @@ import type { ServerResponse } from 'node:http';
 import { KubeClient } from '../../../src/kube/kube-client.js';
 import { KubeStatusError } from '../../../src/kube/kube-failure.js';
 import { KubeInformer, type KubeList, type KubeObject } from '../../../src/kube/kube-informer.js';
-import { KubeAccessSource } from '../../../src/kube/kubeconfig.js';
 import { silentLogger } from '../../../src/log.js';
 import { startSandboxApi } from '../../../src/local/sandbox-api/sandbox-server.js';
 import { eventually } from '../../helpers/eventually.js';
-import { kubeClientOf } from '../../helpers/kube-client.js';
+import { kubeAccessOf, kubeClientOf } from '../../helpers/kube-client.js';
 import { sendJson, sendStatus, startScriptedKubeApi, type ScriptedKubeApi, type ScriptedRequest } from '../../helpers/scripted-kube-api.js';
 
 const PATH = '/apis/example.io/v1/things';
@@ -39,20 +38,8 @@ interface Recorder {
 }
 
 function informerOn(t: ExecutionContext, api: ScriptedKubeApi): { informer: KubeInformer<KubeObject>; recorder: Recorder } {
-  const client = new KubeClient({
-    source: KubeAccessSource.kubeconfig,
-    server: api.url,
-    caData: undefined,
-    ca: api.caPem,
-    caFile: undefined,
-    rejectUnauthorized: true,
-    tlsServerName: undefined,
-    clientCert: undefined,
-    clientKey: undefined,
-    token: 'agent-token',
-    tokenFile: undefined,
-    namespace: undefined,
-  });
+  const client = new KubeClient(kubeAccessOf(api.url, 'agent-token', api.caPem));
+
   const informer = new KubeInformer<KubeObject>(client, PATH, () => client.get<KubeList<KubeObject>>(PATH));
   t.teardown(async () => {
     await informer.stop();
