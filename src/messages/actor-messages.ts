@@ -6,7 +6,7 @@
 //   router ──port: credit──────────────────► actor   (bytes the socket has taken since: the actor may send more)
 //   router ◄──port: send / done─────────────  actor  (already-encoded outbound frames, completion)
 
-import type { MessagePort } from 'node:worker_threads';
+import type { TransferListItem } from 'node:worker_threads';
 import { ErrorCode, type WireError } from '../errors.js';
 import { type Fields, isBytes, isCount, isOneOf, isOptional, isRecord } from './message-fields.js';
 import type { TunnelStreamTask } from './tunnel-messages.js';
@@ -18,13 +18,24 @@ export type ActorKind = (typeof ActorKind)[keyof typeof ActorKind];
 export const ActorName = { ...ActorKind, tunnelStream: 'tunnel-stream' } as const;
 export type ActorName = (typeof ActorName)[keyof typeof ActorName];
 
+/**
+ * One end of the router↔actor channel: a worker_threads MessagePort for an actor on a pool thread, or its
+ * same-thread stand-in for an actor on the main thread (src/pool/local-channel.ts).
+ */
+export interface ActorPort {
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  postMessage(message: unknown, transferList?: readonly TransferListItem[]): void;
+  close(): void;
+}
+
 /** The task handed to the pool: one actor for one request. */
 export interface HttpRelayTask {
   readonly kind: typeof ActorKind.httpRelay;
   readonly requestId: string;
   /** The whole `proxy_request` envelope as UTF-8 JSON, still undecoded. */
   readonly frame: Uint8Array;
-  readonly port: MessagePort;
+  readonly port: ActorPort;
   /** When the request arrived (Date.now()): its deadline runs from here, also while it waited for a slot (§9.4). */
   readonly arrivedMs?: number;
   /** The socket uses binary stream frames (docs/protocol.md extension): chunks and relay data go as frames. */
@@ -47,7 +58,7 @@ export interface WsSessionTask {
   readonly kind: typeof ActorKind.wsSession;
   readonly streamId: string;
   readonly frame: Uint8Array;
-  readonly port: MessagePort;
+  readonly port: ActorPort;
   readonly shouldUseStreamFrames?: boolean;
 }
 

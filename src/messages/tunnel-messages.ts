@@ -8,9 +8,8 @@
 //   router ──end──► actor: stream FIN ⇒ half-close the target;  actor ──end──► router: target EOF ⇒ FIN
 //   actor ──reset{kind}──► router: the target failed ⇒ RST;     router ──cancel──► actor: stream or socket gone
 
-import type { MessagePort } from 'node:worker_threads';
 import type { TunnelProtocol } from '../protocol/tunnel-header.js';
-import { type ActorName, CancelReason } from './actor-messages.js';
+import { type ActorName, type ActorPort, CancelReason } from './actor-messages.js';
 import { isBytes, isCount, isOneOf, isOptional, isRecord } from './message-fields.js';
 
 export interface TunnelStreamTask {
@@ -24,7 +23,7 @@ export interface TunnelStreamTask {
   readonly servicePort: number;
   /** Stream bytes that followed the header in the same data; may be empty. */
   readonly frame: Uint8Array;
-  readonly port: MessagePort;
+  readonly port: ActorPort;
   readonly connectTimeoutMs: number;
   /** UDP: the stream ends after this long without a datagram either way. */
   readonly udpIdleTimeoutMs: number;

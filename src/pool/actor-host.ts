@@ -3,13 +3,16 @@
 // router starts no more actors than a host has slots, so the pool's own queue stays short.
 
 import { Piscina } from 'piscina';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, MessagePort, type Worker } from 'node:worker_threads';
 import type { WorkerConfig } from '../config/agent-config.js';
-import type { ActorKind, ActorTask } from '../messages/actor-messages.js';
+import type { ActorKind, ActorPort, ActorTask } from '../messages/actor-messages.js';
+import { localChannel } from './local-channel.js';
 import { mapPoolError } from './dispatch.js';
 
 export interface ActorHost {
   run(task: ActorTask): Promise<void>;
+  /** A channel for one actor of this host: a MessageChannel for a pool thread, a same-thread pair inline. */
+  createChannel(): { readonly port1: ActorPort; readonly port2: ActorPort };
   /** Actors started and not yet finished. */
   readonly activeActors: number;
   readonly threads: number;
@@ -100,6 +103,7 @@ class PoolActorHost implements ActorHost {
     clearTimeout(this.#idleTimer);
     this.#pool ??= this.#open();
     try {
+      if (!(task.port instanceof MessagePort)) throw new TypeError('a pool actor needs a MessagePort from createChannel()');
       await this.#pool.run(task, { transferList: [task.port, task.frame.buffer as ArrayBuffer] });
     } catch (error) {
       throw mapPoolError(error);
@@ -107,6 +111,10 @@ class PoolActorHost implements ActorHost {
       this.#active--;
       if (this.#active === 0 && this.#options.isLazy === true) this.#closeWhenIdle();
     }
+  }
+
+  createChannel(): { readonly port1: ActorPort; readonly port2: ActorPort } {
+    return new MessageChannel();
   }
 
   #closeWhenIdle(): void {
@@ -151,6 +159,10 @@ class InlineActorHost implements ActorHost {
     const context = new module.ActorContext(config);
     this.#context = context;
     this.#actor = (task) => module.default(task, context);
+  }
+
+  createChannel(): { readonly port1: ActorPort; readonly port2: ActorPort } {
+    return localChannel();
   }
 
   async run(task: ActorTask): Promise<void> {

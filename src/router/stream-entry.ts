@@ -2,10 +2,9 @@
 // and what it holds of the socket's buffer; and the table of streams by id (§12.2 resolution, recent ids,
 // idleness for the drain).
 
-import type { MessagePort } from 'node:worker_threads';
 import type { Connection } from '../link/connection.js';
 import type { EnvelopePeek } from '../protocol/envelope-peek.js';
-import type { ActorKind } from '../messages/actor-messages.js';
+import type { ActorKind, ActorPort } from '../messages/actor-messages.js';
 import type { Ticket } from './admission.js';
 import type { ReplyLedger } from './reply-ledger.js';
 import { RecentIds } from './recent-ids.js';
@@ -16,7 +15,7 @@ export type SessionSocket = Pick<Connection, 'send' | 'bufferedAmount' | 'isOpen
 export interface StreamEntry {
   readonly requestId: string;
   readonly connection: SessionSocket;
-  readonly port: MessagePort;
+  readonly port: ActorPort;
   readonly actorKind: ActorKind;
   readonly ledger: ReplyLedger;
   ticket: Ticket | undefined;

@@ -13,7 +13,6 @@
 //   onStreamFrame / takeRequestBody ─► actor port
 //   onGatewayHello ─► tunnel/tunnel-streams.ts (yamux bytes go from the demux to connection.yamux; one long-lane actor per stream)
 
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Connection } from '../link/connection.js';
 import type { StreamSide } from '../link/inbound-demux.js';
@@ -23,7 +22,7 @@ import type { RequestBodyFrame } from '../protocol/binary-frame.js';
 import { InboundType, OutboundType, isKnownInboundType } from '../protocol/message-types.js';
 import { isValidSessionPath } from '../protocol/kube-session-rules.js';
 import { effectiveDeadlineMs } from '../protocol/request-deadline.js';
-import { ActorKind, CancelReason, isActorOutbound, ownedCopy, type ActorInbound, type ActorTask } from '../messages/actor-messages.js';
+import { ActorKind, CancelReason, isActorOutbound, ownedCopy, type ActorInbound, type ActorPort, type ActorTask } from '../messages/actor-messages.js';
 import type { ActorHost } from '../pool/actor-host.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { applyActorDone, countActorFailure } from '../metrics/actor-deltas.js';
@@ -119,6 +118,7 @@ export class StreamRouter implements StreamSide {
         : new TunnelStreams({
             send: (connection, bytes, onWritten) => connection.send(bytes, true, onWritten),
             admit: (task, onStart, onFailure) => this.#admitTunnel(task, onStart, onFailure),
+            createChannel: () => this.#relayHost.createChannel(),
             settings: tunnel,
             metrics: options.metrics,
             logger: options.logger.child({ part: 'tunnel' }),
@@ -343,7 +343,8 @@ export class StreamRouter implements StreamSide {
     }
     const previous = this.#streams.session(streamId);
     if (previous !== undefined) this.#detach(previous, CancelReason.replaced);
-    const channel = new MessageChannel();
+    const host = this.#relayHost;
+    const channel = host.createChannel();
     const entry = this.#newEntry(streamId, connection, channel.port1, {
       actorKind: ActorKind.wsSession,
       ledger: new ReplyLedger(StreamKind.session, streamId, false),
@@ -358,7 +359,7 @@ export class StreamRouter implements StreamSide {
       port: channel.port2,
       shouldUseStreamFrames: connection.isStreamFramesActive,
     };
-    const ticket = this.#admit(entry, Lane.long, task, undefined, this.#relayHost);
+    const ticket = this.#admit(entry, Lane.long, task, undefined, host);
     if (ticket === undefined) {
       channel.port1.close();
       this.#refuse(connection, streamId, new AgentError(ErrorCode.poolSaturated, TOO_MANY), 'saturated', { request_id: streamId });
@@ -378,7 +379,7 @@ export class StreamRouter implements StreamSide {
   #newEntry(
     id: string,
     connection: SessionSocket,
-    port: MessagePort,
+    port: ActorPort,
     parts: { actorKind: ActorKind; ledger: ReplyLedger; awaitsBinaryBody: boolean; isAppRelay: boolean; isRelay: boolean },
   ): StreamEntry {
     const entry: StreamEntry = {
@@ -448,8 +449,15 @@ export class StreamRouter implements StreamSide {
     const routedService = resolveHostRoute(traits, this.#ingressRoutes);
     // A host-routed upgrade is an application relay whatever its path (§9.5 step 1 comes before step 2).
     const isKubeSession = traits?.isKubeSession === true && routedService === undefined;
-    const channel = new MessageChannel();
     const isAppRelay = kind === StreamKind.upgrade && !isKubeSession;
+    const lane = laneOf(traits);
+    let host = kind === StreamKind.upgrade ? this.#relayHost : this.#hosts[lane];
+    let shape: string | undefined;
+    if (lane === Lane.short && this.#inline !== undefined && traits !== undefined) {
+      shape = requestShape(traits.method, traits.path);
+      if (this.#inline.policy.place(shape, data.length) === Placement.inline) host = this.#inline.host;
+    }
+    const channel = host.createChannel();
     const entry = this.#newEntry(requestId, connection, channel.port1, {
       actorKind: ActorKind.httpRelay,
       ledger: new ReplyLedger(kind, requestId, isAppRelay),
@@ -457,6 +465,7 @@ export class StreamRouter implements StreamSide {
       isAppRelay,
       isRelay: kind === StreamKind.upgrade,
     });
+    if (shape !== undefined) entry.shape = shape;
     const task: ActorTask = {
       kind: ActorKind.httpRelay,
       requestId,
@@ -469,12 +478,6 @@ export class StreamRouter implements StreamSide {
     };
     // WebSocket upgrades wait for a slot without a deadline of their own: sessions have none (§13.7).
     const deadlineMs = kind === StreamKind.upgrade ? undefined : effectiveDeadlineMs(traits?.deadline, traits?.timeout, arrivedMs, this.#requestTimeoutMs);
-    const lane = laneOf(traits);
-    let host = kind === StreamKind.upgrade ? this.#relayHost : this.#hosts[lane];
-    if (lane === Lane.short && this.#inline !== undefined && traits !== undefined) {
-      entry.shape = requestShape(traits.method, traits.path);
-      if (this.#inline.policy.place(entry.shape, data.length) === Placement.inline) host = this.#inline.host;
-    }
     if (this.#admit(entry, lane, task, deadlineMs, host) === undefined) {
       channel.port1.close();
       this.#refuse(connection, requestId, new AgentError(ErrorCode.poolSaturated, TOO_MANY), 'saturated');

@@ -7,14 +7,13 @@
 //   SYN ─► header (bounded by the window) ─┬─ invalid / truncated / over the limit ─► RST
 //                                          └─ admit (long lane) ─► accept (ACK) ─► actor ⇄ stream (tunnel-messages.ts)
 
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Connection } from '../link/connection.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { parseGatewayHello, type GatewayHello } from '../protocol/gateway-hello.js';
 import { parseTunnelHeader, type TunnelHeader } from '../protocol/tunnel-header.js';
-import { CancelReason, ownedCopy } from '../messages/actor-messages.js';
+import { CancelReason, ownedCopy, type ActorPort } from '../messages/actor-messages.js';
 import { TunnelErrorKind, isTunnelOutbound, type TunnelInbound, type TunnelOutbound, type TunnelStreamTask } from '../messages/tunnel-messages.js';
 import { YamuxRole, YamuxSession } from './yamux/yamux-session.js';
 import { StreamEnd, type YamuxStream } from './yamux/yamux-stream.js';
@@ -34,6 +33,8 @@ export interface TunnelStreamsOptions {
   readonly send: (connection: Connection, bytes: Uint8Array, onWritten: () => void) => boolean;
   /** Runs the actor in the long lane; false when the lane refuses it (saturated or draining). */
   readonly admit: (task: TunnelStreamTask, onStart: () => void, onFailure: (error: unknown) => void) => { cancel(): void } | undefined;
+  /** The channel to the actor, from the host that will run it (src/pool/actor-host.ts). */
+  readonly createChannel: () => { readonly port1: ActorPort; readonly port2: ActorPort };
   readonly settings: TunnelSettings;
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
@@ -50,7 +51,7 @@ interface Bridge {
   phase: Phase;
   headerChunks: Buffer[];
   header: TunnelHeader | undefined;
-  port: MessagePort | undefined;
+  port: ActorPort | undefined;
   admission: { cancel(): void } | undefined;
   timer: TimerHandle | undefined;
   startedMs: number;
@@ -190,7 +191,7 @@ export class TunnelStreams {
     this.#options.metrics.inc('tunnelBytes', { direction: 'in', protocol: header.protocol }, rest.length);
     this.#options.metrics.inc('tunnelStreamsOpened', { protocol: header.protocol });
     this.#setActiveGauge();
-    const channel = new MessageChannel();
+    const channel = this.#options.createChannel();
     bridge.port = channel.port1;
     channel.port1.on('message', (message: unknown) => {
       if (isTunnelOutbound(message)) this.#portOnMessage(bridge, message);

@@ -1,10 +1,10 @@
 // The actor's side of its MessagePort: posts already-encoded frames (bytes transferred, never shared),
 // the final `done`, and dispatches what the router sends (later frames, a binary body, credit, cancel).
 
-import type { MessagePort } from 'node:worker_threads';
 import {
   ActorKind,
   type ActorDone,
+  type ActorPort,
   type ActorInbound,
   type ActorSend,
   type CancelReason,
@@ -47,12 +47,12 @@ export interface PortListener {
 
 export class RouterPort {
   readonly requestId: string;
-  readonly #port: MessagePort;
+  readonly #port: ActorPort;
   #listener: PortListener | undefined;
   /** The id as stream frames carry it, while the socket uses them; undefined means JSON. */
   #frameId: Buffer | undefined;
 
-  constructor(port: MessagePort, requestId: string, shouldUseStreamFrames = false) {
+  constructor(port: ActorPort, requestId: string, shouldUseStreamFrames = false) {
     this.#port = port;
     this.requestId = requestId;
     this.#frameId = shouldUseStreamFrames ? streamFrameId(requestId) : undefined;

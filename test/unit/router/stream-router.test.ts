@@ -4,7 +4,7 @@
 // socket (§8.3), and credit given back once the socket took the bytes (§9.11).
 
 import test from 'ava';
-import type { MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { StreamRouter } from '../../../src/router/stream-router.js';
 import type { SessionSocket } from '../../../src/router/stream-entry.js';
@@ -15,7 +15,7 @@ import { systemClock } from '../../../src/util/clock.js';
 import { encodeEnvelope, parseEnvelope, type Envelope, type JsonObject } from '../../../src/protocol/envelope.js';
 import { peekEnvelope } from '../../../src/protocol/envelope-peek.js';
 import { encodeRequestBodyFrame, decodeRequestBodyFrame } from '../../../src/protocol/binary-frame.js';
-import { ActorKind, isActorInbound, type ActorDone, type ActorInbound, type ActorTask } from '../../../src/messages/actor-messages.js';
+import { ActorKind, isActorInbound, type ActorDone, type ActorInbound, type ActorPort, type ActorTask } from '../../../src/messages/actor-messages.js';
 import { FALLBACK_TYPES_LIMIT } from '../../../src/router/fallback-types.js';
 import { eventually } from '../../helpers/eventually.js';
 
@@ -43,9 +43,9 @@ type Script = (task: ActorTask, actor: ScriptedActor) => Promise<void>;
 /** The actor side of one task's port: what the router sent it, and helpers to answer. */
 class ScriptedActor {
   readonly received: ActorInbound[] = [];
-  readonly #port: MessagePort;
+  readonly #port: ActorPort;
 
-  constructor(port: MessagePort) {
+  constructor(port: ActorPort) {
     this.#port = port;
     port.on('message', (message: unknown) => {
       if (isActorInbound(message)) this.received.push(message);
@@ -94,6 +94,10 @@ class ScriptedHost implements ActorHost {
     } finally {
       this.activeActors--;
     }
+  }
+
+  createChannel(): { port1: ActorPort; port2: ActorPort } {
+    return new MessageChannel();
   }
 
   async close(): Promise<void> {}

@@ -19,6 +19,7 @@ import tunnelStream from '../../../workers/tunnel-stream.js';
 import { SimulatedClock } from '../../helpers/simulated-clock.js';
 import { eventually } from '../../helpers/eventually.js';
 import { openTunnel, readStream, tcpEcho, udpEcho } from '../../helpers/yamux-gateway.js';
+import { localChannel } from '../../../src/pool/local-channel.js';
 
 const ECHO_HOST = `echo.apps.svc.${detectClusterDomain()}`;
 const HELLO = { use_yamux: true } as const;
@@ -94,6 +95,7 @@ function rig(t: ExecutionContext, options: { maxStreams?: number; admit?: Admit 
       return true;
     },
     admit: options.admit ?? inlineAdmit,
+    createChannel: localChannel,
     settings: { maxStreams: options.maxStreams ?? 8, udpIdleTimeoutMs: 60_000 },
     metrics,
     logger: silentLogger(),
@@ -276,6 +278,7 @@ test('§15.2: gateway_hello without use_yamux, a second hello, and a window belo
   const streams = new TunnelStreams({
     send: () => true,
     admit: () => undefined,
+    createChannel: localChannel,
     settings: { maxStreams: 8, udpIdleTimeoutMs: 60_000 },
     metrics,
     logger: silentLogger(),
