@@ -172,6 +172,11 @@ export interface WorkerTuning {
   readonly relayPongTimeoutMs: number;
   /** How often actors look at a mounted cluster CA file for rotation (a stat per request would be waste). */
   readonly caCheckIntervalMs: number;
+  /**
+   * Watches and followed logs go to the Kubernetes API over HTTP/2 when it offers h2 (ALPN), many streams
+   * per connection as client-go does; HTTP/1.1 otherwise, and always for other calls.
+   */
+  readonly isKubeHttp2Enabled: boolean;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
@@ -186,6 +191,7 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
   relayPingIntervalMs: 30_000,
   relayPongTimeoutMs: 90_000,
   caCheckIntervalMs: 10_000,
+  isKubeHttp2Enabled: true,
 });
 
 /** The cloneable subset a worker thread needs (passed through piscina workerData). */
