@@ -95,6 +95,8 @@ export interface AgentConfig {
     readonly serviceToken: string | undefined;
     /** Cluster CA bundle (base64 PEM) recorded as `cluster_cert_data`, when configured. */
     readonly caCertData?: string | undefined;
+    /** Watches and followed logs over HTTP/2 when the API server offers h2 (`WorkerTuning.isKubeHttp2Enabled`); absent means on. */
+    readonly http2?: boolean | undefined;
   };
   /** Absent in configs built by hand (tests, benches): then nothing is persisted. */
   readonly state?: StateSettings;
@@ -214,6 +216,6 @@ export function workerConfigOf(config: AgentConfig, tuning: Partial<WorkerTuning
     compression: config.agent.compression,
     requestTimeoutMs: config.tunnel.requestTimeoutMs,
     dropAcceptEncoding: config.tunnel.dropAcceptEncoding,
-    tuning: { ...DEFAULT_WORKER_TUNING, ...tuning },
+    tuning: { ...DEFAULT_WORKER_TUNING, ...(config.kubernetes.http2 === undefined ? {} : { isKubeHttp2Enabled: config.kubernetes.http2 }), ...tuning },
   };
 }

@@ -9,7 +9,8 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { MessageChannel } from 'node:worker_threads';
 import httpRelay, { ActorContext } from '../../workers/http-relay.js';
-import { DEFAULT_WORKER_TUNING } from '../../src/config/agent-config.js';
+import { DEFAULT_WORKER_TUNING, workerConfigOf } from '../../src/config/agent-config.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
 import type { ActorOutbound } from '../../src/messages/actor-messages.js';
 import { isLongLivedGet } from '../../workers/lib/upstream-exchange.js';
@@ -142,6 +143,16 @@ test('only watches and followed logs are long-lived GETs', (t) => {
   t.false(isLongLivedGet('GET', '/api/v1/pods', 'watch=false'));
   t.false(isLongLivedGet('GET', '/api/v1/pods', 'limit=500'));
   t.false(isLongLivedGet('POST', '/api/v1/pods', 'watch=true'));
+});
+
+test('AGENT_KUBE_HTTP2 reaches the actors: on by default, false turns HTTP/2 off', (t) => {
+  const env = { PIPEOPS_API_URL: 'https://cp.example.test', PIPEOPS_TOKEN: 'tok', PIPEOPS_CLUSTER_NAME: 'c' };
+  const tuningOf = (extra: Record<string, string>): boolean => {
+    const loaded = loadConfig({ argv: [], env: { ...env, ...extra }, readFile: () => '' });
+    return workerConfigOf(loaded.config).tuning.isKubeHttp2Enabled;
+  };
+  t.true(tuningOf({}));
+  t.false(tuningOf({ AGENT_KUBE_HTTP2: 'false' }));
 });
 
 test('watches go over HTTP/2 when the API server offers h2: many streams, one connection; short calls stay HTTP/1.1', async (t) => {
