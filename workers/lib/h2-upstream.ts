@@ -26,6 +26,8 @@ const TCP_KEEPALIVE_DELAY_MS = 30_000;
 const IDLE_SESSION_MS = 60_000;
 /** Streams assumed per session until the peer's SETTINGS arrive (RFC 9113 §6.5.2 recommends at least 100). */
 const DEFAULT_STREAM_LIMIT = 100;
+/** A connection whose TLS handshake has not finished by then fails the calls waiting for it. */
+const CONNECT_TIMEOUT_MS = 30_000;
 /** Node bounds a session's nghttp2 memory (10 MB by default) and refuses new streams past it. */
 const MAX_SESSION_MEMORY_MB = 64;
 
@@ -163,8 +165,10 @@ export class H2Upstream {
       });
       const socketOnError = (error: Error): void => reject(new H2CallError(error.message));
       socket.once('error', socketOnError);
+      socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`TLS handshake timed out after ${CONNECT_TIMEOUT_MS} ms`)));
       socket.once('secureConnect', () => {
         socket.off('error', socketOnError);
+        socket.setTimeout(0);
         if (socket.alpnProtocol !== 'h2') {
           this.#protocol = 'h1';
           socket.destroy();
@@ -180,9 +184,13 @@ export class H2Upstream {
           clearTimeout(slot.idleTimer);
           this.#slots.delete(slot);
         };
-        // The streams on it learn the error themselves; the session only leaves the pool.
+        // The streams on it learn the error themselves; the session only leaves the pool. After a GOAWAY
+        // the streams it still serves finish, then the session closes.
         session.on('error', forget);
-        session.on('goaway', forget);
+        session.on('goaway', () => {
+          forget();
+          if (!session.closed) session.close();
+        });
         session.on('close', forget);
         if (this.#isClosed) session.destroy();
         // Its SETTINGS (the stream limit) come first: no stream is placed on it before they are known.
