@@ -127,6 +127,7 @@ export class H2Upstream {
         slot.active++;
         clearTimeout(slot.idleTimer);
         slot.idleTimer = undefined;
+        slot.session.ref();
         return slot;
       }
       this.#connecting ??= this.#connect().finally(() => (this.#connecting = undefined));
@@ -137,6 +138,8 @@ export class H2Upstream {
   #release(slot: SessionSlot): void {
     slot.active--;
     if (slot.active > 0 || slot.isClosing || !this.#slots.has(slot)) return;
+    // An idle session, like the keep-alive agent's free sockets, does not keep the process alive.
+    slot.session.unref();
     slot.idleTimer = setTimeout(() => this.#retireSlot(slot), IDLE_SESSION_MS);
     slot.idleTimer.unref();
   }
@@ -257,7 +260,7 @@ class StreamResponse extends EventEmitter implements H2Response {
     stream.once('end', () => this.emit('end'));
   }
 
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+  override on(event: string | symbol, listener: (...args: unknown[]) => void): this {
     if (event === 'data') this.stream.on('data', listener);
     else super.on(event, listener);
     return this;
