@@ -37,16 +37,25 @@ interface Api {
 }
 
 /**
- * A watch answers its head and one event, then holds; anything else answers `ok`. `isHttp2` false is an
+ * A watch answers its head and one event, then holds; anything else answers `ok`. `refuseFirst`: the first
+ * request's stream is refused and its session told to go away, as kube-apiserver's `--goaway-chance` does. `isHttp2` false is an
  * HTTP/1.1-only server (its ALPN selects http/1.1), as an API server behind an HTTP/1.1 proxy would be.
  */
-async function startApi(isHttp2: boolean, maxConcurrentStreams = 1000): Promise<Api> {
+async function startApi(isHttp2: boolean, maxConcurrentStreams = 1000, refuseFirst = false): Promise<Api> {
   const tls = createLoopbackTls('kube-http2');
   const seen: Seen[] = [];
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<Socket>();
+  let isRefusing = refuseFirst;
   const handler = (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse): void => {
     request.resume();
+    if (isRefusing) {
+      isRefusing = false;
+      seen.push({ url: request.url, httpVersion: request.httpVersion, stream: request.stream, response });
+      request.stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, 0);
+      request.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
     seen.push({ url: request.url, httpVersion: request.httpVersion, stream: request.httpVersion === '2.0' ? request.stream : undefined, response });
     response.writeHead(200, { 'content-type': 'application/json' });
     if (isLongLivedGet(request.method, request.url.split('?')[0]!, request.url.split('?')[1] ?? '')) response.write('{"type":"ADDED"}\n');
@@ -254,6 +263,20 @@ test('a session that fails ends the watches on it with proxy_response_abort; wat
   await eventually(() => later.chunkBytes() > 0, 'a new watch is served');
   for (const w of [...others, later]) w.cancel();
   await Promise.all([...others, later].map((w) => w.finished));
+});
+
+test('a watch whose stream is refused as its session goes away is sent again on a new session', async (t) => {
+  const api = await startApi(true, 1000, true);
+  t.teardown(() => api.close());
+  const context = contextFor(api);
+  t.teardown(() => context.close());
+  const watch = relay(context, 'w', '/api/v1/pods', 'watch=true');
+  await eventually(() => watch.chunkBytes() > 0, 'the watch delivers');
+  t.deepEqual(types(watch), ['proxy_response_header', 'proxy_response_chunk']);
+  t.is(api.seen.length, 2);
+  t.not(api.seen[0]!.stream!.session, api.seen[1]!.stream!.session);
+  watch.cancel();
+  await watch.finished;
 });
 
 test('HTTP/2 flow control bounds what a watch holds while the control plane does not take its data', async (t) => {

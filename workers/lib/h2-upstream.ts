@@ -55,7 +55,17 @@ interface SessionSlot {
 }
 
 /** Why a call could not start; `message` is the transport's text, to be worded by the caller (§9.12). */
-export class H2CallError extends Error {}
+export class H2CallError extends Error {
+  /**
+   * No response came because the stream's session went away under it (GOAWAY, a connection error) or the
+   * server refused the stream (REFUSED_STREAM): a GET may be sent again on another session.
+   */
+  readonly isRetryable: boolean;
+  constructor(message: string, isRetryable = false) {
+    super(message);
+    this.isRetryable = isRetryable;
+  }
+}
 
 export class H2Upstream {
   readonly #origin: URL;
@@ -100,7 +110,16 @@ export class H2Upstream {
       throw new H2CallError(error instanceof Error ? error.message : String(error));
     }
     stream.once('close', () => this.#release(slot));
-    return { response: responseOf(stream), destroy: () => stream.close(http2.constants.NGHTTP2_CANCEL) };
+    let isCancelled = false;
+    const isRetryable = (): boolean =>
+      !isCancelled && (slot.isClosing || slot.session.destroyed || slot.session.closed || stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM);
+    return {
+      response: responseOf(stream, isRetryable),
+      destroy: () => {
+        isCancelled = true;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      },
+    };
   }
 
   /** New calls use new sessions; calls in flight finish on theirs (CA rotation). */
@@ -218,14 +237,14 @@ function streamLimit(session: ClientHttp2Session): number {
  * The stream's response head as an IncomingMessage-like object. A stream that closes before its end
  * without an error (the session went away) reports `aborted`, as an HTTP/1.1 response cut short does.
  */
-function responseOf(stream: ClientHttp2Stream): Promise<H2Response> {
+function responseOf(stream: ClientHttp2Stream, isRetryable: () => boolean): Promise<H2Response> {
   return new Promise((resolve, reject) => {
     let isSettled = false;
     stream.once('error', (error: Error) => {
-      if (!isSettled) reject(new H2CallError(error.message));
+      if (!isSettled) reject(new H2CallError(error.message, isRetryable()));
     });
     stream.once('close', () => {
-      if (!isSettled) reject(new H2CallError(`stream closed before its response (code ${stream.rstCode ?? 0})`));
+      if (!isSettled) reject(new H2CallError(`stream closed before its response (code ${stream.rstCode ?? 0})`, isRetryable()));
     });
     stream.once('response', (headers: IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
       isSettled = true;

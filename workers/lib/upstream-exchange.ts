@@ -6,7 +6,7 @@ import type { ClientRequest } from 'node:http';
 import { firstHeader, upstreamRequestHeaders } from '../../src/protocol/headers.js';
 import type { ProxyRequest } from './proxy-request.js';
 import type { Upstream } from './upstream.js';
-import type { H2Call, H2Upstream } from './h2-upstream.js';
+import { H2CallError, type H2Call, type H2Upstream } from './h2-upstream.js';
 import { BodyIntakeError, type StreamedBody } from './request-body.js';
 import { AgentError, ErrorCode } from '../../src/errors.js';
 
@@ -141,13 +141,16 @@ export function startExchange(options: ExchangeOptions): Exchange {
         body.attach(outgoing);
       }
     });
-  const sendH2 = async (pool: H2Upstream): Promise<UpstreamResponse> => {
+  /** A GET whose stream got no response because its session went away is sent again, a few times (C98's rule for HTTP/2). */
+  const sendH2 = async (pool: H2Upstream, attempt = 0): Promise<UpstreamResponse> => {
     const headers = upstreamRequestHeaders(request.headers, options.shouldDropAcceptEncoding);
+    const fail = (error: unknown): RelayFailure =>
+      new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error instanceof Error ? error.message : String(error)}`);
     let started: H2Call | 'h1';
     try {
       started = await pool.start({ method: request.method, target, headers, bodyLength: 0 });
     } catch (error) {
-      throw new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error instanceof Error ? error.message : String(error)}`);
+      throw fail(error);
     }
     // Cancelled while the session was being set up: nothing may be left open upstream.
     if (isDestroyed) {
@@ -159,7 +162,8 @@ export function startExchange(options: ExchangeOptions): Exchange {
     try {
       return await started.response;
     } catch (error) {
-      throw new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error instanceof Error ? error.message : String(error)}`);
+      if (error instanceof H2CallError && error.isRetryable && attempt < MAX_STALE_RETRIES && !isDestroyed) return sendH2(pool, attempt + 1);
+      throw fail(error);
     }
   };
   return {
