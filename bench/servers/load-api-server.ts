@@ -83,14 +83,15 @@ function serve(request: IncomingMessage | http2.Http2ServerRequest, either: Serv
   response.end(body);
 }
 
-// kube-apiserver's default stream limit per connection is 1,000 (`--http2-max-streams-per-connection`, 0).
+// kube-apiserver allows 100 streams per HTTP/2 connection by default since the 2023 rapid-reset fix
+// (`--http2-max-streams-per-connection` 0; 250 before).
 const server = http2.createSecureServer(
   {
     key: tls.server.keyPem,
     cert: tls.server.certPem,
     allowHTTP1: true,
     ALPNProtocols: isHttp1Only ? ['http/1.1'] : ['h2', 'http/1.1'],
-    settings: { maxConcurrentStreams: 1000 },
+    settings: { maxConcurrentStreams: 100 },
     maxSessionMemory: 64,
   },
   serve,
