@@ -6,7 +6,6 @@
 //     ├─ buffered: read all ─► binary frame or proxy_response (gzip when eligible) ─► done
 //     └─ streaming: header ─► chunk … (pause at zero credit) ─► end | abort ─► done
 
-import type { IncomingMessage } from 'node:http';
 import { ActorName, type CancelReason, type HttpRelayTask, type RelayOutcome, type ResponseMode } from '../src/messages/actor-messages.js';
 import type { Logger } from '../src/log.js';
 import { parseEnvelope } from '../src/protocol/envelope.js';
@@ -18,7 +17,7 @@ import { detectClusterDomain, serviceCallError, serviceOrigin, withRoutedService
 import { serviceUpstream, type Upstream } from './lib/upstream.js';
 import { RouterPort, type UpstreamBytes } from './lib/router-port.js';
 import { BinaryBodyWait, StreamedBody } from './lib/request-body.js';
-import { RelayFailure, asRelayFailure, failureLabel, startExchange, type Exchange } from './lib/upstream-exchange.js';
+import { RelayFailure, asRelayFailure, failureLabel, startExchange, type Exchange, type UpstreamResponse } from './lib/upstream-exchange.js';
 import { encodeBufferedResponse, type CompressionResult } from './lib/buffered-response.js';
 import { CreditWindow } from './lib/credit-window.js';
 import { gzipEngine } from './lib/gzip-engine.js';
@@ -165,7 +164,7 @@ class Relay {
     return kube;
   }
 
-  async #bufferResponse(response: IncomingMessage, isKube: boolean): Promise<void> {
+  async #bufferResponse(response: UpstreamResponse, isKube: boolean): Promise<void> {
     const limit = this.#context.config.tuning.maxBufferedBodyBytes;
     const body = await this.#untilAborted(
       new Promise<Buffer>((resolve, reject) => {
@@ -201,7 +200,7 @@ class Relay {
     }
   }
 
-  async #streamResponse(response: IncomingMessage, isKube: boolean): Promise<void> {
+  async #streamResponse(response: UpstreamResponse, isKube: boolean): Promise<void> {
     const status = response.statusCode ?? 502;
     this.#mode = 'streaming';
     const headers = responseHeadersFromRaw(response.rawHeaders, status);

@@ -2,7 +2,10 @@
 // watches (the upstream sends nothing), each against the idle agent of the same run. The streams are
 // opened by a child process (its own descriptor limit); the agent runs with the long lane sized for them.
 //
-//   node dist/bench/load/scale.js [--workers 2] [--sessions 1000] [--watches 10000] [--write]
+//   node dist/bench/load/scale.js [--workers 2] [--sessions 1000] [--watches 10000] [--http1] [--write]
+//
+// The upstream serves HTTP/2 and HTTP/1.1 as kube-apiserver does, so the agent's watches share h2
+// connections; `--http1` runs the agent with AGENT_KUBE_HTTP2=false (one TLS connection per watch).
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -18,6 +21,7 @@ const WORKERS = Number(flag('--workers', '2'));
 const SESSIONS = Number(flag('--sessions', '1000'));
 const WATCHES = Number(flag('--watches', '10000'));
 const SETTLE_MS = Number(flag('--settle-ms', '3000'));
+const IS_HTTP1 = process.argv.includes('--http1');
 const OPEN_TIMEOUT_MS = 300_000;
 const EXEC_PATH = '/api/v1/namespaces/bench/pods/shell/exec?command=cat&stdin=true&stdout=true';
 const WATCH_PATH = '/api/v1/namespaces/bench/pods?watch=true&events=0';
@@ -89,6 +93,7 @@ async function main(): Promise<void> {
     // the long lane must hold every stream: max(1, session threads) × this
     AGENT_SESSION_TASKS_PER_WORKER: String(Math.max(SESSIONS, WATCHES)),
     AGENT_MAX_QUEUE: String(Math.max(SESSIONS, WATCHES)),
+    ...(IS_HTTP1 ? { AGENT_KUBE_HTTP2: 'false' } : {}),
   };
   const rows: Row[] = [];
   try {
@@ -110,7 +115,7 @@ async function main(): Promise<void> {
   const table = scaleTable(rows);
   process.stdout.write(`${table}\n`);
   if (process.argv.includes('--write')) {
-    const command = `node dist/bench/load/scale.js --workers ${WORKERS} --sessions ${SESSIONS} --watches ${WATCHES} --write`;
+    const command = `node dist/bench/load/scale.js --workers ${WORKERS} --sessions ${SESSIONS} --watches ${WATCHES}${IS_HTTP1 ? ' --http1' : ''} --write`;
     replaceSection(new URL('../../../docs/benchmarks.md', import.meta.url), 'scale', [`Command: \`${command}\` (\`npm run bench:scale\`), ${machineLine()}; env ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}.`, '', table].join('\n'));
   }
 }

@@ -1,5 +1,6 @@
 // The upstream of the load and scale benches, in its own process so the bench does not measure its own
-// load: HTTPS on 127.0.0.1:0 with bodies serialized once at start. Prints one JSON line
+// load: HTTPS on 127.0.0.1:0 with bodies serialized once at start, HTTP/2 (ALPN h2) and HTTP/1.1 on the
+// same port as kube-apiserver serves them (`--http1-only` offers HTTP/1.1 alone). Prints one JSON line
 // {port, caPem, token}, then serves until stdin closes.
 //
 //   GET  /api/v1/namespaces/bench/configmaps/small        1 KiB object
@@ -8,8 +9,9 @@
 //   GET  …/pods?watch=true[&events=N]                      N watch events, then ends (N=0: held open)
 //   WS   …/pods/<name>/exec (v5/v4.channel.k8s.io)         echoes stdin (channel 0) as stdout (channel 1)
 
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import http2 from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createLoopbackTls } from '../../src/local/tls/local-ca.js';
 import { buildCorpus } from '../corpus.js';
@@ -44,19 +46,26 @@ const watchEvents = pods.slice(0, 20).map((object, i) => Buffer.from(`${JSON.str
 const tls = createLoopbackTls('load-api');
 let openWatches = 0;
 
-const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, (request, response) => {
+const isHttp1Only = process.argv.includes('--http1-only');
+const sessions = new Set<http2.ServerHttp2Session>();
+const connections = new Set<Socket>();
+
+function serve(request: IncomingMessage | http2.Http2ServerRequest, either: ServerResponse | http2.Http2ServerResponse): void {
+  // The calls below have the same meaning on both; only their declared overloads differ.
+  const response = either as ServerResponse;
   request.resume();
   const url = new URL(request.url ?? '/', 'https://bench');
   if (url.searchParams.get('watch') === 'true') {
     const count = Number(url.searchParams.get('events') ?? '0');
-    response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    if (count > 0 || !(either instanceof http2.Http2ServerResponse)) response.writeHead(200, { 'Content-Type': 'application/json' });
     for (let i = 0; i < count; i++) response.write(watchEvents[i % watchEvents.length]!);
     if (count > 0) {
       response.end();
       return;
     }
     openWatches++;
-    response.flushHeaders();
+    if (either instanceof http2.Http2ServerResponse) either.stream.respond({ ':status': 200, 'content-type': 'application/json' });
+    else response.flushHeaders();
     response.once('close', () => openWatches--);
     return;
   }
@@ -72,11 +81,31 @@ const server = https.createServer({ key: tls.server.keyPem, cert: tls.server.cer
   }
   response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
   response.end(body);
+}
+
+// kube-apiserver allows 100 streams per HTTP/2 connection by default since the 2023 rapid-reset fix
+// (`--http2-max-streams-per-connection` 0; 250 before).
+const server = http2.createSecureServer(
+  {
+    key: tls.server.keyPem,
+    cert: tls.server.certPem,
+    allowHTTP1: true,
+    ALPNProtocols: isHttp1Only ? ['http/1.1'] : ['h2', 'http/1.1'],
+    settings: { maxConcurrentStreams: 100 },
+    maxSessionMemory: 64,
+  },
+  serve,
+);
+server.on('session', (session: http2.ServerHttp2Session) => {
+  sessions.add(session);
+  session.once('close', () => sessions.delete(session));
 });
-server.keepAliveTimeout = 60_000;
+server.on('secureConnection', (socket: Socket) => {
+  connections.add(socket);
+  socket.once('close', () => connections.delete(socket));
+});
+server.setTimeout(0);
 server.maxConnections = 30_000;
-server.headersTimeout = 0;
-server.requestTimeout = 0;
 
 const sockets = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (offered) => [...offered].find((p) => p.endsWith('channel.k8s.io')) ?? false });
 server.on('upgrade', (request, socket, head) => {
@@ -92,7 +121,8 @@ server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port, caPem: tls.caPem, token: TOKEN })}\n`);
 });
 process.stdin.on('end', () => {
-  server.closeAllConnections();
+  for (const session of sessions) session.destroy();
+  for (const socket of connections) socket.destroy();
   for (const ws of sockets.clients) ws.terminate();
   server.close(() => process.exit(0));
 });

@@ -95,6 +95,8 @@ export interface AgentConfig {
     readonly serviceToken: string | undefined;
     /** Cluster CA bundle (base64 PEM) recorded as `cluster_cert_data`, when configured. */
     readonly caCertData?: string | undefined;
+    /** Watches and followed logs over HTTP/2 when the API server offers h2 (`WorkerTuning.isKubeHttp2Enabled`); absent means on. */
+    readonly http2?: boolean | undefined;
   };
   /** Absent in configs built by hand (tests, benches): then nothing is persisted. */
   readonly state?: StateSettings;
@@ -172,6 +174,11 @@ export interface WorkerTuning {
   readonly relayPongTimeoutMs: number;
   /** How often actors look at a mounted cluster CA file for rotation (a stat per request would be waste). */
   readonly caCheckIntervalMs: number;
+  /**
+   * Watches and followed logs go to the Kubernetes API over HTTP/2 when it offers h2 (ALPN), many streams
+   * per connection as client-go does; HTTP/1.1 otherwise, and always for other calls.
+   */
+  readonly isKubeHttp2Enabled: boolean;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
@@ -186,6 +193,7 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = Object.freeze({
   relayPingIntervalMs: 30_000,
   relayPongTimeoutMs: 90_000,
   caCheckIntervalMs: 10_000,
+  isKubeHttp2Enabled: true,
 });
 
 /** The cloneable subset a worker thread needs (passed through piscina workerData). */
@@ -208,6 +216,6 @@ export function workerConfigOf(config: AgentConfig, tuning: Partial<WorkerTuning
     compression: config.agent.compression,
     requestTimeoutMs: config.tunnel.requestTimeoutMs,
     dropAcceptEncoding: config.tunnel.dropAcceptEncoding,
-    tuning: { ...DEFAULT_WORKER_TUNING, ...tuning },
+    tuning: { ...DEFAULT_WORKER_TUNING, ...(config.kubernetes.http2 === undefined ? {} : { isKubeHttp2Enabled: config.kubernetes.http2 }), ...tuning },
   };
 }

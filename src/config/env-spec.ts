@@ -388,6 +388,11 @@ export const ENV_SPEC = [
     parse: caCertData,
   }),
   row({
+    key: 'kubernetes.http2', env: ['AGENT_KUBE_HTTP2'], flag: NO_FLAG, default: true,
+    description: 'Watches and followed logs go to the Kubernetes API over HTTP/2 when it offers h2, many streams per connection (HTTP/1.1 otherwise, and for every other call)',
+    isSecret: false, isRequired: false, parse: parseBoolean,
+  }),
+  row({
     key: 'state.backend', env: ['AGENT_STATE_BACKEND'], flag: NO_FLAG, default: StateBackend.auto,
     description: 'Where state lives: auto, cluster, file or memory',
     parse: oneOf(Object.values(StateBackend)),

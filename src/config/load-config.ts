@@ -175,6 +175,7 @@ export function loadConfig(input: LoadConfigInput): LoadedConfig {
       kubeconfig: get('kubernetes.kubeconfig'),
       serviceToken: get('kubernetes.service_token'),
       caCertData: get('kubernetes.ca_cert_data'),
+      http2: need(get('kubernetes.http2')),
     },
     state: {
       backend: need(get('state.backend')),

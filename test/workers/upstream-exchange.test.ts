@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { startExchange, RelayFailure } from '../../workers/lib/upstream-exchange.js';
+import { startExchange, RelayFailure, type UpstreamResponse } from '../../workers/lib/upstream-exchange.js';
 import { serviceUpstream, Upstream } from '../../workers/lib/upstream.js';
 import { StreamedBody } from '../../workers/lib/request-body.js';
 import type { ProxyRequest } from '../../workers/lib/proxy-request.js';
@@ -60,10 +60,14 @@ function upstream(t: ExecutionContext, port: number): Upstream {
   return created;
 }
 
-async function text(response: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString();
+/** The whole body, read through the exchange's own response interface (HTTP/1.1 or HTTP/2 alike). */
+function text(response: UpstreamResponse): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk) => chunks.push(chunk));
+    response.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    response.on('error', reject);
+  });
 }
 
 const SERVICE = { name: 'web', namespace: 'apps', port: 443, isHttps: true } as const;

@@ -45,7 +45,7 @@ export class ActorContext {
     if (this.#kube === undefined) {
       try {
         if (this.config.kube === undefined) throw new Error('no Kubernetes access configured (no service account, no kubeconfig)');
-        this.#kube = createKubeUpstream(this.config.kube);
+        this.#kube = createKubeUpstream(this.config.kube, this.config.tuning.isKubeHttp2Enabled);
       } catch (error) {
         this.#kube = error instanceof Error ? error : new Error(String(error));
         this.logger.error({ err: this.#kube }, 'kubernetes client could not be initialised');

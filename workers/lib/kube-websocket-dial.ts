@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { Socket, type LookupFunction } from 'node:net';
+import type { SecureContext } from 'node:tls';
 
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /**
@@ -28,7 +29,13 @@ export interface DialOptions {
   readonly target: string;
   readonly headers: Record<string, string | string[]>;
   readonly offer: readonly string[];
-  readonly tls: { readonly ca?: string | undefined; readonly rejectUnauthorized: boolean; readonly servername?: string | undefined };
+  readonly tls: {
+    readonly ca?: string | undefined;
+    readonly rejectUnauthorized: boolean;
+    readonly servername?: string | undefined;
+    /** Shared across dials when given (it already holds `ca`): one OpenSSL context per upstream, not per session. */
+    readonly secureContext?: SecureContext | undefined;
+  };
   readonly timeoutMs: number;
   readonly maxPayload: number;
   /** Resolves host names itself (test host aliases); the system resolver otherwise. */
@@ -99,7 +106,11 @@ export function dialKubeWebSocket(options: DialOptions): Promise<DialedSocket> {
       ? {
           rejectUnauthorized: options.tls.rejectUnauthorized,
           minVersion: 'TLSv1.2' as const,
-          ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
+          ...(options.tls.secureContext !== undefined
+            ? { secureContext: options.tls.secureContext }
+            : options.tls.ca === undefined
+              ? {}
+              : { ca: options.tls.ca }),
           ...(options.tls.servername === undefined ? {} : { servername: options.tls.servername }),
         }
       : {}),

@@ -2,10 +2,11 @@
 // response head, and fails with the protocol's texts. No credentials are added, no Accept-Encoding,
 // redirects are not followed and bodies are never decoded.
 
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { firstHeader, upstreamRequestHeaders } from '../../src/protocol/headers.js';
 import type { ProxyRequest } from './proxy-request.js';
 import type { Upstream } from './upstream.js';
+import { H2CallError, type H2Call, type H2Upstream } from './h2-upstream.js';
 import { BodyIntakeError, type StreamedBody } from './request-body.js';
 import { AgentError, ErrorCode } from '../../src/errors.js';
 
@@ -55,8 +56,33 @@ const MAX_STALE_RETRIES = 3;
 /** Methods a server may see twice without harm (RFC 9110 §9.2.2), the only ones resent once written (C98). */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
+/** What the relay reads of a response: an HTTP/1.1 IncomingMessage or an HTTP/2 stream's (h2-upstream.ts). */
+export interface UpstreamResponse {
+  readonly statusCode?: number | undefined;
+  readonly rawHeaders: string[];
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'aborted' | 'end', listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(): unknown;
+}
+
+const TRUE_VALUES = new Set(['true', '1']);
+
+/**
+ * A call that stays open while the server streams: a watch (`watch=true`, `/watch/` paths) or a followed
+ * log. These go over HTTP/2 when the upstream offers it; short calls keep HTTP/1.1 keep-alive.
+ */
+export function isLongLivedGet(method: string, path: string, query: string): boolean {
+  if (method !== 'GET') return false;
+  if (/^\/apis?\/(?:[^/]+\/)*watch\//.test(path)) return true;
+  const params = new URLSearchParams(query);
+  return TRUE_VALUES.has(params.get('watch') ?? '') || TRUE_VALUES.has(params.get('follow') ?? '');
+}
+
 export interface Exchange {
-  readonly response: Promise<IncomingMessage>;
+  readonly response: Promise<UpstreamResponse>;
   /** Aborts the call (cancel, deadline): the upstream connection is closed. */
   destroy(): void;
 }
@@ -72,9 +98,12 @@ export function startExchange(options: ExchangeOptions): Exchange {
   const { upstream, request, isKube, body } = options;
   const target = (request.path.startsWith('/') ? request.path : `/${request.path}`) + (request.query === '' ? '' : `?${request.query}`);
   let current: ClientRequest | undefined;
+  let call: H2Call | undefined;
   let isDestroyed = false;
-  const send = (attempt: number): Promise<IncomingMessage> =>
-    new Promise<IncomingMessage>((resolve, reject) => {
+  const isBodiless = body instanceof Uint8Array && body.length === 0;
+  const h2 = isKube && isBodiless && isLongLivedGet(request.method, request.path, request.query) ? upstream.h2 : undefined;
+  const send = (attempt: number): Promise<UpstreamResponse> =>
+    new Promise<UpstreamResponse>((resolve, reject) => {
       const headers = upstreamRequestHeaders(request.headers, isKube && options.shouldDropAcceptEncoding);
       // §9.1 scheme: a service reached over TLS learns it from X-Forwarded-Proto.
       if (!isKube && request.service?.isHttps === true) headers['X-Forwarded-Proto'] = ['https'];
@@ -112,11 +141,37 @@ export function startExchange(options: ExchangeOptions): Exchange {
         body.attach(outgoing);
       }
     });
+  /** A GET whose stream got no response because its session went away is sent again, a few times (C98's rule for HTTP/2). */
+  const sendH2 = async (pool: H2Upstream, attempt = 0): Promise<UpstreamResponse> => {
+    const headers = upstreamRequestHeaders(request.headers, options.shouldDropAcceptEncoding);
+    const fail = (error: unknown): RelayFailure =>
+      new RelayFailure('upstream_error', `${failureLabel(isKube)}: ${error instanceof Error ? error.message : String(error)}`);
+    let started: H2Call | 'h1';
+    try {
+      started = await pool.start({ method: request.method, target, headers, bodyLength: 0 });
+    } catch (error) {
+      throw fail(error);
+    }
+    // Cancelled while the session was being set up: nothing may be left open upstream.
+    if (isDestroyed) {
+      if (started !== 'h1') started.destroy();
+      throw new RelayFailure('canceled', 'canceled');
+    }
+    if (started === 'h1') return send(0);
+    call = started;
+    try {
+      return await started.response;
+    } catch (error) {
+      if (error instanceof H2CallError && error.isRetryable && attempt < MAX_STALE_RETRIES && !isDestroyed) return sendH2(pool, attempt + 1);
+      throw fail(error);
+    }
+  };
   return {
-    response: send(0),
+    response: h2 === undefined ? send(0) : sendH2(h2),
     destroy() {
       isDestroyed = true;
       current?.destroy();
+      call?.destroy();
     },
   };
 }

@@ -4,10 +4,12 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import tls, { type SecureContext } from 'node:tls';
 import type { HeaderMap } from '../../src/protocol/headers.js';
 import { readFileSync } from 'node:fs';
 import type { KubeTarget } from '../../src/kube/kube-target.js';
 import type { LookupFunction } from 'node:net';
+import { H2Upstream } from './h2-upstream.js';
 
 export interface UpstreamCall {
   readonly method: string;
@@ -25,6 +27,12 @@ export interface UpstreamTls {
   readonly ca: string | undefined;
   readonly rejectUnauthorized: boolean;
   readonly servername: string | undefined;
+  /**
+   * The trust (`ca`, minimum version) built once and shared by every connection and WebSocket dial to
+   * this upstream: without it Node builds an OpenSSL context per connection, about 18 KiB each, which
+   * 10,000 watches or 1,000 exec sessions pay over and over (docs/performance.md, Per session).
+   */
+  readonly secureContext?: SecureContext | undefined;
 }
 
 export class Upstream {
@@ -34,9 +42,20 @@ export class Upstream {
   readonly #agent: http.Agent;
   readonly #servername: string | undefined;
   readonly #lookup: LookupFunction | undefined;
+  /** Long-lived GETs over HTTP/2 (h2-upstream.ts), when enabled for this upstream; built at first use. */
+  readonly #isHttp2Enabled: boolean;
+  #h2: H2Upstream | undefined;
 
-  constructor(origin: URL, agent: http.Agent, tls: UpstreamTls, agentToken: () => string | undefined = () => undefined, lookup?: LookupFunction) {
+  constructor(
+    origin: URL,
+    agent: http.Agent,
+    tls: UpstreamTls,
+    agentToken: () => string | undefined = () => undefined,
+    lookup?: LookupFunction,
+    isHttp2Enabled = false,
+  ) {
     this.#lookup = lookup;
+    this.#isHttp2Enabled = isHttp2Enabled && origin.protocol === 'https:';
     this.origin = origin;
     this.#agent = agent;
     this.#servername = tls.servername;
@@ -75,8 +94,16 @@ export class Upstream {
     return this.isHttps ? https.request(options) : http.request(options);
   }
 
+  /** The HTTP/2 side for long-lived GETs, unless disabled or the server declined h2 (ALPN) before. */
+  get h2(): H2Upstream | undefined {
+    if (!this.#isHttp2Enabled) return undefined;
+    this.#h2 ??= new H2Upstream(this.origin, this.tls, this.#lookup);
+    return this.#h2.isHttp1Only ? undefined : this.#h2;
+  }
+
   close(): void {
     this.#agent.destroy();
+    this.#h2?.close();
   }
 
   /** Stops reusing idle connections; requests in flight finish, then their sockets close. */
@@ -84,6 +111,7 @@ export class Upstream {
     const agent = this.#agent as http.Agent & { keepAlive?: boolean };
     agent.keepAlive = false;
     for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+    this.#h2?.retire();
   }
 }
 
@@ -91,21 +119,18 @@ export class Upstream {
 // keep-alive timer (commonly 5 s) while it sat idle.
 const AGENT_OPTIONS = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' } as const;
 
-export function createKubeUpstream(target: KubeTarget): Upstream {
+/** `isHttp2Enabled`: watches and follows go over HTTP/2 when the API server offers it (ALPN h2). */
+export function createKubeUpstream(target: KubeTarget, isHttp2Enabled = false): Upstream {
   const ca = target.caFile === undefined ? target.ca : readFileSync(target.caFile, 'utf8');
   const endpoint = { ca, rejectUnauthorized: target.rejectUnauthorized, tlsServerName: target.tlsServerName };
   const origin = new URL(target.server);
-  const agent =
-    origin.protocol === 'https:'
-      ? new https.Agent({
-          ...AGENT_OPTIONS,
-          ...(endpoint.ca === undefined ? {} : { ca: endpoint.ca }),
-          rejectUnauthorized: endpoint.rejectUnauthorized,
-          minVersion: 'TLSv1.2',
-        })
-      : new http.Agent(AGENT_OPTIONS);
-  const tls: UpstreamTls = { ca: endpoint.ca, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.tlsServerName };
-  return new Upstream(origin, agent, tls, () => agentBearerToken(target));
+  const isHttps = origin.protocol === 'https:';
+  const secureContext = isHttps ? tls.createSecureContext({ ...(endpoint.ca === undefined ? {} : { ca: endpoint.ca }), minVersion: 'TLSv1.2' }) : undefined;
+  const agent = isHttps
+    ? new https.Agent({ ...AGENT_OPTIONS, secureContext, rejectUnauthorized: endpoint.rejectUnauthorized, minVersion: 'TLSv1.2' })
+    : new http.Agent(AGENT_OPTIONS);
+  const trust: UpstreamTls = { ca: endpoint.ca, rejectUnauthorized: endpoint.rejectUnauthorized, servername: endpoint.tlsServerName, secureContext };
+  return new Upstream(origin, agent, trust, () => agentBearerToken(target), undefined, isHttp2Enabled);
 }
 
 const SERVICE_TLS: UpstreamTls = { ca: undefined, rejectUnauthorized: false, servername: undefined };

@@ -1,11 +1,12 @@
-// The sandbox Kubernetes API: an HTTPS server on 127.0.0.1 that authenticates a bearer token and serves
+// The sandbox Kubernetes API: an HTTPS server on 127.0.0.1 (HTTP/2 and HTTP/1.1 on one port, chosen by ALPN,
+// as kube-apiserver serves them) that authenticates a bearer token and serves
 // the in-memory store through kube-apiserver's REST surface, plus the streaming pod subresources (logs,
 // exec, attach, port-forward) over plain requests and HTTP upgrades. Owns the listening socket, every
 // connection, session and child process, so close() leaves nothing behind.
 
 import { timingSafeEqual, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AgentError, ErrorCode } from '../../errors.js';
@@ -181,7 +182,11 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
     sendBytes(request, response, { statusCode: status.code, contentType: 'application/json' }, encodeJson(status.body));
   }
 
-  function serverOnRequest(request: IncomingMessage, response: ServerResponse): void {
+  // An HTTP/2 exchange arrives as Node's compatibility objects, which answer the calls made here as an
+  // HTTP/1.1 request and response do (connection-level headers are HTTP/1.1's alone and are never set).
+  function serverOnRequest(either: IncomingMessage | Http2ServerRequest, eitherResponse: ServerResponse | Http2ServerResponse): void {
+    const request = either as IncomingMessage;
+    const response = eitherResponse as ServerResponse;
     serve(request, () => response).catch((error: unknown) => answerFailure(request, response, error));
   }
 
@@ -208,7 +213,8 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
     logger.debug({ err: error }, 'tls client error');
   }
 
-  const server: Server = createServer({ key: tls.server.keyPem, cert: tls.server.certPem }, serverOnRequest);
+  // Exec, attach and port-forward upgrades are HTTP/1.1 (kubectl dials them on a connection of their own).
+  const server: Http2SecureServer = createSecureServer({ key: tls.server.keyPem, cert: tls.server.certPem, allowHTTP1: true }, serverOnRequest);
   server.on('connection', serverOnConnection);
   server.on('upgrade', serverOnUpgrade);
   server.on('tlsClientError', serverOnTlsClientError);

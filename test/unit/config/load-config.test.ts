@@ -79,7 +79,7 @@ test('defaults apply when only the required settings are given', (t) => {
       drainTimeoutMs: 20_000,
       labels: {},
     },
-    kubernetes: { kubeconfig: undefined, serviceToken: undefined, caCertData: undefined },
+    kubernetes: { kubeconfig: undefined, serviceToken: undefined, caCertData: undefined, http2: true },
     state: {
       backend: 'auto',
       namespace: undefined,

@@ -47,7 +47,7 @@ export function streamWatch(context: EndpointContext, request: ResourceRequest, 
     (namespace === undefined || change.key.namespace === namespace) &&
     filter.matches(change.object);
 
-  response.writeHead(200, { ...commonHeaders(), 'Content-Type': isTable ? request.output.contentType : 'application/json', 'Transfer-Encoding': 'chunked' });
+  response.writeHead(200, { ...commonHeaders(), 'Content-Type': isTable ? request.output.contentType : 'application/json' });
   // clients wait for the headers before reading events; Node would hold them until the first write
   response.flushHeaders();
   const resourceVersion = request.query.get('resourceVersion') ?? '';

@@ -96,7 +96,7 @@ export function createPodLogHandler(context: PodStreamContext): PodStreamHandler
     const options = parseLogOptions(target);
     if (options.previous) throw badRequest(`previous terminated container "${options.container}" in pod "${target.name}" not found`);
     const log = context.runtime.log(target.namespace, target.name, options.container);
-    response.writeHead(200, { ...commonHeaders(), 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+    response.writeHead(200, { ...commonHeaders(), 'Content-Type': 'text/plain' });
     response.flushHeaders();
     let remaining = options.limitBytes ?? Number.POSITIVE_INFINITY;
     // false once the byte limit is reached: the kubelet's LimitWriter stops the copy there
