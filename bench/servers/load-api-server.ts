@@ -96,6 +96,9 @@ const server = http2.createSecureServer(
   },
   serve,
 );
+// HTTP/1.1 keep-alive connections close after 5 s idle, as a node:http server's do (an HTTP/2 server
+// leaves them open unless told).
+Object.assign(server, { keepAliveTimeout: 5_000 });
 server.on('session', (session: http2.ServerHttp2Session) => {
   sessions.add(session);
   session.once('close', () => sessions.delete(session));

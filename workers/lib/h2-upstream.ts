@@ -22,8 +22,12 @@ import type { UpstreamCall, UpstreamTls } from './upstream.js';
 const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
 /** Idle time before TCP keepalive probes on a session's socket: a vanished peer is noticed. */
 const TCP_KEEPALIVE_DELAY_MS = 30_000;
-/** A session without streams for this long is closed. */
-const IDLE_SESSION_MS = 60_000;
+/**
+ * A session without streams for this long is closed: watches keep a session busy, so an idle one only
+ * holds a TLS connection (58–70 KiB) and a socket on the API server. Short enough that an agent whose
+ * watches ended is back to no API connection within a minute, as with HTTP/1.1 keep-alive.
+ */
+const IDLE_SESSION_MS = 15_000;
 /** Streams assumed per session until the peer's SETTINGS arrive (RFC 9113 §6.5.2 recommends at least 100). */
 const DEFAULT_STREAM_LIMIT = 100;
 /** A connection whose TLS handshake has not finished by then fails the calls waiting for it. */

@@ -26,6 +26,9 @@ import { ServiceAddressAllocator } from './store/service-address-allocator.js';
 import { upgradeExchange, type UpgradeExchange } from './http/upgrade-exchange.js';
 import { streamWatch } from './resources/watch-stream.js';
 
+/** How long an idle HTTP/1.1 keep-alive connection stays open: node:http's own default. */
+const HTTP1_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 export { ObjectStore } from './store/object-store.js';
 
 export interface SandboxApiOptions {
@@ -215,6 +218,10 @@ export async function startSandboxApi(options: SandboxApiOptions = {}): Promise<
 
   // Exec, attach and port-forward upgrades are HTTP/1.1 (kubectl dials them on a connection of their own).
   const server: Http2SecureServer = createSecureServer({ key: tls.server.keyPem, cert: tls.server.certPem, allowHTTP1: true }, serverOnRequest);
+  // HTTP/1.1 connections are served by node:http's connection handler, which closes an idle keep-alive
+  // connection after the server's keepAliveTimeout; an HTTP/2 server has none unless it is set, and idle
+  // HTTP/1.1 clients would then keep their sockets forever (node:http's own default is 5 s).
+  Object.assign(server, { keepAliveTimeout: HTTP1_KEEP_ALIVE_TIMEOUT_MS });
   server.on('connection', serverOnConnection);
   server.on('upgrade', serverOnUpgrade);
   server.on('tlsClientError', serverOnTlsClientError);
