@@ -5,12 +5,15 @@
 //   start ─► resourceVersion known? ─no─► list ─► cache diff (add/update/delete) ─┐
 //              │ yes                                                              ▼
 //              └──────────────────────────────────► watch from resourceVersion (allowWatchBookmarks)
-//   watch ends cleanly ─► watch again from the last resourceVersion seen (events and bookmarks move it)
+//   watch ends cleanly ─► watch again from the last resourceVersion seen (events and bookmarks move it),
+//                         unless it lasted under a second without an event: 'error', as client-go's reflector
+//                         does, so a server that closes every watch at once meets the caller's backoff
 //   410 Gone (refused watch or ERROR event) ─► forget the resourceVersion ─► list again
 //   any other failure ─► 'error' (once) ─► idle until start()
 
 import type { KubeClient, KubeWatch, WatchEvent } from './kube-client.js';
 import { KubeStatusError } from './kube-failure.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -30,6 +33,8 @@ type Listener<T> = (object: T) => void;
 type ErrorListener = (error: unknown) => void;
 
 const GONE = 410;
+/** A watch that ends cleanly sooner than this without one event is a failure, not a routine end. */
+export const SHORT_WATCH_MS = 1_000;
 
 function keyOf(object: KubeObject): string {
   return `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
@@ -101,8 +106,12 @@ export class KubeInformer<T extends KubeObject> {
       isFreshList = true;
     }
     let watch: KubeWatch;
+    let events = 0;
     try {
-      watch = await this.#client.watch(this.#path, { resourceVersion: this.#resourceVersion || undefined, allowWatchBookmarks: true }, (event) => this.#onEvent(run, event));
+      watch = await this.#client.watch(this.#path, { resourceVersion: this.#resourceVersion || undefined, allowWatchBookmarks: true }, (event) => {
+        events++;
+        this.#onEvent(run, event);
+      });
     } catch (error) {
       // A resourceVersion older than the server keeps: list again, once per run so a server that
       // answers 410 to a fresh list's version too is reported rather than looped on.
@@ -121,9 +130,14 @@ export class KubeInformer<T extends KubeObject> {
       return;
     }
     this.#watch = watch;
+    const openedMs = Date.now();
     watch.done.then(
       () => {
         if (this.#watch === watch) this.#watch = undefined;
+        if (events === 0 && Date.now() - openedMs < SHORT_WATCH_MS) {
+          this.#fail(run, new AgentError(ErrorCode.upstreamFailed, 'the Kubernetes API ended a watch at once, without an event'));
+          return;
+        }
         void this.#connect(run, false);
       },
       (error: unknown) => {

@@ -96,8 +96,9 @@ test('a watch refused with 410 Gone lists again: what vanished is deleted, what 
       return sendJson(response, 200, lists === 1 ? listOf([thing('a', '3'), thing('b', '4')], '5') : listOf([thing('b', '4'), thing('d', '20')], '21'));
     }
     if (request.query.get('resourceVersion') !== '5') return writeEvents(response, [], false);
-    // The first watch ends cleanly; the next one, from 5 again, finds that version compacted away.
-    if (++watchesFrom5 === 1) return writeEvents(response, [], true);
+    // The first watch ends cleanly after a bookmark at 5; the next one, from 5 again, finds that version
+    // compacted away.
+    if (++watchesFrom5 === 1) return writeEvents(response, [{ type: 'BOOKMARK', object: { kind: 'Thing', apiVersion: 'example.io/v1', metadata: { resourceVersion: '5' } } }], true);
     sendStatus(response, 410, 'Expired', 'too old resource version');
   });
   const { informer, recorder } = informerOn(t, api);
@@ -164,4 +165,18 @@ test('against the sandbox API: its list and watch, across namespaces', async (t)
   await eventually(() => seen.length === 4, 'the watch events');
   t.deepEqual(seen, ['add one/first', 'add two/second', 'update one/first', 'delete two/second']);
   t.deepEqual(informer.list().map((object) => object.metadata?.name), ['first']);
+});
+
+test('a watch the server ends at once without an event is reported as an error, not watched again in a loop', async (t) => {
+  const api = await startScriptedKubeApi(t, (request, response) => {
+    if (!isWatch(request)) return sendJson(response, 200, listOf([thing('a', '3')], '5'));
+    writeEvents(response, [], true);
+  });
+  const { informer, recorder } = informerOn(t, api);
+  await informer.start();
+  await eventually(() => recorder.errors.length === 1, 'the short watch is reported');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is(api.requests.filter(isWatch).length, 1, 'no second watch until the caller starts again');
+  t.regex(String((recorder.errors[0] as Error).message), /ended a watch at once/);
+  t.deepEqual(recorder.seen, ['add a']);
 });
